@@ -1,0 +1,56 @@
+"""Save the best model by an evaluation metric, with normalisation statistics and a JSON record."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+
+from hlynr.callbacks.evaluation import EvalResult
+from hlynr.config.base import StrictModel
+from hlynr.training.artifacts import save_model_dir
+
+
+class BestModelParams(StrictModel):
+    """Keep ``best/`` = the model with the best ``metric`` (ties broken by ``tie_break``)."""
+
+    metric: str = "success_rate"
+    mode: Literal["max", "min"] = "max"
+    tie_break: str | None = "mean_reward"
+
+
+class BestModelSaver:
+    """Listens to evaluations; saves ``run_dir/best/`` only when the metric improves."""
+
+    state_key = "best_model"
+
+    def __init__(self, params: BestModelParams, ctx: Any) -> None:
+        self.params, self.ctx = params, ctx
+        self.best: tuple[float, float] | None = None
+        self.best_timesteps: int | None = None
+        self.saves = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": list(self.best) if self.best else None, "timesteps": self.best_timesteps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = tuple(state["best"]) if state.get("best") else None  # type: ignore[assignment]
+        self.best_timesteps = state.get("timesteps")
+
+    def _key(self, result: EvalResult) -> tuple[float, float]:
+        sign = 1.0 if self.params.mode == "max" else -1.0
+        tie = result.get(self.params.tie_break) if self.params.tie_break else 0.0
+        return sign * result.get(self.params.metric), tie
+
+    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool:
+        key = self._key(result)
+        if self.best is None or key > self.best:
+            self.best, self.best_timesteps = key, result.timesteps
+            meta = {"timesteps": result.timesteps, "metric": self.params.metric,
+                    "value": result.get(self.params.metric), "metrics": result.metrics,
+                    "info": result.info, "stage": result.stage}
+            save_model_dir(self.ctx.run_dir / "best", model, meta)
+            self.saves += 1
+            self.ctx.log.write("event", timesteps=result.timesteps, event="new_best",
+                               metric=self.params.metric, value=meta["value"])
+        return True

@@ -1,0 +1,154 @@
+"""Curriculum controller: ordered stages of env parameters, applied to every training env.
+
+Modes:
+
+* ``frozen``: hold stage ``stage`` for the whole run;
+* ``schedule``: move to stage ``i + 1`` when the timestep counter reaches ``at[i]``;
+* ``adaptive``: advance when the rolling training success rate over the last ``window``
+  episodes reaches ``threshold`` (after at least ``min_episodes`` episodes in the stage);
+  optionally regress when it falls below ``regress_below``.
+
+New parameters reach each env through ``apply_params`` and take effect from its next reset.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from stable_baselines3.common.callbacks import BaseCallback
+
+from hlynr.config.base import StrictModel
+
+
+class CurriculumParams(StrictModel):
+    """Stages of env parameters and the rule that moves between them."""
+
+    mode: Literal["frozen", "schedule", "adaptive"]
+    stages: list[dict[str, Any]] = Field(..., min_length=1)
+    names: list[str] | None = None
+    stage: int = Field(0, ge=0, description="frozen: the stage to hold; others: first stage")
+    at: list[int] | None = Field(None, description="schedule: timesteps of each advance")
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="adaptive: success to advance")
+    window: int = Field(100, ge=1, description="adaptive: episodes in the rolling rate")
+    min_episodes: int | None = Field(None, ge=1, description="adaptive: default = window")
+    regress_below: float | None = Field(None, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CurriculumParams:
+        n = len(self.stages)
+        if self.stage >= n:
+            raise ValueError(f"stage {self.stage} does not exist ({n} stages)")
+        if self.names is not None and len(self.names) != n:
+            raise ValueError(f"names has {len(self.names)} entries for {n} stages")
+        if self.mode == "schedule":
+            if self.stage != 0:
+                raise ValueError("schedule mode starts at stage 0; 'stage' is for frozen/adaptive")
+            if self.at is None or len(self.at) != n - 1:
+                raise ValueError(f"schedule mode needs 'at' with {n - 1} timesteps (one per advance)")
+            if any(b <= a for a, b in zip(self.at, self.at[1:])) or self.at and self.at[0] <= 0:
+                raise ValueError("'at' must be positive and strictly increasing")
+        elif self.at is not None:
+            raise ValueError(f"'at' is only used in schedule mode, not {self.mode}")
+        if self.regress_below is not None and self.regress_below >= self.threshold:
+            raise ValueError("regress_below must be lower than threshold")
+        return self
+
+    def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
+        """Validate every stage's parameters against the env's parameter model."""
+        from hlynr.envs.registries import ENV_PARAMS, PETTINGZOO_ENVS
+
+        env = config.env
+        model = None
+        if env.type == "pettingzoo":
+            model = PETTINGZOO_ENVS.get(env.id).params
+        elif env.id in ENV_PARAMS:
+            model = ENV_PARAMS.get(env.id)
+        if model is None:
+            return None  # generic envs: checked when applied (unknown attributes fail)
+        for i, stage in enumerate(self.stages):
+            try:
+                model.model_validate({**env.kwargs, **stage})
+            except ValidationError as exc:
+                from hlynr.config.loader import _user_loc
+
+                err = exc.errors()[0]
+                return ("stages", i, *_user_loc(err)), err["msg"].removeprefix("Value error, ")
+        return None
+
+    def stage_name(self, index: int) -> str:
+        """The display name of stage ``index``."""
+        return self.names[index] if self.names else str(index)
+
+
+class Curriculum(BaseCallback):
+    """Moves the training envs through the configured stages."""
+
+    state_key = "curriculum"
+
+    def __init__(self, params: CurriculumParams, ctx: Any) -> None:
+        super().__init__()
+        self.params, self.ctx = params, ctx
+        self.stage = params.stage
+        self.outcomes: deque[bool] = deque(maxlen=params.window)
+        self.episodes_in_stage = 0
+        self.transitions: list[dict[str, Any]] = []
+        ctx.current_stage = lambda: (self.stage, dict(self.params.stages[self.stage]))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "outcomes": list(self.outcomes),
+                "episodes_in_stage": self.episodes_in_stage}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stage = int(state["stage"])
+        self.outcomes.extend(bool(x) for x in state["outcomes"])
+        self.episodes_in_stage = int(state["episodes_in_stage"])
+
+    def _apply(self) -> None:
+        self.training_env.env_method("apply_params", **self.params.stages[self.stage])
+        self.logger.record("curriculum/stage", self.stage)
+
+    def _move(self, new_stage: int, reason: str) -> None:
+        old, self.stage = self.stage, new_stage
+        self.outcomes.clear()
+        self.episodes_in_stage = 0
+        self._apply()
+        event = {"timesteps": int(self.num_timesteps), "from": old, "to": new_stage,
+                 "name": self.params.stage_name(new_stage), "reason": reason}
+        self.transitions.append(event)
+        self.ctx.log.write("event", event="curriculum", **event)
+
+    def _scheduled_stage(self) -> int:
+        return sum(1 for t in self.params.at or [] if self.num_timesteps >= t)
+
+    def _on_training_start(self) -> None:
+        if self.params.mode == "schedule":
+            self.stage = self._scheduled_stage()
+        self._apply()
+
+    def _on_step(self) -> bool:
+        mode = self.params.mode
+        if mode == "schedule":
+            target = self._scheduled_stage()
+            if target != self.stage:
+                self._move(target, f"timesteps >= {(self.params.at or [])[target - 1]}")
+        elif mode == "adaptive":
+            success_key = self.ctx.config.env.success_key
+            for info in self.locals.get("infos", []):
+                if "episode" in info:
+                    self.outcomes.append(bool(info.get(success_key, False)))
+                    self.episodes_in_stage += 1
+            self._adapt()
+        return True
+
+    def _adapt(self) -> None:
+        p = self.params
+        need = p.min_episodes or p.window
+        if self.episodes_in_stage < need or len(self.outcomes) < min(p.window, need):
+            return
+        rate = sum(self.outcomes) / len(self.outcomes)
+        if rate >= p.threshold and self.stage < len(p.stages) - 1:
+            self._move(self.stage + 1, f"rolling success {rate:.3f} >= {p.threshold}")
+        elif p.regress_below is not None and rate < p.regress_below and self.stage > 0:
+            self._move(self.stage - 1, f"rolling success {rate:.3f} < {p.regress_below}")

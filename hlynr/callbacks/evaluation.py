@@ -1,0 +1,134 @@
+"""Periodic evaluation on a separate env, at the final curriculum stage unless asked otherwise."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import Field
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
+
+from hlynr.config.base import StrictModel
+from hlynr.evaluation.episodes import run_episodes
+
+EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training episodes
+
+
+class EvaluationParams(StrictModel):
+    """Evaluate every ``every`` timesteps on ``episodes`` seeded episodes."""
+
+    every: int = Field(..., ge=1, description="environment timesteps between evaluations")
+    episodes: int = Field(20, ge=1, le=100_000)
+    deterministic: bool = True
+    n_envs: int = Field(1, ge=1, le=4096, description="env copies used for evaluation")
+    stage: Literal["final", "current"] | int = Field(
+        "final", description="curriculum stage to evaluate at: final (default), current, or index")
+    seed: int | None = Field(None, ge=0, description="first episode seed (default: run seed + offset)")
+
+
+class MetricError(Exception):
+    """A callback asked for an evaluation metric that the evaluation does not produce."""
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one evaluation."""
+
+    timesteps: int
+    metrics: dict[str, float]
+    info: dict[str, dict[str, float]]
+    stage: int | None
+
+    def get(self, metric: str) -> float:
+        """A metric by name: a top-level metric or ``info_key`` (its mean)."""
+        if metric in self.metrics:
+            return self.metrics[metric]
+        if metric in self.info and "mean" in self.info[metric]:
+            return self.info[metric]["mean"]
+        hint = (" (the env reports no success flag in its final info: set the env's "
+                "success_key, or use metric: mean_reward)") if metric.startswith("success") else ""
+        raise MetricError(f"evaluation has no metric '{metric}'{hint}; available: "
+                          f"{', '.join(sorted(list(self.metrics) + list(self.info)))}")
+
+
+class EvalListener(Protocol):
+    """Something that acts on evaluation results; returning False stops training."""
+
+    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool: ...
+
+
+class EvaluationCallback(BaseCallback):
+    """Runs seeded evaluation episodes every ``every`` timesteps and notifies its listeners."""
+
+    state_key = "evaluation"
+
+    def __init__(self, params: EvaluationParams, ctx: Any) -> None:
+        super().__init__()
+        self.params, self.ctx = params, ctx
+        self.listeners: list[EvalListener] = []
+        self.next_eval = params.every
+        self.history: list[EvalResult] = []
+        self._eval_env: VecEnv | None = None
+        self.seed = params.seed if params.seed is not None else ctx.config.seed + EVAL_SEED_OFFSET
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"next_eval": self.next_eval}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.next_eval = int(state["next_eval"])
+
+    def _stage_params(self) -> tuple[int | None, dict[str, Any] | None]:
+        stage = self.params.stage
+        if stage == "current":
+            current = self.ctx.current_stage()
+            return (current[0], current[1]) if current else (None, None)
+        if stage == "final":
+            return (self.ctx.final_stage_index, self.ctx.final_stage)
+        return stage, self.ctx.stage_params(stage)
+
+    def _on_training_start(self) -> None:
+        _, params = self._stage_params()
+        self._eval_env = self.ctx.make_eval_env(params, self.params.n_envs)
+
+    def evaluate(self) -> EvalResult:
+        """Run one evaluation now and return its result (also logged)."""
+        assert self._eval_env is not None
+        stage, params = self._stage_params()
+        if self.params.stage == "current" and params:
+            self._eval_env.env_method("apply_params", **params)
+        sync_envs_normalization(self.training_env, self._eval_env)
+        t0 = time.perf_counter()
+        summary = run_episodes(self.model, self._eval_env, self.params.episodes, self.seed,
+                               deterministic=self.params.deterministic,
+                               success_key=self.ctx.config.env.success_key)
+        result = EvalResult(int(self.num_timesteps), summary.metrics(), summary.info_stats(), stage)
+        for key, value in result.metrics.items():
+            self.logger.record(f"eval/{key}", value)
+        for key, stats in result.info.items():
+            if "mean" in stats:
+                self.logger.record(f"eval/info/{key}", stats["mean"])
+        self.ctx.log.write("eval", timesteps=result.timesteps, wall_time=self.ctx.wall_time(),
+                           eval_seconds=time.perf_counter() - t0, stage=stage,
+                           **{f"eval_{k}": v for k, v in result.metrics.items()},
+                           eval_info={k: v.get("mean") for k, v in result.info.items()})
+        self.history.append(result)
+        return result
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps < self.next_eval:
+            return True
+        while self.next_eval <= self.num_timesteps:
+            self.next_eval += self.params.every
+        result = self.evaluate()
+        keep_going = True
+        for listener in self.listeners:
+            keep_going = listener.on_evaluation(result, self.model) and keep_going
+        return keep_going
+
+    def _on_training_end(self) -> None:
+        if self._eval_env is not None:
+            self._eval_env.close()
+            self._eval_env = None

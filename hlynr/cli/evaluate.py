@@ -1,0 +1,134 @@
+"""``python evaluate.py``: score checkpoints and baselines on the same seeded episodes.
+
+    python evaluate.py runs/pendulum_ppo/20261121-221500                 # its best model
+    python evaluate.py RUN --which all --episodes 200 --json scores.json # rank every checkpoint
+    python evaluate.py RUN --baseline pn --baseline pure_pursuit          # next to baselines
+    python evaluate.py --config configs/intercept/ppo_standard.yaml --baseline pn  # baselines only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hlynr.cli.common import CliError, entry
+
+console = Console(highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The evaluate.py argument parser."""
+    p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("targets", nargs="*", metavar="TARGET",
+                   help="run folder, saved-model folder or model .zip (several are ranked)")
+    p.add_argument("--which", default="best",
+                   help="for run folders: best, final, latest, a checkpoint name, or all")
+    p.add_argument("--config", help="config for a bare model file, or for baselines alone")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for evaluation (e.g. env.kwargs.scenario=sensor)")
+    p.add_argument("--baseline", action="append", default=[], metavar="NAME",
+                   help="also score a scripted baseline on the same episodes (repeatable)")
+    p.add_argument("--episodes", "-n", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0, help="episode k uses seed SEED + k")
+    p.add_argument("--n-envs", type=int, default=8, help="envs stepped in parallel")
+    p.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic)")
+    p.add_argument("--stage", default="final",
+                   help="curriculum stage to evaluate at: final (default), none, or an index")
+    p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
+    return p
+
+
+def _row(label: str, summary: Any) -> dict[str, Any]:
+    return {"label": label, "metrics": summary.metrics(), "info": summary.info_stats(),
+            "counts": summary.text_counts(),
+            "episodes": [{"seed": e.seed, "reward": e.reward, "length": e.length,
+                          "success": e.success, **e.info} for e in summary.episodes]}
+
+
+def _rank_key(row: dict[str, Any]) -> tuple[float, float]:
+    m = row["metrics"]
+    return (m.get("success_rate", float("-inf")), m["mean_reward"])
+
+
+def _print(rows: list[dict[str, Any]], settings: Any) -> None:
+    table = Table(title=f"{settings.episodes} episodes, seeds {settings.seed}.."
+                        f"{settings.seed + settings.episodes - 1}, "
+                        f"{'deterministic' if settings.deterministic else 'stochastic'}")
+    for col in ("rank", "policy", "success [95% CI]", "reward mean ± std", "length"):
+        table.add_column(col, justify="right" if col != "policy" else "left")
+    for i, row in enumerate(rows, 1):
+        m = row["metrics"]
+        success = (f"{m['success_rate']:.1%} [{m['success_ci_low']:.1%}, {m['success_ci_high']:.1%}]"
+                   if "success_rate" in m else "n/a")
+        table.add_row(str(i), row["label"], success,
+                      f"{m['mean_reward']:.2f} ± {m['std_reward']:.2f}", f"{m['mean_length']:.1f}")
+    console.print(table)
+    keys = sorted({k for r in rows for k in r["info"]} - {"is_success"})
+    if keys:
+        info = Table(title="final-step info: mean / median / p95")
+        info.add_column("policy")
+        for k in keys:
+            info.add_column(k, justify="right")
+        for row in rows:
+            cells = []
+            for k in keys:
+                s = row["info"].get(k, {})
+                cells.append(f"{s['mean']:.4g} / {s['median']:.4g} / {s['p95']:.4g}"
+                             if s.get("n") else "-")
+            info.add_row(row["label"], *cells)
+        console.print(info)
+    for row in rows:
+        for key, counts in row["counts"].items():
+            text = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items(), key=lambda x: -x[1]))
+            console.print(f"{row['label']} {key}: {text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``evaluate.py``."""
+    import hlynr  # noqa: F401
+    from hlynr.config import load_config
+    from hlynr.evaluation.scoring import ScoreSettings, score_baseline, score_model
+    from hlynr.evaluation.targets import resolve_targets
+
+    args = build_parser().parse_args(argv)
+    if not args.targets and not (args.config and args.baseline):
+        raise CliError("give a TARGET (run folder or model), or --config with --baseline")
+    if args.episodes < 1 or args.n_envs < 1:
+        raise CliError("--episodes and --n-envs must be at least 1")
+    stage: str | int = args.stage if args.stage in ("final", "none") else _int(args.stage)
+    settings = ScoreSettings(args.episodes, args.seed, not args.stochastic, args.n_envs, stage)
+    targets = [t for target in args.targets
+               for t in resolve_targets(target, args.which, args.config, tuple(args.overrides))]
+    labels = [t.label for t in targets]
+    rows = []
+    for t in targets:
+        label = t.label if labels.count(t.label) == 1 else f"{t.model_path.parent.parent.name}/{t.label}"
+        rows.append(_row(label, score_model(t, settings)))
+    if args.baseline:
+        config = targets[0].config if targets else load_config(args.config, args.overrides)
+        for name in args.baseline:
+            rows.append(_row(f"baseline:{name}", score_baseline(name, config, settings)))
+    rows.sort(key=_rank_key, reverse=True)
+    _print(rows, settings)
+    if args.json_path:
+        out = {"settings": vars(settings), "results": rows}
+        Path(args.json_path).write_text(json.dumps(out, indent=2, default=float))
+        console.print(f"wrote {args.json_path}")
+    return 0
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(f"--stage must be final, none or a stage index, not {text!r}") from None
+
+
+if __name__ == "__main__":
+    entry(main)

@@ -1,0 +1,137 @@
+"""``python train.py``: train from a YAML config, or resume a run folder.
+
+    python train.py                                # the embedded default config
+    python train.py --config configs/pendulum_ppo.yaml --set algo.hyperparams.learning_rate=1e-3
+    python train.py --resume runs/pendulum_ppo/20261121-221500
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
+)
+
+from hlynr.cli.common import EXIT_INTERRUPTED, CliError, entry
+
+console = Console(highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The train.py argument parser."""
+    p = argparse.ArgumentParser(prog="train.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config", "-c", help="YAML config file (default: the embedded default)")
+    src.add_argument("--preset", help="name of an embedded config (e.g. default, pendulum_ppo)")
+    src.add_argument("--resume", metavar="RUN", help="continue a run folder from its newest checkpoint")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set algo.hyperparams.n_steps=512 (repeatable)")
+    p.add_argument("--runs-dir", help="parent folder for run folders (overrides runs_dir)")
+    p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--optimize", action="store_true",
+                   help="run the config's tune: section (hyperparameter search) instead of one run")
+    return p
+
+
+class _Display:
+    """A rich progress bar plus one summary line per evaluation."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.total = total
+        self.last_eval = "-"
+        self._last_draw = 0.0
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[sps]} steps/s"), TimeElapsedColumn(), TextColumn("eta"),
+            TimeRemainingColumn(), TextColumn("eval {task.fields[eval]}"),
+            console=console, transient=False, disable=quiet,
+        )
+        self.task = self.progress.add_task("train", total=total, sps="-", eval="-")
+        self._t0, self._s0 = time.perf_counter(), None
+
+    def on_step(self, timesteps: int) -> None:
+        now = time.perf_counter()
+        if self._s0 is None:
+            self._s0, self._t0 = timesteps, now
+        if now - self._last_draw < 0.25:
+            return
+        self._last_draw = now
+        sps = (timesteps - self._s0) / max(now - self._t0, 1e-9)
+        self.progress.update(self.task, completed=timesteps, sps=f"{sps:,.0f}")
+
+    def on_evaluation(self, result, model) -> bool:  # noqa: ANN001 - EvalListener protocol
+        m = result.metrics
+        if "success_rate" in m:
+            self.last_eval = (f"success {m['success_rate']:.1%} "
+                              f"[{m['success_ci_low']:.0%}, {m['success_ci_high']:.0%}]")
+            head = (f"success {m['success_rate']:.1%} "
+                    f"(95% CI {m['success_ci_low']:.1%}-{m['success_ci_high']:.1%}), ")
+        else:
+            self.last_eval, head = f"reward {m['mean_reward']:.1f}", ""
+        self.progress.update(self.task, eval=self.last_eval)
+        line = (f"eval @ {result.timesteps:,}: {head}reward {m['mean_reward']:.2f} "
+                f"± {m['std_reward']:.2f}, length {m['mean_length']:.0f}")
+        if result.stage is not None:
+            line += f", stage {result.stage}"
+        self.progress.console.print(line)
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``train.py``."""
+    from hlynr.config import load_config
+    from hlynr.presets import preset_path
+    from hlynr.training.runner import RunHooks, resume_run, start_run
+
+    args = build_parser().parse_args(argv)
+    if args.resume:
+        if args.overrides or args.check or args.optimize:
+            raise CliError("--resume takes the run's own config; --set/--check/--optimize "
+                           "cannot be combined with it")
+        from hlynr.config import load_config as _load
+
+        config = _load(Path(args.resume) / "config.yaml") if (Path(args.resume) / "config.yaml").is_file() else None
+        display = _Display(config.total_timesteps if config else 0, args.quiet)
+        hooks = RunHooks(on_step=display.on_step, listeners=[display])
+        with display.progress:
+            result = resume_run(Path(args.resume), hooks=hooks)
+        return _report(result)
+    path = Path(args.config) if args.config else preset_path(args.preset or "default")
+    config = load_config(path, args.overrides)
+    if args.check:
+        console.print(f"{path}: config OK ({config.algo.name} on {config.env.id}, "
+                      f"{config.total_timesteps:,} timesteps)")
+        return 0
+    if args.optimize:
+        from hlynr.tuning.cli import run_study_from_config
+
+        return run_study_from_config(config, path, runs_dir=args.runs_dir, quiet=args.quiet)
+    display = _Display(config.total_timesteps, args.quiet)
+    hooks = RunHooks(on_step=display.on_step, listeners=[display])
+    with display.progress:
+        result = start_run(config, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
+                           hooks=hooks)
+    return _report(result)
+
+
+def _report(result) -> int:  # noqa: ANN001 - RunResult
+    console.print(f"run {result.status}: {result.reason}; {result.timesteps:,} timesteps in "
+                  f"{result.wall_time:.0f} s -> {result.run_dir}")
+    if result.best:
+        console.print(f"best: {result.best.get('metric')} = {result.best.get('value'):.4g} "
+                      f"at {result.best.get('timesteps'):,} timesteps")
+    if result.status == "interrupted":
+        console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}")
+        return EXIT_INTERRUPTED
+    return 1 if result.status == "failed" else 0
+
+
+if __name__ == "__main__":
+    entry(main)

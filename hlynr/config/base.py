@@ -1,0 +1,36 @@
+"""Base class for every config object: unknown keys are rejected with a suggestion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+from hlynr.registry import suggest
+
+
+class StrictModel(BaseModel):
+    """A pydantic model that forbids unknown keys and names the likely intended key.
+
+    Subclass it for every config section and every component's parameters; the loader turns
+    validation errors into one message naming the file, the key path and the suggestion.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set(cls.model_fields)
+            known |= {f.alias for f in cls.model_fields.values() if f.alias}
+            unknown = [k for k in data if isinstance(k, str) and k not in known]
+            if unknown:
+                key = unknown[0]
+                raise PydanticCustomError(
+                    "unknown_key",
+                    "unknown key '{key}'{hint}; allowed keys: {allowed}",
+                    {"key": key, "hint": suggest(key, known), "allowed": ", ".join(sorted(known))},
+                )
+        return data

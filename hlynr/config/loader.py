@@ -1,0 +1,220 @@
+"""Load a YAML config: ``extends`` chains, ``--set`` overrides, validation, clear errors.
+
+Every failure raises :class:`ConfigError`, whose message names the file (and line) where the
+offending key was written, the key path, and the likely intended key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+Origin = tuple[str, int | None]  # (file or "--set", 1-based line)
+
+
+class ConfigError(Exception):
+    """A config could not be loaded or validated; ``str()`` is the complete user message."""
+
+
+# --- YAML with YAML 1.2 floats (3e-4 is a number, not a string) and key line numbers ---------
+
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``3e-4`` as a float and records each mapping key's line."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+
+
+def _record_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out[path + (i,)] = item.start_mark.line + 1
+            _record_lines(item, path + (i,), out)
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML text, returning the data and the line of every key path."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError(f"{where}: malformed YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _record_lines(node, (), lines)
+    return data, lines
+
+
+# --- extends + overrides, keeping where each key came from --------------------------------
+
+
+def _merge(base: Any, over: Any) -> Any:
+    """Deep-merge mappings; any other value in ``over`` replaces the base value."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return over
+
+
+def _load_file(path: Path, origins: dict[tuple[Any, ...], Origin], chain: tuple[Path, ...]) -> dict:
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in chain + (path,))
+        raise ConfigError(f"{chain[-1]}: 'extends' forms a cycle: {cycle}")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        where = f"{chain[-1]}: 'extends' names a file that does not exist: " if chain else ""
+        raise ConfigError(f"{where}config file not found: {path}") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    data, lines = parse_yaml(text, str(path))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a YAML mapping, got {type(data).__name__}")
+    bases = data.pop("extends", None)
+    merged: dict = {}
+    if bases is not None:
+        if isinstance(bases, str):
+            bases = [bases]
+        if not isinstance(bases, list) or not all(isinstance(b, str) for b in bases):
+            raise ConfigError(f"{path}:{lines.get(('extends',), '?')}: 'extends' must be a "
+                              "file path or a list of file paths (relative to this file)")
+        for base in bases:
+            merged = _merge(merged, _load_file((path.parent / base).resolve(), origins,
+                                               chain + (path,)))
+    for key_path, line in lines.items():
+        if key_path and key_path[0] != "extends":
+            origins[key_path] = (str(path), line)
+    return _merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Parse ``a.b.0.c=value``: a key path (integers index lists) and a YAML value."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY.PATH=VALUE")
+    key, raw = text.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {text!r}: empty key in path")
+    value, _ = parse_yaml(raw, f"--set {key}") if raw.strip() else (None, {})
+    return [int(p) if p.isdigit() else p for p in key.split(".")], value
+
+
+def apply_override(data: dict, path: Sequence[str | int], value: Any) -> None:
+    """Set ``data[path] = value``, creating mappings along the way; list items by index."""
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        nxt = path[i + 1]
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise ConfigError(f"--set {'.'.join(map(str, path))}: no list item {part}")
+            node = node[part]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(map(str, path))}: "
+                              f"'{'.'.join(map(str, path[:i]))}' is not a mapping")
+        if part not in node or node[part] is None:
+            node[part] = [] if isinstance(nxt, int) else {}
+        node = node[part]
+    last = path[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or last >= len(node):
+            raise ConfigError(f"--set {'.'.join(map(str, path))}: no list item {last}")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {'.'.join(map(str, path))}: parent is not a mapping")
+
+
+def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict, dict]:
+    """Read a config file with its ``extends`` chain and ``--set`` overrides applied.
+
+    Returns the merged data and, for each key path, the ``(file, line)`` it came from.
+    """
+    origins: dict[tuple[Any, ...], Origin] = {}
+    data = _load_file(Path(path).resolve(), origins, ())
+    for text in overrides:
+        key_path, value = parse_override(text)
+        apply_override(data, key_path, value)
+        origins[tuple(key_path)] = ("--set", None)
+    return data, origins
+
+
+# --- validation error formatting -----------------------------------------------------------
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _where(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], default: str) -> str:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in origins:
+            file, line = origins[loc[:n]]
+            return f"{file}:{line}" if line else file
+    return default
+
+
+def _user_loc(error: dict[str, Any]) -> tuple[Any, ...]:
+    """The key path of an error as the user wrote it (union/validator tags removed)."""
+    loc = [p for p in error["loc"] if isinstance(p, int) or not (
+        p in {"gymnasium", "pettingzoo", "float", "linear", "exponential", "step"}
+        or "[" in str(p) or str(p).startswith(("function-", "tagged-union")))]
+    ctx = error.get("ctx") or {}
+    if error["type"] == "unknown_key":
+        loc.append(ctx["key"])
+    loc.extend(ctx.get("subpath", ()))
+    return tuple(loc)
+
+
+def format_validation_error(
+    exc: ValidationError, source: str, origins: dict[tuple[Any, ...], Origin] | None = None,
+) -> str:
+    """One readable message for a pydantic error: file:line, key path, reason, suggestion."""
+    origins = origins or {}
+    lines, seen = [], set()
+    for error in exc.errors():
+        loc = _user_loc(error)
+        msg = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            msg = "required key is missing"
+        entry = f"  {_where(loc, origins, source)}: {_dotted(loc) or '(top level)'}: {msg}"
+        if entry not in seen:
+            seen.add(entry)
+            lines.append(entry)
+    n = len(lines)
+    return f"invalid config {source} ({n} error{'s' if n != 1 else ''}):\n" + "\n".join(lines)

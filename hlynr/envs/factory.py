@@ -1,0 +1,134 @@
+"""Build the vectorised environment a config describes: env -> env wrappers -> vectoriser -> vec wrappers.
+
+The same function builds training envs, evaluation envs (frozen normalisation, a chosen
+curriculum stage) and baseline envs (only the wrappers that are part of the task, e.g. the
+sensor model, without the learner's frame stacking and normalisation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
+
+from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig
+from hlynr.envs.registries import BATCHED_ENVS
+from hlynr.envs.wrappers import WRAPPERS, WrapContext
+from hlynr.registry import suggest
+
+
+class ParamsAdapter(gym.Wrapper):
+    """Gives any Gymnasium env ``apply_params(**params)`` by setting attributes of the raw env.
+
+    Used for curricula on envs that do not implement ``apply_params`` themselves (e.g.
+    Pendulum's ``g``); an unknown attribute fails with a suggestion.
+    """
+
+    def apply_params(self, **params: Any) -> None:
+        """Set each parameter as an attribute of the unwrapped env (takes effect immediately)."""
+        raw = self.env.unwrapped
+        for key, value in params.items():
+            if not hasattr(raw, key):
+                known = [k for k in vars(raw) if not k.startswith("_")]
+                raise ValueError(f"{type(raw).__name__} has no parameter '{key}'"
+                                 f"{suggest(key, known)}")
+            setattr(raw, key, value)
+
+
+def _has_apply_params(env: gym.Env) -> bool:
+    try:
+        env.get_wrapper_attr("apply_params")
+    except AttributeError:
+        return False
+    return True
+
+
+def _override(spec: ComponentSpec, overrides: dict[str, dict[str, Any]]) -> Any:
+    params = spec.params
+    if spec.name in overrides:
+        params = type(params).model_validate({**params.model_dump(), **overrides[spec.name]})
+    return params
+
+
+def task_wrappers(config: ExperimentConfig) -> list[ComponentSpec]:
+    """The wrappers that define the task (sensor model, time limit), not learner preprocessing."""
+    return [w for w in config.wrappers if WRAPPERS.get(w.name).env is not None]
+
+
+def _gym_env_fn(
+    cfg: GymEnvConfig, env_specs: list[tuple[ComponentSpec, Any]], ctx: WrapContext,
+    params: dict[str, Any] | None,
+) -> Callable[[], gym.Env]:
+    def make() -> gym.Env:
+        import hlynr  # noqa: F401  (registers hlynr envs in subprocess workers)
+
+        env = gym.make(cfg.id, **cfg.kwargs)
+        if not _has_apply_params(env):
+            env = ParamsAdapter(env)
+        if params:
+            env.get_wrapper_attr("apply_params")(**params)
+        for spec, p in env_specs:
+            env = WRAPPERS.get(spec.name).env(env, p, ctx)  # type: ignore[misc]
+        return Monitor(env)
+
+    return make
+
+
+def build_vec_env(
+    config: ExperimentConfig,
+    *,
+    training: bool = True,
+    n_envs: int | None = None,
+    seed: int | None = None,
+    stage_params: dict[str, Any] | None = None,
+    wrapper_overrides: dict[str, dict[str, Any]] | None = None,
+    learner_wrappers: bool = True,
+    vectoriser: str | None = None,
+) -> VecEnv:
+    """Build the VecEnv for ``config``.
+
+    :param training: False for evaluation envs (normalisation statistics frozen, raw rewards).
+    :param n_envs: number of env copies (default ``config.env.n_envs``).
+    :param seed: seed of the first env's first reset (default ``config.seed``).
+    :param stage_params: env parameters applied before the first reset (a curriculum stage).
+    :param wrapper_overrides: per-wrapper parameter overrides, e.g. ``{"radar_kalman": {...}}``.
+    :param learner_wrappers: False to keep only wrappers that define the task (for baselines).
+    :param vectoriser: override the config's vectoriser (e.g. ``dummy`` for evaluation).
+    """
+    env_cfg = config.env
+    n = n_envs or env_cfg.n_envs
+    seed = config.seed if seed is None else seed
+    overrides = wrapper_overrides or {}
+    gamma = float(config.algo.hyperparams.get("gamma", 0.99))
+    ctx = WrapContext(training=training, gamma=gamma, seed=seed, n_envs=n)
+    vec_kind = vectoriser or getattr(env_cfg, "vectoriser", "dummy")
+    if env_cfg.type == "pettingzoo":
+        vec_kind = "batched"  # no single Gymnasium envs: every wrapper applies to the VecEnv
+    specs = config.wrappers if learner_wrappers else task_wrappers(config)
+    env_level = [(s, _override(s, overrides)) for s in specs
+                 if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]
+    vec_level = [(s, _override(s, overrides)) for s in specs
+                 if WRAPPERS.get(s.name).level_for(vec_kind) == "vec"]
+
+    venv: VecEnv
+    if env_cfg.type == "pettingzoo":
+        from hlynr.multiagent import build_pettingzoo_vec_env
+
+        venv = build_pettingzoo_vec_env(env_cfg.id, dict(env_cfg.kwargs), n, env_cfg.num_cpus, seed)
+        if stage_params:
+            venv.env_method("apply_params", **stage_params)
+    elif vec_kind == "batched":
+        venv = BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **env_cfg.kwargs)
+        if stage_params:
+            venv.env_method("apply_params", **stage_params)
+        venv = VecMonitor(venv)
+    else:
+        fns = [_gym_env_fn(env_cfg, env_level, ctx, stage_params) for _ in range(n)]
+        venv = SubprocVecEnv(fns) if vec_kind == "subproc" and n > 1 else DummyVecEnv(fns)
+    venv.seed(seed)
+    for spec, p in vec_level:
+        venv = WRAPPERS.get(spec.name).vec(venv, p, ctx)  # type: ignore[misc]
+    return venv

@@ -1,0 +1,138 @@
+"""Run seeded evaluation episodes of a policy on a VecEnv and collect their outcomes.
+
+Episodes are run in *waves*: all ``n`` envs are reset with consecutive seeds, and each env's
+first episode is recorded (later episodes of envs that finish early are ignored) before the next
+wave. Episode ``k`` therefore always uses seed ``seed + k``, whatever the number of envs, so two
+policies (or two checkpoints) are scored on exactly the same episodes.
+
+Multi-agent VecEnvs (one row per agent, ``rows_per_episode`` rows per env copy) count one
+episode per env copy, read from its first row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from hlynr.evaluation.stats import numeric_items, summarize, wilson_interval
+
+
+@dataclass
+class EpisodeRecord:
+    """The outcome of one evaluation episode."""
+
+    seed: int
+    reward: float
+    length: int
+    success: bool | None  # None when the env does not report the success key
+    info: dict[str, float] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluationSummary:
+    """Aggregate metrics over evaluation episodes."""
+
+    episodes: list[EpisodeRecord]
+
+    @property
+    def n(self) -> int:
+        return len(self.episodes)
+
+    def metrics(self) -> dict[str, float]:
+        """Flat metrics: success rate with its 95 % Wilson interval, reward and length stats."""
+        n = self.n
+        rewards = np.array([e.reward for e in self.episodes], dtype=float)
+        lengths = np.array([e.length for e in self.episodes], dtype=float)
+        out = {
+            "episodes": float(n),
+            "mean_reward": float(rewards.mean()) if n else 0.0,
+            "std_reward": float(rewards.std()) if n else 0.0,
+            "mean_length": float(lengths.mean()) if n else 0.0,
+        }
+        reported = [e.success for e in self.episodes if e.success is not None]
+        if reported:  # success metrics only where the env reports success
+            wins = sum(reported)
+            lo, hi = wilson_interval(wins, len(reported))
+            out.update(success_rate=wins / len(reported), success_ci_low=lo, success_ci_high=hi)
+        return out
+
+    def info_stats(self) -> dict[str, dict[str, float]]:
+        """Mean and percentiles of every numeric value the env reported in final infos."""
+        keys = sorted({k for e in self.episodes for k in e.info})
+        return {k: summarize([e.info[k] for e in self.episodes if k in e.info]) for k in keys}
+
+    def text_counts(self) -> dict[str, dict[str, int]]:
+        """Counts of every string value in final infos (e.g. termination reasons)."""
+        out: dict[str, dict[str, int]] = {}
+        for e in self.episodes:
+            for k, v in e.text.items():
+                out.setdefault(k, {}).setdefault(v, 0)
+                out[k][v] += 1
+        return out
+
+
+def _is_recurrent(policy: Any) -> bool:
+    try:
+        from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    except ImportError:  # pragma: no cover - sb3-contrib is a dependency
+        return False
+    return isinstance(getattr(policy, "policy", None), RecurrentActorCriticPolicy)
+
+
+def run_episodes(
+    policy: Any,
+    venv: VecEnv,
+    n_episodes: int,
+    seed: int,
+    *,
+    deterministic: bool = True,
+    success_key: str = "is_success",
+) -> EvaluationSummary:
+    """Run ``n_episodes`` seeded episodes (seeds ``seed .. seed+n-1``) and summarise them.
+
+    ``policy`` is anything with SB3's ``predict(obs, state, episode_start, deterministic)``;
+    recurrent state is carried across steps and reset at episode starts.
+    """
+    rows = int(getattr(venv, "rows_per_episode", 1))
+    n_copies = venv.num_envs // rows
+    records: list[EpisodeRecord] = []
+    wave_start = 0
+    while wave_start < n_episodes:
+        n_active = min(n_copies, n_episodes - wave_start)
+        venv.seed(seed + wave_start)
+        obs = venv.reset()
+        state = None
+        episode_start = np.ones(venv.num_envs, dtype=bool)
+        done_copy = np.zeros(n_copies, dtype=bool)
+        done_copy[n_active:] = True  # copies beyond the episode budget are not recorded
+        returns = np.zeros(n_copies)
+        lengths = np.zeros(n_copies, dtype=int)
+        while not done_copy.all():
+            actions, state = policy.predict(obs, state=state, episode_start=episode_start,
+                                            deterministic=deterministic)
+            obs, rewards, dones, infos = venv.step(actions)
+            episode_start = dones
+            for c in range(n_copies):
+                if done_copy[c]:
+                    continue
+                row = c * rows
+                returns[c] += float(np.sum(rewards[row:row + rows]) if rows > 1 else rewards[row])
+                lengths[c] += 1
+                if dones[row]:
+                    info = infos[row]
+                    ep = info.get("episode")
+                    reward = float(ep["r"]) if ep else float(returns[c])
+                    length = int(ep["l"]) if ep else int(lengths[c])
+                    numeric = numeric_items(info)
+                    success = bool(info[success_key]) if success_key in info else None
+                    text = {k: v for k, v in info.items() if isinstance(v, str)}
+                    records.append(EpisodeRecord(seed + wave_start + c, reward, length, success,
+                                                 numeric, text))
+                    done_copy[c] = True
+        wave_start += n_active
+    records.sort(key=lambda r: r.seed)
+    return EvaluationSummary(records)

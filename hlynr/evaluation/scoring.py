@@ -1,0 +1,78 @@
+"""Score saved models and scripted baselines on the same seeded episodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hlynr.algos.builder import load_model
+from hlynr.config import ExperimentConfig
+from hlynr.envs.factory import build_vec_env
+from hlynr.evaluation.episodes import EvaluationSummary, run_episodes
+from hlynr.evaluation.targets import ModelTarget
+from hlynr.guidance.registry import BASELINES
+from hlynr.training.artifacts import restore_vecnormalize
+
+
+class LoadError(Exception):
+    """A saved model or its statistics could not be loaded."""
+
+
+@dataclass
+class ScoreSettings:
+    """How evaluation episodes are run."""
+
+    episodes: int = 100
+    seed: int = 0
+    deterministic: bool = True
+    n_envs: int = 8
+    stage: str | int = "final"  # curriculum stage: final, none (env kwargs as given) or index
+
+
+def stage_params(config: ExperimentConfig, stage: str | int) -> dict[str, Any] | None:
+    """Env parameters of the requested curriculum stage (None: the env kwargs as configured)."""
+    curriculum = config.callback("curriculum")
+    if curriculum is None or stage == "none":
+        return None
+    stages = curriculum.stages
+    index = len(stages) - 1 if stage == "final" else int(stage)
+    if not 0 <= index < len(stages):
+        raise ValueError(f"no curriculum stage {stage}: the config has {len(stages)} stages")
+    return dict(stages[index])
+
+
+def score_model(target: ModelTarget, settings: ScoreSettings) -> EvaluationSummary:
+    """Evaluate one saved model with its normalisation statistics and recurrent state handling."""
+    config = target.config
+    venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
+                         stage_params=stage_params(config, settings.stage))
+    try:
+        try:
+            model = load_model(config, target.model_path, venv, device="cpu")
+            restore_vecnormalize(target.folder, venv, training=False)
+        except Exception as exc:  # damaged zip / pickle / mismatched spaces
+            raise LoadError(f"cannot load {target.model_path}: {type(exc).__name__}: {exc}") from None
+        return run_episodes(model, venv, settings.episodes, settings.seed,
+                            deterministic=settings.deterministic,
+                            success_key=config.env.success_key)
+    finally:
+        venv.close()
+
+
+def score_baseline(name: str, config: ExperimentConfig, settings: ScoreSettings,
+                   params: dict[str, Any] | None = None) -> EvaluationSummary:
+    """Evaluate a scripted baseline through the task's own wrappers (sensor model included)."""
+    entry = BASELINES.get(name)
+    if config.env.id not in entry.env_ids:
+        raise ValueError(f"baseline '{name}' drives {', '.join(entry.env_ids)}, "
+                         f"not {config.env.id}")
+    venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
+                         stage_params=stage_params(config, settings.stage),
+                         wrapper_overrides=entry.wrapper_overrides, learner_wrappers=False)
+    try:
+        policy = entry.factory(venv.observation_space, venv.action_space,
+                               entry.params.model_validate(params or {}))
+        return run_episodes(policy, venv, settings.episodes, settings.seed,
+                            deterministic=True, success_key=config.env.success_key)
+    finally:
+        venv.close()

@@ -1,0 +1,49 @@
+"""Registry of scripted baseline policies that ``evaluate.py`` scores next to learned ones.
+
+A baseline acts like an SB3 model on a VecEnv: ``predict(obs, state=None, episode_start=None,
+deterministic=True) -> (actions, state)`` over a batch of observations. It sees the observation
+of the environment *with its env-level wrappers only* (e.g. ``radar_kalman``), never the
+vec-level ones meant for learners (``frame_stack``, ``normalize``), so it acts through the same
+sensor path as the agent. ``wrapper_overrides`` lets an upper-bound baseline change a wrapper's
+parameters (e.g. a truth-fed PN sets ``radar_kalman: {mode: truth}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from hlynr.config.base import StrictModel
+from hlynr.registry import Registry
+
+
+class Policy(Protocol):
+    """The part of an SB3 model's interface that evaluation uses."""
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]: ...
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """A named baseline: parameter model, factory, and the envs/wrapper settings it needs."""
+
+    params: type[StrictModel]
+    factory: Callable[[gym.Space, gym.Space, Any], Policy]
+    """``factory(observation_space, action_space, params) -> Policy``."""
+    env_ids: tuple[str, ...]
+    """Gymnasium ids / PettingZoo names this baseline can drive."""
+    wrapper_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    doc: str = ""
+
+
+BASELINES: Registry[BaselineEntry] = Registry("baseline")

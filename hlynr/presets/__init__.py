@@ -1,0 +1,18 @@
+"""Configs shipped inside the package: ``python train.py`` with no ``--config`` uses ``default``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PRESETS_DIR = Path(__file__).parent
+
+
+def preset_path(name: str) -> Path:
+    """Path of the embedded config ``name`` (``default``, ...)."""
+    from hlynr.registry import UnknownNameError
+
+    path = PRESETS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise UnknownNameError("preset", name, known)
+    return path

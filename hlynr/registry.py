@@ -1,0 +1,69 @@
+"""A small name -> object registry with "did you mean" suggestions.
+
+Every user-facing name in a config (algorithm, wrapper, callback, schedule, activation, env type)
+is looked up through a :class:`Registry`, so an unknown name always fails with the same clear
+message listing the closest known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def suggest(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` if none is close."""
+    lowered = {c.lower(): c for c in candidates}
+    matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[matches[0]]}'?)" if matches else ""
+
+
+class UnknownNameError(KeyError):
+    """Raised when a registry lookup fails; ``str()`` is a complete user-facing message."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind, self.name, self.known = kind, name, known
+        msg = f"unknown {kind} '{name}'{suggest(name, known)}; known: {', '.join(sorted(known))}"
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return self.args[0]
+
+
+class Registry(Generic[T]):
+    """Maps names to objects of one kind (``kind`` is used in error messages)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, item: T, *, replace: bool = False) -> T:
+        """Add ``item`` under ``name``; re-registering a name is an error unless ``replace``."""
+        if name in self._items and not replace:
+            raise ValueError(f"{self.kind} '{name}' is already registered")
+        self._items[name] = item
+        return item
+
+    def decorator(self, name: str) -> Callable[[T], T]:
+        """``@REGISTRY.decorator("name")`` registers the decorated object."""
+        return lambda item: self.register(name, item)
+
+    def get(self, name: str) -> T:
+        """Look ``name`` up, raising :class:`UnknownNameError` with suggestions if absent."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, list(self._items)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def names(self) -> list[str]:
+        """All registered names, in registration order."""
+        return list(self._items)

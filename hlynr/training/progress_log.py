@@ -1,0 +1,67 @@
+"""``progress.jsonl``: one JSON object per rollout and per evaluation, appended as training runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class ProgressLog:
+    """Appends records to ``progress.jsonl``; each line is flushed so a monitor can poll it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write(self, kind: str, **fields: Any) -> None:
+        """Append one record of type ``kind`` (``rollout``, ``eval``, ``event``)."""
+        line = json.dumps(_clean({"type": kind, **fields}), separators=(",", ":"))
+        with self.path.open("a") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+
+    def truncate_after(self, timesteps: int) -> None:
+        """Drop records beyond ``timesteps`` (used on resume: the log matches the checkpoint)."""
+        if not self.path.exists():
+            return
+        keep = []
+        for line in self.path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a hard kill
+            if rec.get("timesteps", 0) <= timesteps:
+                keep.append(line)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(k + "\n" for k in keep))
+        os.replace(tmp, self.path)
+
+
+def read_progress(path: Path) -> list[dict[str, Any]]:
+    """All complete records of a ``progress.jsonl`` (a partially written last line is skipped)."""
+    records = []
+    if not path.exists():
+        return records
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records

@@ -1,0 +1,315 @@
+"""One training run: build env, model and callbacks from a config, train, save, summarise.
+
+A run lives in ``<runs_dir>/<name>/<timestamp>/``:
+
+* ``config.yaml``: the fully resolved config (``train.py --config`` on it reproduces the run);
+* ``versions.json``: library versions the run used;
+* ``progress.jsonl``: one JSON object per rollout, per evaluation and per event;
+* ``tb/``: TensorBoard logs;
+* ``checkpoints/step_<N>/``: resumable checkpoints; ``best/`` and ``final/``: saved models;
+* ``summary.json``: status, timesteps, wall time, best evaluation.
+
+Ctrl+C or SIGTERM stops training at the next step and saves a checkpoint before returning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
+
+from hlynr.algos.builder import build_model, load_model
+from hlynr.algos.registry import ALGORITHMS
+from hlynr.callbacks import CALLBACKS, EvalResult
+from hlynr.callbacks.collapse import CollapseGuard
+from hlynr.callbacks.evaluation import EvalListener, EvaluationCallback, MetricError
+from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
+from hlynr.config import ExperimentConfig, dump_config, load_config
+from hlynr.envs.factory import build_vec_env
+from hlynr.training.artifacts import (
+    MODEL_FILE, REPLAY_FILE, read_meta, restore_vecnormalize, save_model_dir, write_json,
+)
+from hlynr.training.context import RunContext, list_checkpoints
+from hlynr.training.progress_log import ProgressLog
+
+
+class RunError(Exception):
+    """A run could not start or continue; ``str()`` is the complete user-facing message."""
+
+
+@dataclass
+class RunHooks:
+    """Optional observers of a run (progress bars, tuners)."""
+
+    on_step: Callable[[int], None] | None = None
+    on_rollout: Callable[[dict[str, Any]], None] | None = None
+    listeners: list[EvalListener] = field(default_factory=list)
+    """Extra evaluation listeners (e.g. an Optuna pruner); returning False stops training."""
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    run_dir: Path
+    status: str  # completed | stopped | interrupted | failed
+    reason: str
+    timesteps: int
+    wall_time: float
+    evaluations: list[EvalResult]
+    best: dict[str, Any] | None
+
+
+class _StepHook(BaseCallback):
+    def __init__(self, fn: Callable[[int], None]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def _on_step(self) -> bool:
+        self.fn(self.num_timesteps)
+        return True
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; a second Ctrl+C aborts at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        def handler(signum: int, frame: Any) -> None:
+            if self.signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self.signal = signum
+
+        try:
+            old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not in the main thread (e.g. parallel tuning trials)
+            yield
+            return
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries that decide a run's numbers."""
+    import gymnasium
+    import numpy
+    import sb3_contrib
+    import stable_baselines3
+
+    import hlynr
+
+    return {"python": platform.python_version(), "hlynr": hlynr.__version__,
+            "torch": torch.__version__, "stable_baselines3": stable_baselines3.__version__,
+            "sb3_contrib": sb3_contrib.__version__, "gymnasium": gymnasium.__version__,
+            "numpy": numpy.__version__}
+
+
+def new_run_dir(config: ExperimentConfig, runs_dir: Path | None = None) -> Path:
+    """``<runs_dir>/<name>/<timestamp>/`` (a suffix keeps it unique)."""
+    parent = Path(runs_dir or config.runs_dir) / config.name
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate, k = parent / stamp, 1
+    while candidate.exists():
+        k += 1
+        candidate = parent / f"{stamp}-{k}"
+    return candidate
+
+
+def _progress_every(config: ExperimentConfig, model: Any) -> int:
+    n_steps = getattr(model, "n_steps", None)
+    if ALGORITHMS.get(config.algo.name).entropy_coef or n_steps:
+        return int((n_steps or 1) * model.n_envs)
+    return max(1000, model.n_envs)
+
+
+class Run:
+    """Builds and runs one training run (new or resumed)."""
+
+    def __init__(self, config: ExperimentConfig, run_dir: Path, hooks: RunHooks | None = None) -> None:
+        self.config, self.run_dir = config, run_dir
+        self.hooks = hooks or RunHooks()
+        self.stop = _StopFlag()
+        self._t0 = time.perf_counter()
+        self._offset = 0.0
+
+    def wall_time(self) -> float:
+        """Seconds of training so far, including time before a resume."""
+        return self._offset + time.perf_counter() - self._t0
+
+    def _make_eval_env(self, stage_params: dict[str, Any] | None, n_envs: int) -> VecEnv:
+        return build_vec_env(self.config, training=False, n_envs=n_envs,
+                             stage_params=stage_params)
+
+    def _callbacks(self, ctx: RunContext, model: Any) -> tuple[list[BaseCallback], dict[str, Any]]:
+        built: dict[str, Any] = {}
+        for spec in self.config.callbacks:
+            built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
+        progress = ProgressCallback(ctx, _progress_every(self.config, model),
+                                    on_record=self.hooks.on_rollout)
+        ordered: list[BaseCallback] = [progress]
+        for obj in [progress, *built.values()]:
+            if hasattr(obj, "state_key"):
+                ctx.register_state(obj)
+        evaluation: EvaluationCallback | None = built.get("evaluation")
+        for name, obj in built.items():
+            if isinstance(obj, BaseCallback) and name != "evaluation":
+                ordered.append(obj)
+            elif not isinstance(obj, BaseCallback) and evaluation is not None:
+                evaluation.listeners.append(obj)
+        if evaluation is not None:
+            evaluation.listeners.extend(self.hooks.listeners)
+            ordered.insert(1, evaluation)
+        if isinstance(built.get("collapse_guard"), CollapseGuard):
+            built["collapse_guard"].apply_lr_scale(model)
+        if self.hooks.on_step is not None:
+            ordered.append(_StepHook(self.hooks.on_step))
+        ordered.append(InterruptCallback(self.stop))
+        return ordered, built
+
+    def execute(self, model: Any, ctx: RunContext, reset_num_timesteps: bool) -> RunResult:
+        """Train ``model`` to ``total_timesteps``, then save final model, checkpoint, summary."""
+        callbacks, built = self._callbacks(ctx, model)
+        remaining = self.config.total_timesteps - model.num_timesteps
+        status, reason = "completed", f"reached {self.config.total_timesteps} timesteps"
+        try:
+            with self.stop.installed():
+                if remaining > 0:
+                    model.learn(remaining, callback=CallbackList(callbacks),
+                                reset_num_timesteps=reset_num_timesteps, log_interval=1)
+        except MetricError as exc:
+            raise RunError(f"{self.run_dir}: {exc}") from None
+        except (ValueError, RuntimeError) as exc:
+            # A diverged update (NaN parameters) ends the run as failed; other errors are bugs.
+            if "nan" not in str(exc).lower() and "invalid values" not in str(exc):
+                raise
+            status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        if status != "failed":
+            if self.stop():
+                status = "interrupted"
+                reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
+            elif model.num_timesteps < self.config.total_timesteps:
+                status, reason = "stopped", self._stop_reason(built)
+        evaluation = built.get("evaluation")
+        history = evaluation.history if evaluation is not None else []
+        if status != "failed":
+            ctx.save_checkpoint(model, status, self.wall_time())
+            keep = getattr(built.get("checkpoint"), "params", None)
+            ctx.prune_checkpoints(keep.keep_last if keep else 1)
+            if status != "interrupted":
+                save_model_dir(self.run_dir / "final", model,
+                               {"timesteps": int(model.num_timesteps), "status": status})
+        best_path = self.run_dir / "best"
+        best = read_meta(best_path) if (best_path / "meta.json").is_file() else None
+        ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status,
+                      reason=reason, wall_time=self.wall_time())
+        summary = {"status": status, "reason": reason, "timesteps": int(model.num_timesteps),
+                   "total_timesteps": self.config.total_timesteps, "wall_time": self.wall_time(),
+                   "best": best, "last_evaluation": history[-1].metrics if history else None}
+        ctx.write_summary(summary)
+        return RunResult(self.run_dir, status, reason, int(model.num_timesteps),
+                         self.wall_time(), history, best)
+
+    @staticmethod
+    def _stop_reason(built: dict[str, Any]) -> str:
+        for name in ("early_stopping", "success_streak", "collapse_guard"):
+            obj = built.get(name)
+            if obj is not None and (getattr(obj, "stopped", False) or getattr(obj, "triggered", False)):
+                return f"stopped by {name}"
+        return "stopped by an evaluation listener"
+
+
+def _context(run: Run, log: ProgressLog, resume_state: dict[str, Any] | None = None) -> RunContext:
+    return RunContext(config=run.config, run_dir=run.run_dir, log=log,
+                      make_eval_env=run._make_eval_env, wall_time=run.wall_time,
+                      resume_state=resume_state or {})
+
+
+def _setup_torch(config: ExperimentConfig) -> None:
+    torch.set_num_threads(config.torch_threads)
+
+
+def start_run(
+    config: ExperimentConfig, *, runs_dir: Path | None = None, run_dir: Path | None = None,
+    hooks: RunHooks | None = None,
+) -> RunResult:
+    """Start a new run of ``config`` and train it to the end (or until stopped)."""
+    _setup_torch(config)
+    venv = build_vec_env(config)
+    try:
+        model = build_model(config, venv)
+    except BaseException:
+        venv.close()
+        raise
+    run_dir = run_dir or new_run_dir(config, runs_dir)
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(dump_config(config), sort_keys=False))
+    write_json(run_dir / "versions.json", versions())
+    model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+    run = Run(config, run_dir, hooks)
+    log = ProgressLog(run_dir / "progress.jsonl")
+    log.write("event", timesteps=0, event="start", name=config.name, seed=config.seed)
+    try:
+        return run.execute(model, _context(run, log), reset_num_timesteps=True)
+    finally:
+        venv.close()
+
+
+def resume_run(run_dir: Path, *, hooks: RunHooks | None = None) -> RunResult:
+    """Continue ``run_dir`` from its newest checkpoint with counters and state intact."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise RunError(f"{run_dir} is not a run folder (no config.yaml)")
+    config = load_config(run_dir / "config.yaml")
+    checkpoints = list_checkpoints(run_dir)
+    if not checkpoints:
+        raise RunError(f"{run_dir} has no complete checkpoint to resume from")
+    ckpt = checkpoints[-1]
+    try:
+        meta = read_meta(ckpt)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"checkpoint {ckpt} is corrupt (meta.json: {exc})") from None
+    if meta["timesteps"] >= config.total_timesteps:
+        raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
+                       "raise total_timesteps with --set to train further")
+    _setup_torch(config)
+    venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
+    try:
+        try:
+            model = load_model(config, ckpt / MODEL_FILE, venv)
+            restore_vecnormalize(ckpt, model.get_env(), training=True)
+            if (ckpt / REPLAY_FILE).is_file():
+                model.load_replay_buffer(ckpt / REPLAY_FILE)
+        except Exception as exc:  # a damaged zip/pickle: one clear message
+            raise RunError(f"checkpoint {ckpt} could not be loaded: {type(exc).__name__}: {exc}") from None
+        model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+        run = Run(config, run_dir, hooks)
+        run._offset = float(meta.get("wall_time", 0.0))
+        log = ProgressLog(run_dir / "progress.jsonl")
+        log.truncate_after(int(meta["timesteps"]))
+        log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
+        return run.execute(model, _context(run, log, meta.get("state", {})),
+                           reset_num_timesteps=False)
+    finally:
+        venv.close()
+
