@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, ValidationError, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -126,6 +127,10 @@ class Curriculum(BaseCallback):
         if self.params.mode == "schedule":
             self.stage = self._scheduled_stage()
         self._apply()
+        # SB3 reset the envs before callbacks start: reset again so that the very first
+        # episodes already run at the current stage.
+        self.model._last_obs = self.training_env.reset()  # type: ignore[assignment]
+        self.model._last_episode_starts = np.ones((self.training_env.num_envs,), dtype=bool)
 
     def _on_step(self) -> bool:
         mode = self.params.mode

@@ -45,7 +45,10 @@ class EarlyStopping:
         if self.params.mode == "min":
             value = -value
         self.evaluations += 1
-        if self.best is None or value >= self.best + self.params.min_delta:
+        delta = self.params.min_delta
+        improved = self.best is None or (
+            value - self.best >= delta if delta > 0 else value > self.best)
+        if improved:
             self.best, self.stale = value, 0
         else:
             self.stale += 1

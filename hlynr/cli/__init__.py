@@ -1,0 +1,30 @@
+"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune [ARGS]`` (same as the top-level scripts)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from hlynr.cli.common import run_main
+
+
+def _commands() -> dict[str, Callable[[list[str] | None], int]]:
+    from hlynr.cli import evaluate, monitor, train
+
+    commands = {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main}
+    try:
+        from hlynr.cli import tune
+    except ImportError:  # tuning support not installed in this checkout
+        return commands
+    commands["tune"] = tune.main
+    return commands
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch ``hlynr COMMAND ARGS`` to the command's entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    commands = _commands()
+    if not args or args[0] in ("-h", "--help") or args[0] not in commands:
+        print(f"usage: hlynr {{{','.join(commands)}}} [ARGS]  (hlynr COMMAND --help for details)")
+        sys.exit(0 if args and args[0] in ("-h", "--help") else 2)
+    sys.exit(run_main(commands[args[0]], args[1:]))

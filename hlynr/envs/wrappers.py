@@ -130,3 +130,34 @@ register_wrapper(
     env=lambda env, p, ctx: gym.wrappers.TimeLimit(env, max_episode_steps=p.max_episode_steps),
     doc=TimeLimitParams.__doc__ or "",
 )
+
+
+class MaskObservationParams(StrictModel):
+    """Keep only the listed indices of a flat Box observation (e.g. hide velocities)."""
+
+    keep: list[int] = Field(..., min_length=1)
+
+
+class _MaskObservation(gym.ObservationWrapper):
+    def __init__(self, env: gym.Env, keep: list[int]) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+            raise ValueError("mask_observation needs a flat Box observation space")
+        bad = [i for i in keep if not -space.shape[0] <= i < space.shape[0]]
+        if bad:
+            raise ValueError(f"mask_observation: indices {bad} out of range for "
+                             f"{space.shape[0]} observation entries")
+        self.keep = list(keep)
+        self.observation_space = gym.spaces.Box(space.low[self.keep], space.high[self.keep],
+                                                dtype=space.dtype)
+
+    def observation(self, observation: Any) -> Any:
+        return observation[self.keep]
+
+
+register_wrapper(
+    "mask_observation", MaskObservationParams,
+    env=lambda env, p, ctx: _MaskObservation(env, p.keep),
+    doc=MaskObservationParams.__doc__ or "",
+)

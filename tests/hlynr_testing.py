@@ -1,0 +1,74 @@
+"""Test support for the core tests: a tiny env with curriculum parameters, small configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CoinEnv(gym.Env):
+    """Episodes of ``horizon`` steps; the last step succeeds with probability ``p``.
+
+    ``apply_params(p=..., horizon=...)`` changes them from the next reset, like hlynr's envs.
+    Reward 1 on success. Observation: the normalised step index.
+    """
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, p: float = 0.5, horizon: int = 4) -> None:
+        self.p, self.horizon = p, horizon
+        self._pending: dict[str, Any] = {}
+        self.t = 0
+
+    def apply_params(self, **params: Any) -> None:
+        for key in params:
+            if key not in ("p", "horizon"):
+                raise ValueError(f"CoinEnv has no parameter '{key}'")
+        self._pending.update(params)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        for k, v in self._pending.items():
+            setattr(self, k, v)
+        self._pending.clear()
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        done = self.t >= self.horizon
+        info: dict[str, Any] = {}
+        reward = 0.0
+        if done:
+            success = bool(self.np_random.random() < self.p)
+            info = {"is_success": success, "p_used": self.p}
+            reward = float(success)
+        return np.array([self.t / self.horizon], np.float32), reward, done, False, info
+
+
+gym.register("HlynrTest/Coin-v0", entry_point=CoinEnv)
+
+
+def coin_config(**over: Any) -> dict[str, Any]:
+    """A tiny PPO config on the coin env (trains ~1000 steps/s)."""
+    cfg: dict[str, Any] = {
+        "name": "coin", "seed": 1, "total_timesteps": 512,
+        "env": {"id": "HlynrTest/Coin-v0", "n_envs": 2},
+        "algo": {"name": "PPO", "hyperparams": {"n_steps": 32, "batch_size": 32, "n_epochs": 1},
+                 "policy_kwargs": {"net_arch": [8]}},
+        "callbacks": [],
+    }
+    for key, value in over.items():
+        cfg[key] = value
+    return cfg

@@ -1,0 +1,69 @@
+"""Seeded evaluation episodes: statistics, seeds independent of n_envs, recurrent state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from hlynr.evaluation.episodes import run_episodes
+from hlynr.evaluation.stats import summarize, wilson_interval
+
+from hlynr_testing import CoinEnv
+
+
+def test_wilson_interval_known_values() -> None:
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    s = summarize([1.0, 2.0, 3.0, 4.0, float("nan")])
+    assert s["n"] == 4 and s["median"] == 2.5
+
+
+class RecordingPolicy:
+    """Constant action; records episode_start flags and the state it was handed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[np.ndarray, object]] = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True):
+        self.calls.append((np.array(episode_start), state))
+        n = len(obs)
+        new_state = (np.where(episode_start, 0, (state[0] if state is not None else 0) + 1),)
+        return np.zeros(n, dtype=int), new_state
+
+
+def venv(n: int, horizon: int = 3) -> DummyVecEnv:
+    return DummyVecEnv([lambda: Monitor(CoinEnv(p=0.5, horizon=horizon)) for _ in range(n)])
+
+
+def test_episode_k_uses_seed_k_whatever_the_number_of_envs() -> None:
+    a = run_episodes(RecordingPolicy(), venv(1), 10, seed=100)
+    b = run_episodes(RecordingPolicy(), venv(4), 10, seed=100)
+    assert [e.seed for e in a.episodes] == list(range(100, 110))
+    assert [e.success for e in a.episodes] == [e.success for e in b.episodes]
+    assert a.metrics()["success_rate"] == b.metrics()["success_rate"]
+    assert a.n == 10 and all(e.length == 3 for e in a.episodes)
+
+
+def test_recurrent_state_is_carried_and_reset_at_episode_starts() -> None:
+    policy = RecordingPolicy()
+    run_episodes(policy, venv(2, horizon=3), 2, seed=0)
+    starts = [c[0].tolist() for c in policy.calls]
+    assert starts[0] == [True, True]  # first step of a wave starts episodes
+    assert starts[1] == [False, False] and starts[2] == [False, False]
+    assert policy.calls[0][1] is None  # fresh state at the start of a wave
+    assert policy.calls[2][1][0].tolist() == [1, 1]  # state handed back between steps
+
+
+def test_sb3_recurrent_model_evaluates_with_its_state() -> None:
+    from sb3_contrib import RecurrentPPO
+
+    model = RecurrentPPO("MlpLstmPolicy", "CartPole-v1", n_steps=16, batch_size=16,
+                         policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]}, seed=0)
+    env = DummyVecEnv([lambda: Monitor(__import__("gymnasium").make("CartPole-v1"))] * 2)
+    s1 = run_episodes(model, env, 4, seed=3)
+    s2 = run_episodes(model, env, 4, seed=3)
+    assert [e.reward for e in s1.episodes] == [e.reward for e in s2.episodes]
