@@ -181,3 +181,20 @@ def test_corrupt_checkpoint_fails_clearly_and_leaves_run_intact(tmp_path: Path) 
     assert (run / "progress.jsonl").read_text() == before
     res = cli("evaluate.py", str(newest))
     assert res.returncode == 2 and "cannot load" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_evaluate_per_curriculum_stage(runs_dir: Path, tmp_path: Path) -> None:
+    from hlynr.cli.common import run_main
+    from hlynr.cli.evaluate import main as evaluate_main
+    from hlynr.config import validate_config
+    from hlynr.training.runner import start_run
+
+    config = validate_config(coin_config(
+        total_timesteps=128,
+        callbacks=[{"curriculum": {"mode": "frozen", "stages": [{"p": 1.0}, {"p": 0.0}]}}]))
+    run = start_run(config, runs_dir=runs_dir).run_dir
+    out = tmp_path / "stages.json"
+    assert run_main(evaluate_main, [str(run), "--which", "final", "--stage", "all", "-n", "6",
+                                    "--json", str(out)]) == 0
+    rows = {r["label"]: r["metrics"]["success_rate"] for r in json.loads(out.read_text())["results"]}
+    assert rows == {"final @stage 0": 1.0, "final @stage 1": 0.0}

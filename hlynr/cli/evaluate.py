@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=8, help="envs stepped in parallel")
     p.add_argument("--stochastic", action="store_true", help="sample actions (default: deterministic)")
     p.add_argument("--stage", default="final",
-                   help="curriculum stage to evaluate at: final (default), none, or an index")
+                   help="curriculum stage to evaluate at: final (default), none, an index, "
+                        "or all (one row per stage)")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
     return p
 
@@ -101,23 +102,34 @@ def main(argv: list[str] | None = None) -> int:
         raise CliError("give a TARGET (run folder or model), or --config with --baseline")
     if args.episodes < 1 or args.n_envs < 1:
         raise CliError("--episodes and --n-envs must be at least 1")
-    stage: str | int = args.stage if args.stage in ("final", "none") else _int(args.stage)
-    settings = ScoreSettings(args.episodes, args.seed, not args.stochastic, args.n_envs, stage)
     targets = [t for target in args.targets
                for t in resolve_targets(target, args.which, args.config, tuple(args.overrides))]
+    config = targets[0].config if targets else load_config(args.config, args.overrides)
+    if args.stage == "all":
+        curriculum = config.callback("curriculum")
+        if curriculum is None:
+            raise CliError("--stage all: the config has no curriculum")
+        stages: list[str | int] = list(range(len(curriculum.stages)))
+    else:
+        stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
     labels = [t.label for t in targets]
-    rows = []
-    for t in targets:
-        label = t.label if labels.count(t.label) == 1 else f"{t.model_path.parent.parent.name}/{t.label}"
-        rows.append(_row(label, score_model(t, settings)))
-    if args.baseline:
-        config = targets[0].config if targets else load_config(args.config, args.overrides)
+    rows: list[dict[str, Any]] = []
+    for stage in stages:
+        stage_rows = []
+        settings = ScoreSettings(args.episodes, args.seed, not args.stochastic, args.n_envs, stage)
+        suffix = f" @stage {stage}" if len(stages) > 1 else ""
+        for t in targets:
+            label = (t.label if labels.count(t.label) == 1
+                     else f"{t.model_path.parent.parent.name}/{t.label}")
+            stage_rows.append(_row(label + suffix, score_model(t, settings)))
         for name in args.baseline:
-            rows.append(_row(f"baseline:{name}", score_baseline(name, config, settings)))
-    rows.sort(key=_rank_key, reverse=True)
+            stage_rows.append(_row(f"baseline:{name}{suffix}",
+                                   score_baseline(name, config, settings)))
+        rows += sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
     _print(rows, settings)
     if args.json_path:
-        out = {"settings": vars(settings), "results": rows}
+        out = {"settings": {**vars(settings), "stage": stages if len(stages) > 1 else stages[0]},
+               "results": rows}
         Path(args.json_path).write_text(json.dumps(out, indent=2, default=float))
         console.print(f"wrote {args.json_path}")
     return 0
