@@ -1,3 +1,9 @@
-"""hlynr: config-driven Stable-Baselines3 experiments for guidance and interception RL."""
+"""hlynr: config-driven Stable-Baselines3 experiments for guidance and interception RL.
+
+Importing ``hlynr`` registers its environments (``hlynr/Intercept-v0``, ``hlynr/Swarm-v0``),
+wrappers (``radar_kalman``) and guidance baselines, so configs and ``gymnasium.make`` can name them.
+"""
 
 __version__ = "0.1.0"
+
+from hlynr import envs as _envs  # noqa: E402,F401  (registration side effects)

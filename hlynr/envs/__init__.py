@@ -1,3 +1,10 @@
-"""Environments, wrappers and their registries; importing this registers the built-in envs."""
+"""Environments, wrappers and their registries; importing this registers hlynr's envs.
 
-from hlynr.envs import swarm as _swarm  # noqa: F401  (registers hlynr/Swarm-v0 and its stages)
+* ``hlynr/Intercept-v0``: radar-guided interception (Gymnasium, batched vectoriser,
+  ``radar_kalman`` wrapper); see ``hlynr.envs.intercept``.
+* ``hlynr/Swarm-v0``: multi-agent swarm interception (PettingZoo, parameter sharing); see
+  ``hlynr.envs.swarm``.
+"""
+
+from hlynr.envs import intercept as _intercept  # noqa: F401
+from hlynr.envs import swarm as _swarm  # noqa: F401

@@ -1,0 +1,200 @@
+"""Recurrent actor-critic policies that run a whole padded minibatch through one LSTM call.
+
+They subclass sb3-contrib's policies and override ``_process_sequence``, the function that
+feeds features through an LSTM while resetting the state at episode starts (plus ``__init__``
+for the optional GRU cell and Adam's ``foreach`` switch).
+
+sb3-contrib falls back to a Python loop over time steps (one LSTM call per step) as soon as *any*
+element of the batch is an episode start. In training the recurrent rollout buffer cuts sequences
+at episode starts (and at environment changes), so an episode start can only be the first element
+of a padded sequence; during rollouts and ``predict()`` the sequence length is 1, so it is also
+the first element. Resetting the state of those sequences up front (the same multiplication by
+``1 - episode_start`` that the loop does at step 0) and making one LSTM call computes the same
+function. The loop is kept as a fallback for sequences with an episode start past their first
+element (impossible with the buffer; counted in :attr:`FastRecurrentMixin.n_sequence_fallbacks`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Literal
+
+import torch as th
+from sb3_contrib.common.recurrent.policies import (
+    RecurrentActorCriticCnnPolicy,
+    RecurrentActorCriticPolicy,
+    RecurrentMultiInputActorCriticPolicy,
+)
+from torch import nn
+
+#: Recurrent cells selectable with ``policy_kwargs={"rnn_type": ...}``.
+RNN_TYPES = ("lstm", "gru")
+
+
+def _gru_sequence(
+    features_sequence: th.Tensor, hidden: th.Tensor, starts: th.Tensor, gru: nn.GRU, step_loop: bool
+) -> tuple[th.Tensor, th.Tensor]:
+    """GRU over ``(seq_len, n_seq, features)``, zeroing ``hidden`` where ``starts`` is 1.
+
+    With ``step_loop`` the state is reset at every time step (one call per step), else only
+    before the first step (one call).
+    """
+    n_seq = hidden.shape[1]
+    if not step_loop:
+        return gru(features_sequence, (1.0 - starts[0]).view(1, n_seq, 1) * hidden)
+    outputs = []
+    for x_t, start_t in zip(features_sequence, starts, strict=True):
+        out_t, hidden = gru(x_t.unsqueeze(0), (1.0 - start_t).view(1, n_seq, 1) * hidden)
+        outputs.append(out_t)
+    return th.cat(outputs), hidden
+
+
+class FastRecurrentMixin:
+    """Replaces sb3-contrib's per-step LSTM loop by one call per padded batch of sequences.
+
+    Extra ``policy_kwargs`` (on top of sb3-contrib's):
+
+    * ``rnn_type``: ``"lstm"`` (default, sb3-contrib's network) or ``"gru"``. A GRU replaces
+      both LSTMs (same ``lstm_hidden_size``, ``n_lstm_layers``, ``lstm_kwargs``, attribute
+      names ``lstm_actor``/``lstm_critic``). It has no cell state: the second element of each
+      ``(h, c)`` state pair is carried unchanged (zeros), so buffers, ``predict`` and the rollout
+      code work as for an LSTM. GRU models load only in hlynr.
+
+    It also gives Adam (sb3's default optimizer) its multi-tensor ``foreach`` implementation
+    unless ``optimizer_kwargs`` choose otherwise: same arithmetic per tensor (bit-identical
+    updates, see the tests), fewer Python-level calls. On CUDA that is already torch's default.
+    """
+
+    #: Number of ``_process_sequence`` calls that needed the per-step loop (an episode start
+    #: past the first element of a sequence). Stays 0 in normal training and inference.
+    n_sequence_fallbacks: int = 0
+    #: Number of ``_process_sequence`` calls that took the single-call path.
+    n_sequence_calls: int = 0
+
+    def __init__(self, *args: Any, rnn_type: str = "lstm", **kwargs: Any) -> None:
+        if rnn_type not in RNN_TYPES:
+            raise ValueError(
+                f"policy_kwargs rnn_type must be one of {', '.join(RNN_TYPES)}; got {rnn_type!r}"
+            )
+        super().__init__(*args, **kwargs)
+        self.rnn_type = rnn_type
+        if rnn_type == "gru":
+            self.lstm_actor = self._gru_like(self.lstm_actor)
+            if self.lstm_critic is not None:
+                self.lstm_critic = self._gru_like(self.lstm_critic)
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.optimizer = self.optimizer_class(self.parameters(), lr=lr, **self.optimizer_kwargs)
+        self.use_foreach_adam()
+
+    def _gru_like(self, lstm: nn.LSTM) -> nn.GRU:
+        """A GRU with the sizes and extra arguments of ``lstm``."""
+        return nn.GRU(
+            lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.lstm_kwargs
+        )
+
+    def use_foreach_adam(self) -> None:
+        """Switch a default-configured Adam to ``foreach=True`` (also after loading its state)."""
+        if isinstance(self.optimizer, th.optim.Adam) and "foreach" not in self.optimizer_kwargs:
+            for group in self.optimizer.param_groups:
+                group["foreach"] = True
+
+    def _process_sequence(  # type: ignore[override]
+        self,
+        features: th.Tensor,
+        lstm_states: tuple[th.Tensor, th.Tensor],
+        episode_starts: th.Tensor,
+        lstm: nn.LSTM | nn.GRU,
+    ) -> tuple[th.Tensor, tuple[th.Tensor, th.Tensor]]:
+        """Run ``features`` (``(n_seq * seq_len, features_dim)``, sequence-major) through ``lstm``.
+
+        :param features: input features, sequences laid out one after another.
+        :param lstm_states: ``(h, c)``, each ``(n_layers, n_seq, hidden)``, state before the
+            first element of each sequence (``c`` unused by a GRU).
+        :param episode_starts: ``(n_seq * seq_len,)`` 1.0 where a new episode starts.
+        :param lstm: the LSTM (or GRU) to run.
+        :return: output ``(n_seq * seq_len, hidden)`` and the final ``(h, c)`` states.
+        """
+        n_seq = lstm_states[0].shape[1]
+        features_sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
+        starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)  # (seq_len, n_seq)
+        step_loop = starts.shape[0] > 1 and bool(starts[1:].any())
+        if step_loop:
+            self.n_sequence_fallbacks += 1
+        else:
+            self.n_sequence_calls += 1
+        if isinstance(lstm, nn.GRU):
+            output, hidden = _gru_sequence(
+                features_sequence, lstm_states[0], starts, lstm, step_loop
+            )
+            new_states = (hidden, lstm_states[1])
+        elif step_loop:
+            return RecurrentActorCriticPolicy._process_sequence(
+                features, lstm_states, episode_starts, lstm
+            )
+        else:
+            # Same arithmetic as sb3-contrib's loop at step 0 (a no-op where the start flag is 0).
+            keep = (1.0 - starts[0]).view(1, n_seq, 1)
+            output, new_states = lstm(
+                features_sequence, (keep * lstm_states[0], keep * lstm_states[1])
+            )
+        return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), new_states
+
+
+def _expose_signature(cls: type) -> type:
+    """Give ``cls.__init__`` the full signature of its sb3-contrib base plus ``rnn_type``.
+
+    The mixin's ``__init__`` forwards ``*args, **kwargs``; tools that read constructor
+    signatures (hlynr's config validation of ``policy_kwargs``) then see every real argument.
+    """
+    base = next(b for b in cls.__mro__ if b.__module__.startswith("sb3_contrib."))
+    signature = inspect.signature(base.__init__)
+    rnn_type = inspect.Parameter(
+        "rnn_type",
+        inspect.Parameter.KEYWORD_ONLY,
+        default="lstm",
+        annotation=Literal["lstm", "gru"],
+    )
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        FastRecurrentMixin.__init__(self, *args, **kwargs)
+
+    __init__.__signature__ = signature.replace(
+        parameters=[*signature.parameters.values(), rnn_type]
+    )  # type: ignore[attr-defined]
+    __init__.__doc__ = (
+        f"Same arguments as ``{base.__name__}``, plus ``rnn_type`` (``'lstm'`` or ``'gru'``)."
+    )
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+@_expose_signature
+class FastRecurrentActorCriticPolicy(FastRecurrentMixin, RecurrentActorCriticPolicy):
+    """``MlpLstmPolicy``: sb3-contrib's ``RecurrentActorCriticPolicy``, one LSTM call per batch."""
+
+
+@_expose_signature
+class FastRecurrentActorCriticCnnPolicy(FastRecurrentMixin, RecurrentActorCriticCnnPolicy):
+    """``CnnLstmPolicy``: sb3-contrib's CNN recurrent policy with one LSTM call per batch."""
+
+
+@_expose_signature
+class FastRecurrentMultiInputActorCriticPolicy(
+    FastRecurrentMixin, RecurrentMultiInputActorCriticPolicy
+):
+    """``MultiInputLstmPolicy``: sb3-contrib's dict-observation policy, one LSTM call per batch."""
+
+
+MlpLstmPolicy = FastRecurrentActorCriticPolicy
+CnnLstmPolicy = FastRecurrentActorCriticCnnPolicy
+MultiInputLstmPolicy = FastRecurrentMultiInputActorCriticPolicy
+
+#: sb3-contrib policy class -> hlynr fast equivalent (used when loading sb3-contrib models).
+FAST_POLICY_OF: dict[type, type] = {
+    RecurrentActorCriticPolicy: FastRecurrentActorCriticPolicy,
+    RecurrentActorCriticCnnPolicy: FastRecurrentActorCriticCnnPolicy,
+    RecurrentMultiInputActorCriticPolicy: FastRecurrentMultiInputActorCriticPolicy,
+}
+#: hlynr fast policy class -> sb3-contrib original (stored in saved zips so sb3-contrib loads them).
+SB3_POLICY_OF: dict[type, type] = {fast: orig for orig, fast in FAST_POLICY_OF.items()}

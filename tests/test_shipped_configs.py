@@ -1,0 +1,27 @@
+"""Every shipped config (configs/ and the embedded presets) validates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hlynr.config import load_config
+from hlynr.presets import PRESETS_DIR, preset_path
+
+from hlynr_testing import REPO
+
+CONFIGS = sorted((REPO / "configs").rglob("*.yaml")) + sorted(PRESETS_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_shipped_config_validates(path: Path) -> None:
+    config = load_config(path)
+    assert config.total_timesteps > 0
+
+
+def test_unknown_preset_is_named_with_suggestion() -> None:
+    from hlynr.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="did you mean 'default'"):
+        preset_path("defualt")
