@@ -9,15 +9,10 @@ from hlynr.cli.common import run_main
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from hlynr.cli import evaluate, monitor, train
+    from hlynr.cli import evaluate, monitor, train, tune
 
-    commands = {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main}
-    try:
-        from hlynr.cli import tune
-    except ImportError:  # tuning support not installed in this checkout
-        return commands
-    commands["tune"] = tune.main
-    return commands
+    return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
+            "tune": tune.main}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.config) if args.config else preset_path(args.preset or "default")
     config = load_config(path, args.overrides)
     if args.check:
+        if config.tune is not None:
+            from hlynr.tuning.cli import check_only
+
+            check_only(config, path)
         console.print(f"{path}: config OK ({config.algo.name} on {config.env.id}, "
                       f"{config.total_timesteps:,} timesteps)")
         return 0

@@ -32,7 +32,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
 
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
-    return config.model_dump(mode="json")
+    data = config.model_dump(mode="json")
+    if data.get("tune") is None:
+        data.pop("tune", None)
+    return data
 
 
 __all__ = ["ConfigError", "ExperimentConfig", "dump_config", "load_config", "validate_config"]

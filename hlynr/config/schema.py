@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from hlynr.config.base import StrictModel
 from hlynr.registry import Registry, UnknownNameError, suggest
+from hlynr.tuning.schema import TuneConfig
 
 
 def _nested_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> PydanticCustomError:
@@ -233,6 +234,7 @@ class ExperimentConfig(StrictModel):
     wrappers: list[ComponentSpec] = Field(default_factory=list)
     algo: AlgoConfig
     callbacks: list[ComponentSpec] = Field(default_factory=list)
+    tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
 
     @model_validator(mode="before")
     @classmethod
