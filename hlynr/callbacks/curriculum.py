@@ -72,10 +72,10 @@ class CurriculumParams(StrictModel):
             try:
                 model.model_validate({**env.kwargs, **stage})
             except ValidationError as exc:
-                from hlynr.config.loader import _user_loc
+                from hlynr.config.loader import error_message, user_loc
 
                 err = exc.errors()[0]
-                return ("stages", i, *_user_loc(err)), err["msg"].removeprefix("Value error, ")
+                return ("stages", i, *user_loc(err)), error_message(err)
         return None
 
     def stage_name(self, index: int) -> str:

@@ -174,7 +174,8 @@ def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict, dic
 # --- validation error formatting -----------------------------------------------------------
 
 
-def _dotted(loc: Sequence[Any]) -> str:
+def dotted(loc: Sequence[Any]) -> str:
+    """A key path as the user writes it: ``a.b[2].c``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -189,7 +190,7 @@ def _where(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], default
     return default
 
 
-def _user_loc(error: dict[str, Any]) -> tuple[Any, ...]:
+def user_loc(error: dict[str, Any]) -> tuple[Any, ...]:
     """The key path of an error as the user wrote it (union/validator tags removed)."""
     loc = [p for p in error["loc"] if isinstance(p, int) or not (
         p in {"gymnasium", "pettingzoo", "float", "linear", "exponential", "step"}
@@ -201,6 +202,13 @@ def _user_loc(error: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(loc)
 
 
+def error_message(error: dict[str, Any]) -> str:
+    """The reason of one pydantic error, without pydantic's prefixes."""
+    if error["type"] == "missing":
+        return "required key is missing"
+    return error["msg"].removeprefix("Value error, ")
+
+
 def format_validation_error(
     exc: ValidationError, source: str, origins: dict[tuple[Any, ...], Origin] | None = None,
 ) -> str:
@@ -208,11 +216,9 @@ def format_validation_error(
     origins = origins or {}
     lines, seen = [], set()
     for error in exc.errors():
-        loc = _user_loc(error)
-        msg = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            msg = "required key is missing"
-        entry = f"  {_where(loc, origins, source)}: {_dotted(loc) or '(top level)'}: {msg}"
+        loc = user_loc(error)
+        entry = (f"  {_where(loc, origins, source)}: {dotted(loc) or '(top level)'}: "
+                 f"{error_message(error)}")
         if entry not in seen:
             seen.add(entry)
             lines.append(entry)

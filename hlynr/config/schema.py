@@ -24,16 +24,13 @@ from hlynr.tuning.schema import TuneConfig
 
 def _nested_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> PydanticCustomError:
     """Re-raise the first error of a nested validation as one error with its sub-path."""
-    from hlynr.config.loader import _user_loc
+    from hlynr.config.loader import error_message, user_loc
 
     errors = exc.errors()
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    msg = first["msg"].removeprefix("Value error, ") + more
-    if first["type"] == "missing":
-        msg = "required key is missing" + more
-    return PydanticCustomError("nested", "{msg}", {"msg": msg,
-                                                   "subpath": prefix + _user_loc(first)})
+    return PydanticCustomError("nested", "{msg}", {"msg": error_message(first) + more,
+                                                   "subpath": prefix + user_loc(first)})
 
 
 class ComponentSpec(BaseModel):

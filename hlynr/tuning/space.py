@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hlynr.config import ConfigError, ExperimentConfig, dump_config
 from hlynr.config.loader import ConfigError as _LoaderConfigError
-from hlynr.config.loader import _dotted, _user_loc, apply_override
+from hlynr.config.loader import apply_override, dotted, error_message, user_loc
 from hlynr.tuning.schema import ParamSpec, TuneConfig, condition_values
 
 _PRIMITIVE = (type(None), bool, int, float, str)
@@ -159,10 +159,7 @@ def _validation_lines(data: dict[str, Any]) -> list[str]:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            msg = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "missing":
-                msg = "required key is missing"
-            line = f"{_dotted(_user_loc(error)) or '(top level)'}: {msg}"
+            line = f"{dotted(user_loc(error)) or '(top level)'}: {error_message(error)}"
             if line not in lines:
                 lines.append(line)
         return lines
@@ -194,7 +191,7 @@ def check_search_space(config: ExperimentConfig, source: str = "<config>",
 
     def problem(msg: str, *path: Any) -> None:
         loc = ("tune",) + path
-        problems.append(f"  {_where(lines, source, *loc)}: {_dotted(loc)}: {msg}")
+        problems.append(f"  {_where(lines, source, *loc)}: {dotted(loc)}: {msg}")
 
     evaluation = config.callback("evaluation")
     timesteps = tune.timesteps or config.total_timesteps
