@@ -8,7 +8,7 @@ message listing the closest known names.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -46,10 +46,6 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} '{name}' is already registered")
         self._items[name] = item
         return item
-
-    def decorator(self, name: str) -> Callable[[T], T]:
-        """``@REGISTRY.decorator("name")`` registers the decorated object."""
-        return lambda item: self.register(name, item)
 
     def get(self, name: str) -> T:
         """Look ``name`` up, raising :class:`UnknownNameError` with suggestions if absent."""
