@@ -25,3 +25,8 @@ def test_unknown_preset_is_named_with_suggestion() -> None:
 
     with pytest.raises(UnknownNameError, match="did you mean 'default'"):
         preset_path("defualt")
+
+
+def test_embedded_default_is_the_intercept_ppo_config() -> None:
+    shipped = (REPO / "configs" / "intercept" / "ppo_standard.yaml").read_text()
+    assert preset_path("default").read_text() == shipped

@@ -41,12 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", default="final",
                    help="curriculum stage to evaluate at: final (default), none, an index, "
                         "or all (one row per stage)")
+    p.add_argument("--below", action="append", default=[], metavar="KEY=R1,R2,...",
+                   help="also report P(KEY < R) with 95%% intervals, e.g. miss_distance=5,10,20")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
     return p
 
 
-def _row(label: str, summary: Any) -> dict[str, Any]:
+def _parse_below(items: list[str]) -> list[tuple[str, float]]:
+    out = []
+    for item in items:
+        key, _, values = item.partition("=")
+        try:
+            out += [(key, float(v)) for v in values.split(",")]
+        except ValueError:
+            raise CliError(f"--below {item!r}: expected KEY=R1,R2,... with numbers") from None
+        if not key or not values:
+            raise CliError(f"--below {item!r}: expected KEY=R1,R2,...")
+    return out
+
+
+def _row(label: str, summary: Any, below: list[tuple[str, float]]) -> dict[str, Any]:
     return {"label": label, "metrics": summary.metrics(), "info": summary.info_stats(),
+            "below": [summary.fraction_below(key, r) for key, r in below],
             "counts": summary.text_counts(),
             "episodes": [{"seed": e.seed, "reward": e.reward, "length": e.length,
                           "success": e.success, **e.info} for e in summary.episodes]}
@@ -84,6 +100,15 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
                              if s.get("n") else "-")
             info.add_row(row["label"], *cells)
         console.print(info)
+    if rows and rows[0]["below"]:
+        table = Table(title="P(value < R) [95% CI]")
+        table.add_column("policy")
+        for b in rows[0]["below"]:
+            table.add_column(f"{b['key']} < {b['threshold']:g}", justify="right")
+        for row in rows:
+            table.add_row(row["label"], *(f"{b['fraction']:.1%} [{b['ci_low']:.1%}, {b['ci_high']:.1%}]"
+                                          if b["n"] else "-" for b in row["below"]))
+        console.print(table)
     for row in rows:
         for key, counts in row["counts"].items():
             text = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items(), key=lambda x: -x[1]))
@@ -112,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         stages: list[str | int] = list(range(len(curriculum.stages)))
     else:
         stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
+    below = _parse_below(args.below)
     labels = [t.label for t in targets]
     rows: list[dict[str, Any]] = []
     for stage in stages:
@@ -121,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         for t in targets:
             label = (t.label if labels.count(t.label) == 1
                      else f"{t.model_path.parent.parent.name}/{t.label}")
-            stage_rows.append(_row(label + suffix, score_model(t, settings)))
+            stage_rows.append(_row(label + suffix, score_model(t, settings), below))
         for name in args.baseline:
             stage_rows.append(_row(f"baseline:{name}{suffix}",
-                                   score_baseline(name, config, settings)))
+                                   score_baseline(name, config, settings), below))
         rows += sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
     _print(rows, settings)
     if args.json_path:

@@ -65,6 +65,14 @@ class EvaluationSummary:
         keys = sorted({k for e in self.episodes for k in e.info})
         return {k: summarize([e.info[k] for e in self.episodes if k in e.info]) for k in keys}
 
+    def fraction_below(self, key: str, threshold: float) -> dict[str, Any]:
+        """P(info[key] < threshold) over the episodes reporting ``key``, with its 95 % interval."""
+        values = [e.info[key] for e in self.episodes if key in e.info]
+        hits = sum(v < threshold for v in values)
+        lo, hi = wilson_interval(hits, len(values))
+        return {"key": key, "threshold": threshold, "n": len(values),
+                "fraction": hits / len(values) if values else 0.0, "ci_low": lo, "ci_high": hi}
+
     def text_counts(self) -> dict[str, dict[str, int]]:
         """Counts of every string value in final infos (e.g. termination reasons)."""
         out: dict[str, dict[str, int]] = {}

@@ -1,0 +1,69 @@
+"""``InterceptEnv``: the single gymnasium environment (one engagement), registered as hlynr/Intercept-v0.
+
+Without the ``radar_kalman`` wrapper the observation is built from the *true* threat state
+(the ``truth`` debugging / upper-bound view). ``radar_kalman`` installs the radar and Kalman
+pipeline so the policy sees only its own state and the filtered track.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from hlynr.envs.intercept.core import InterceptCore, SensorSettings
+from hlynr.envs.intercept.observation import OBS_DIM, OBS_LIMIT
+from hlynr.envs.intercept.params import InterceptParams
+
+
+def observation_space() -> gym.spaces.Box:
+    """The observation space (see :mod:`hlynr.envs.intercept.observation` for the layout)."""
+    return gym.spaces.Box(-OBS_LIMIT, OBS_LIMIT, shape=(OBS_DIM,), dtype=np.float32)
+
+
+def action_space() -> gym.spaces.Box:
+    """Normalised lateral acceleration command along (e_y, e_z); its norm is clipped to 1."""
+    return gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+
+
+class InterceptEnv(gym.Env[np.ndarray, np.ndarray]):
+    """One interceptor against one manoeuvring threat; keyword arguments as in ``InterceptParams``."""
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.params = InterceptParams(**kwargs)
+        self.core = InterceptCore(1, self.params)
+        self.observation_space = observation_space()
+        self.action_space = action_space()
+        self._seeded = False
+
+    def set_sensor(self, sensor: SensorSettings) -> None:
+        """Install the observation pipeline (used by the ``radar_kalman`` wrapper)."""
+        self.core.set_sensor(sensor)
+
+    def apply_params(self, **params: Any) -> None:
+        """Change scenario/reward parameters from the next reset (validated; ValueError if bad)."""
+        self.core.apply_params(None, **params)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; ``seed`` fixes this and all following episodes' randomness."""
+        super().reset(seed=seed)
+        if seed is not None:
+            self.core.seed_idx(np.array([0]), [seed])
+            self._seeded = True
+        elif not self._seeded:
+            self.core.seed_idx(np.array([0]), [int(self.np_random.integers(2**63))])
+            self._seeded = True
+        obs = self.core.reset_idx(np.array([0]))
+        return obs[0], {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """One control step; the final step's info carries the episode statistics."""
+        obs, reward, term, trunc, reason = self.core.step(np.asarray(action).reshape(1, 2))
+        info: dict[str, Any] = {}
+        if term[0] or trunc[0]:
+            info = self.core.final_info(0, int(reason[0]))
+        return obs[0], float(reward[0]), bool(term[0]), bool(trunc[0]), info

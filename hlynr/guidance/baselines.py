@@ -1,0 +1,90 @@
+"""Guidance baselines registered in :data:`hlynr.guidance.registry.BASELINES`.
+
+Each baseline is an SB3-like policy over a batch of raw ``hlynr/Intercept-v0`` observations
+(env + ``radar_kalman`` only, no frame stack or normalisation):
+
+* ``pure_pursuit``: turn onto the estimated LOS (radar-fed);
+* ``pn``: proportional navigation with configurable N' (radar-fed, CV filter);
+* ``apn``: augmented PN fed by the constant-acceleration filter (overrides ``filter: ca``);
+* ``truth_pn``: PN on the true threat state, an upper bound (overrides ``mode: truth``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from pydantic import Field
+
+from hlynr.config.base import StrictModel
+from hlynr.envs.intercept import ENV_ID
+from hlynr.envs.intercept.observation import OBS_DIM
+from hlynr.guidance.laws import augmented_pn, proportional_navigation, pure_pursuit
+from hlynr.guidance.registry import BASELINES, BaselineEntry
+
+
+class PursuitParams(StrictModel):
+    """Pure pursuit: lateral acceleration ``gain * V_M * sin(lead angle)`` (gain in 1/s)."""
+
+    gain: float = Field(5.0, gt=0, le=20)
+
+
+class PNParams(StrictModel):
+    """Proportional navigation with effective navigation ratio ``N`` (typically 3-5)."""
+
+    N: float = Field(4.0, gt=0, le=10)
+
+
+class GuidancePolicy:
+    """An SB3-like deterministic policy applying ``law(obs)`` to a batch of observations."""
+
+    def __init__(self, law: Callable[[np.ndarray], np.ndarray], observation_space: gym.Space,
+                 action_space: gym.Space) -> None:
+        shape = getattr(observation_space, "shape", None)
+        if shape != (OBS_DIM,):
+            raise ValueError(
+                f"guidance baselines need raw {ENV_ID} observations of shape ({OBS_DIM},), got {shape}; "
+                "do not put frame_stack/normalize in front of a baseline"
+            )
+        self.law, self.observation_space, self.action_space = law, observation_space, action_space
+
+    def predict(self, observation: np.ndarray, state: tuple[np.ndarray, ...] | None = None,
+                episode_start: np.ndarray | None = None, deterministic: bool = True,
+                ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Commands for a batch ``(n, OBS_DIM)`` (or one observation), clipped to [-1, 1]."""
+        obs = np.asarray(observation, dtype=np.float64)
+        single = obs.ndim == 1
+        act = np.clip(self.law(obs.reshape(-1, OBS_DIM)), -1.0, 1.0).astype(np.float32)
+        return (act[0] if single else act), state
+
+
+def _factory(law: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[gym.Space, gym.Space, Any], GuidancePolicy]:
+    def make(observation_space: gym.Space, action_space: gym.Space, params: Any) -> GuidancePolicy:
+        return GuidancePolicy(lambda obs: law(obs, params), observation_space, action_space)
+    return make
+
+
+def register() -> None:
+    """Register the four baselines (idempotent)."""
+    entries: dict[str, BaselineEntry] = {
+        "pure_pursuit": BaselineEntry(
+            PursuitParams, _factory(lambda o, p: pure_pursuit(o, p.gain)), (ENV_ID,), {},
+            doc="pure pursuit on the radar/Kalman LOS estimate"),
+        "pn": BaselineEntry(
+            PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,), {},
+            doc="proportional navigation on the radar/Kalman track"),
+        "apn": BaselineEntry(
+            PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
+            {"radar_kalman": {"filter": "ca"}}, doc="augmented PN fed by the constant-acceleration filter"),
+        "truth_pn": BaselineEntry(
+            PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
+            {"radar_kalman": {"mode": "truth"}}, doc="PN on the true threat state (upper bound)"),
+    }
+    for name, entry in entries.items():
+        if name not in BASELINES:
+            BASELINES.register(name, entry)
+
+
+register()
