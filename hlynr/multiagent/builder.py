@@ -1,0 +1,41 @@
+"""``build_pettingzoo_vec_env``: a registered PettingZoo env as a parameter-shared SB3 VecEnv."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3.common.vec_env import VecEnv
+from supersuit import concat_vec_envs_v1, pettingzoo_env_to_vec_env_v1
+
+from hlynr.envs.registries import PETTINGZOO_ENVS
+from hlynr.multiagent.channel import CallableMarkovVectorEnv
+from hlynr.multiagent.vec_env import SharedPolicyVecEnv
+
+
+def build_pettingzoo_vec_env(
+    env_id: str, env_kwargs: dict[str, Any], n_envs: int, num_cpus: int, seed: int | None
+) -> VecEnv:
+    """Build ``n_envs`` copies of PettingZoo env ``env_id`` as one SB3 VecEnv of agent rows.
+
+    ``env_kwargs`` are validated with the registered parameter model first (clear message on a
+    bad key or value). ``num_cpus`` 0/1 steps copies in-process, >= 2 in that many SuperSuit
+    worker processes. With ``seed``, the first ``reset()`` gives copy ``c`` the seed ``seed + c``.
+    The env must keep every possible agent until its team episode ends (black death inside the
+    env, as ``hlynr/Swarm-v0`` does) and give all agents the same spaces.
+    """
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+    if num_cpus < 0:
+        raise ValueError(f"num_cpus must be >= 0, got {num_cpus}")
+    import hlynr.envs.swarm  # noqa: F401  (registers hlynr/Swarm-v0)
+
+    entry = PETTINGZOO_ENVS.get(env_id)
+    entry.params(**env_kwargs)
+    par_env = entry.factory(**env_kwargs)
+    pettingzoo_env_to_vec_env_v1(par_env)  # SuperSuit's own checks (spaces, possible_agents)
+    markov = CallableMarkovVectorEnv(par_env)
+    concat = concat_vec_envs_v1(markov, n_envs, num_cpus=num_cpus, base_class="gymnasium")
+    venv = SharedPolicyVecEnv(concat, n_copies=n_envs)
+    if seed is not None:
+        venv.seed(seed)
+    return venv
