@@ -67,3 +67,15 @@ def test_sb3_recurrent_model_evaluates_with_its_state() -> None:
     s1 = run_episodes(model, env, 4, seed=3)
     s2 = run_episodes(model, env, 4, seed=3)
     assert [e.reward for e in s1.episodes] == [e.reward for e in s2.episodes]
+
+
+def test_fraction_below_and_success_only_info() -> None:
+    from hlynr.evaluation.episodes import EpisodeRecord, EvaluationSummary
+
+    eps = [EpisodeRecord(i, 0.0, 1, i % 2 == 0, {"miss": float(i)}) for i in range(10)]
+    summary = EvaluationSummary(eps)
+    below = summary.fraction_below("miss", 3.0)
+    assert below["n"] == 10 and below["fraction"] == 0.3
+    assert below["ci_low"] < 0.3 < below["ci_high"]
+    assert summary.info_stats(success_only=True)["miss"]["mean"] == 4.0  # 0, 2, 4, 6, 8
+    assert summary.info_stats()["miss"]["mean"] == 4.5

@@ -62,6 +62,7 @@ def _parse_below(items: list[str]) -> list[tuple[str, float]]:
 
 def _row(label: str, summary: Any, below: list[tuple[str, float]]) -> dict[str, Any]:
     return {"label": label, "metrics": summary.metrics(), "info": summary.info_stats(),
+            "info_success": summary.info_stats(success_only=True),
             "below": [summary.fraction_below(key, r) for key, r in below],
             "counts": summary.text_counts(),
             "episodes": [{"seed": e.seed, "reward": e.reward, "length": e.length,
@@ -86,20 +87,8 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
         table.add_row(str(i), row["label"], success,
                       f"{m['mean_reward']:.2f} ± {m['std_reward']:.2f}", f"{m['mean_length']:.1f}")
     console.print(table)
-    keys = sorted({k for r in rows for k in r["info"]} - {"is_success"})
-    if keys:
-        info = Table(title="final-step info: mean / median / p95")
-        info.add_column("policy")
-        for k in keys:
-            info.add_column(k, justify="right")
-        for row in rows:
-            cells = []
-            for k in keys:
-                s = row["info"].get(k, {})
-                cells.append(f"{s['mean']:.4g} / {s['median']:.4g} / {s['p95']:.4g}"
-                             if s.get("n") else "-")
-            info.add_row(row["label"], *cells)
-        console.print(info)
+    _print_info(rows, "info", "final-step info: mean / median / p95")
+    _print_info(rows, "info_success", "successful episodes only: mean / median / p95")
     if rows and rows[0]["below"]:
         table = Table(title="P(value < R) [95% CI]")
         table.add_column("policy")
@@ -113,6 +102,24 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
         for key, counts in row["counts"].items():
             text = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items(), key=lambda x: -x[1]))
             console.print(f"{row['label']} {key}: {text}")
+
+
+def _print_info(rows: list[dict[str, Any]], field: str, title: str) -> None:
+    keys = sorted({k for r in rows for k in r[field]} - {"is_success"})
+    if not keys:
+        return
+    table = Table(title=title)
+    table.add_column("policy")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for row in rows:
+        cells = []
+        for k in keys:
+            s = row[field].get(k, {})
+            cells.append(f"{s['mean']:.4g} / {s['median']:.4g} / {s['p95']:.4g}"
+                         if s.get("n") else "-")
+        table.add_row(row["label"], *cells)
+    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:

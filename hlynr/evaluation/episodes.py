@@ -60,10 +60,14 @@ class EvaluationSummary:
             out.update(success_rate=wins / len(reported), success_ci_low=lo, success_ci_high=hi)
         return out
 
-    def info_stats(self) -> dict[str, dict[str, float]]:
-        """Mean and percentiles of every numeric value the env reported in final infos."""
-        keys = sorted({k for e in self.episodes for k in e.info})
-        return {k: summarize([e.info[k] for e in self.episodes if k in e.info]) for k in keys}
+    def info_stats(self, success_only: bool = False) -> dict[str, dict[str, float]]:
+        """Mean and percentiles of every numeric value the env reported in final infos.
+
+        ``success_only`` restricts them to successful episodes (e.g. fuel left at intercept).
+        """
+        episodes = [e for e in self.episodes if e.success or not success_only]
+        keys = sorted({k for e in episodes for k in e.info})
+        return {k: summarize([e.info[k] for e in episodes if k in e.info]) for k in keys}
 
     def fraction_below(self, key: str, threshold: float) -> dict[str, Any]:
         """P(info[key] < threshold) over the episodes reporting ``key``, with its 95 % interval."""

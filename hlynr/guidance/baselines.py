@@ -37,6 +37,16 @@ class PNParams(StrictModel):
     N: float = Field(4.0, gt=0, le=10)
 
 
+class NoParams(StrictModel):
+    """A baseline without parameters."""
+
+
+class ConstantParams(StrictModel):
+    """A fixed command: lateral acceleration per axis of the estimated-LOS frame, in [-1, 1]."""
+
+    command: tuple[float, float] = (1.0, 0.0)
+
+
 class GuidancePolicy:
     """An SB3-like deterministic policy applying ``law(obs)`` to a batch of observations."""
 
@@ -67,7 +77,7 @@ def _factory(law: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[gym.Spac
 
 
 def register() -> None:
-    """Register the four baselines (idempotent)."""
+    """Register the guidance baselines and the no-free-lunch references (idempotent)."""
     entries: dict[str, BaselineEntry] = {
         "pure_pursuit": BaselineEntry(
             PursuitParams, _factory(lambda o, p: pure_pursuit(o, p.gain)), (ENV_ID,), {},
@@ -81,6 +91,13 @@ def register() -> None:
         "truth_pn": BaselineEntry(
             PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
             {"radar_kalman": {"mode": "truth"}}, doc="PN on the true threat state (upper bound)"),
+        # No-free-lunch references: a good env gives these (almost) no intercepts.
+        "zero": BaselineEntry(
+            NoParams, _factory(lambda o, p: np.zeros((len(o), 2))), (ENV_ID,), {},
+            doc="no lateral command at all"),
+        "constant_turn": BaselineEntry(
+            ConstantParams, _factory(lambda o, p: np.tile(p.command, (len(o), 1))), (ENV_ID,), {},
+            doc="a constant command (default: full lateral command toward the estimated LOS)"),
     }
     for name, entry in entries.items():
         if name not in BASELINES:
