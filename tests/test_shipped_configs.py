@@ -30,3 +30,28 @@ def test_unknown_preset_is_named_with_suggestion() -> None:
 def test_embedded_default_is_the_intercept_ppo_config() -> None:
     shipped = (REPO / "configs" / "intercept" / "ppo_standard.yaml").read_text()
     assert preset_path("default").read_text() == shipped
+
+
+def _readme_yaml_blocks() -> list[dict]:
+    import re
+
+    import yaml
+
+    text = (REPO / "README.md").read_text()
+    return [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+
+
+def test_readme_config_examples_validate() -> None:
+    """The config and tune: examples in the README are real, valid configs."""
+    from hlynr.config import validate_config
+
+    blocks = _readme_yaml_blocks()
+    full = next(b for b in blocks if "algo" in b and "env" in b)
+    full.pop("extends")  # the example's base file is illustrative
+    validate_config(full, "README.md")
+    tune = next(b for b in blocks if set(b) == {"tune"})
+    base = load_config(REPO / "configs" / "tuning" / "pendulum_ppo_tune.yaml").model_dump(mode="json")
+    base["tune"] = tune["tune"]
+    from hlynr.tuning.space import check_search_space
+
+    check_search_space(validate_config(base, "README.md"), "README.md")
