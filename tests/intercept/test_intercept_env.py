@@ -221,3 +221,55 @@ def test_track_error_small_with_predict_then_update() -> None:
             core.reset_idx(done)
     assert np.median(np.concatenate(pos_err)) < 15.0
     assert np.median(np.concatenate(vel_err)) < 40.0
+
+
+def test_batched_equals_single_envs_with_batched_reset_cache_and_curriculum() -> None:
+    """Enough envs (>= 16) that next-episode initial states are precomputed in batches; a
+    curriculum change on some envs mid-run must invalidate their precomputed states."""
+    n, seed, steps = 20, 3, 160
+    kw = {"scenario": "manoeuvring"}
+    sensor = {"mode": "radar", "filter": "ca"}
+    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, **kw), RadarKalmanParams(**sensor))
+    envs = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor)) for _ in range(n)]
+    obs_b = venv.reset()
+    obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
+    np.testing.assert_array_equal(obs_b, obs_s)
+    rng = np.random.default_rng(5)
+    ends = 0
+    for step in range(steps):
+        if step == 60:  # curriculum on a subset (changes initial states): from each env's next reset
+            change = {"kill_radius": 20.0, "target_accel_g": 4.0, "target_maneuver": "random"}
+            venv.env_method("apply_params", indices=list(range(0, n, 3)), **change)
+            for i in range(0, n, 3):
+                envs[i].unwrapped.apply_params(**change)
+        act = rng.uniform(-1.2, 1.2, (n, 2)).astype(np.float32)
+        obs_b, rew_b, done_b, infos = venv.step(act)
+        for i, e in enumerate(envs):
+            o, r, term, trunc, _ = e.step(act[i])
+            assert done_b[i] == (term or trunc)
+            assert rew_b[i] == np.float32(r)
+            if term or trunc:
+                ends += 1
+                np.testing.assert_array_equal(infos[i]["terminal_observation"], o)
+                o, _ = e.reset()
+            np.testing.assert_array_equal(obs_b[i], o)
+    assert ends >= 2 * n // 3  # several batched refills of the reset cache happened
+
+
+def test_copied_core_keeps_parameter_views() -> None:
+    """``P[name]`` are views of one parameter matrix; a (deep)copy must keep them linked, so a
+    curriculum change applied to the copy reaches its resets exactly as in the original."""
+    import copy
+    import pickle
+
+    for duplicate in (copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))):
+        core = InterceptCore(20, {"scenario": "standard"}, SensorSettings(mode="radar"))
+        core.seed_idx(np.arange(20), list(range(20)))
+        core.reset_idx(np.arange(20))
+        clone = duplicate(core)
+        for c in (core, clone):
+            c.apply_params([2, 5], target_speed_min=1000.0, target_speed_max=1100.0)
+        a, b = core.reset_idx(np.arange(20)), clone.reset_idx(np.arange(20))
+        np.testing.assert_array_equal(a, b)
+        speed = np.sqrt((clone.tv**2).sum(0))
+        assert (speed[[2, 5]] >= 1000.0 - 1e-9).all() and (speed[[0, 1, 3]] < 600.0).all()

@@ -37,16 +37,20 @@ TERMINATION_REASONS: tuple[str, ...] = (
 _MAN_CODE = {name: i for i, name in enumerate(MANEUVERS)}  # none 0, weave 1, step 2, random 3, mixed 4
 _NUMERIC = [k for k, f in ScenarioParams.model_fields.items() if k != "target_maneuver"]
 _REWARD = list(RewardParams.model_fields)
+_INIT_ROWS = 37
+"""Rows of the next-episode cache: tp 0:3, tv 3:6, mp 6:9, mv 9:12, ma 12:15, fuel 15, manoeuvre
+code 16, cos/sin psi 17-18, omega 19, phase 20, step time 21, sign 22, t 23, min_dist 24, t_cpa 25,
+closing_seen 26, potential 27; radar mode: cue p 28:31, cue v 31:34, p/v/a variances 34-36."""
 
 
 class _Subset:
-    """Lazy ``{name: array[idx]}`` view of the parameter arrays (only the names used are indexed)."""
+    """``{name: P[name][idx]}`` for the envs ``idx``: one gather of the parameter matrix, rows by name."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], idx: np.ndarray) -> None:
-        self.arrays, self.idx = arrays, idx
+    def __init__(self, matrix: np.ndarray, rows: dict[str, int], idx: np.ndarray) -> None:
+        self.block, self.rows = matrix[:, idx], rows
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.arrays[name][self.idx]
+        return self.block[self.rows[name]]
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,10 @@ class InterceptCore:
         self.pending: dict[str, np.ndarray] = {}
         self.P: dict[str, np.ndarray] = {}
         self._write_params(np.arange(n), model)
-        self.P = {k: v.copy() for k, v in self.pending.items()}
+        # the parameters in force: rows of one (K, n) matrix (``P[name]`` are views of its rows)
+        self._P_rows = {k: i for i, k in enumerate(self.pending)}
+        self._P_mat = np.stack(list(self.pending.values()))
+        self.P = {k: self._P_mat[i] for k, i in self._P_rows.items()}
         self._stale = np.zeros(n, dtype=bool)
         self.D: dict[str, np.ndarray] = {}
         self.sensor = sensor or SensorSettings()
@@ -110,7 +117,7 @@ class InterceptCore:
         self.man_cos, self.man_sin = z1 + 1.0, z1.copy()
         self.man_omega, self.man_phase = z1.copy(), z1.copy()
         self.man_tstep, self.man_sign = z1.copy(), np.ones(n)
-        self._has_weave = self._has_other = False
+        self._has_weave = self._has_other = self._all_weave = False
         # episode bookkeeping
         self.t, self.k = z1.copy(), np.zeros(n, dtype=np.int64)
         self.min_dist, self.t_cpa = np.full(n, np.inf), z1.copy()
@@ -122,8 +129,23 @@ class InterceptCore:
         self.episode = np.full(n, -1, dtype=np.int64)
         self.ep_key = np.zeros(n, dtype=np.uint64)
         self.last_accel_cmd = z3.copy()
+        # cache of the initial states of every env's next episode (rows: see _fill_initial)
+        self._init = np.zeros((_INIT_ROWS, n))
+        self._init_key = np.zeros(n, dtype=np.uint64)
+        self._init_ok = np.zeros(n, dtype=bool)
         self.set_sensor(self.sensor)
         self._derive()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without ``P`` (its arrays are views of ``_P_mat``; rebuilt on unpickling)."""
+        state = self.__dict__.copy()
+        del state["P"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore, re-creating ``P`` as views of the parameter matrix."""
+        self.__dict__.update(state)
+        self.P = {k: self._P_mat[i] for k, i in self._P_rows.items()}
 
     # ------------------------------------------------------------------ parameters
     def _write_params(self, idx: np.ndarray, model: Any) -> None:
@@ -148,6 +170,7 @@ class InterceptCore:
             sel = np.array([i for i in idx if self.models[i] is new], dtype=int)
             self._write_params(sel, new)
         self._stale[idx] = True
+        self._init_ok[idx] = False
 
     def _derive(self) -> None:
         """Recompute the per-env constants used on the hot path from ``self.P``."""
@@ -168,6 +191,7 @@ class InterceptCore:
         self.tracker = (
             BatchTracker(self.n, sensor.filter, self.dt, self.delay_steps) if sensor.mode == "radar" else None
         )
+        self._init_ok[:] = False
         if self.D:
             self._derive()
 
@@ -188,9 +212,17 @@ class InterceptCore:
         idx = np.asarray(idx, dtype=int)
         self.base_key[idx] = rng.seed_key(seeds)
         self.episode[idx] = -1
+        self._init_ok[idx] = False
 
     def reset_idx(self, idx: np.ndarray) -> np.ndarray:
         """Start new episodes in envs ``idx``; returns their observations ``(len(idx), OBS_DIM)``."""
+        idx = np.asarray(idx, dtype=int)
+        self.restart_idx(idx)
+        return self._observe(idx)
+
+    def restart_idx(self, idx: np.ndarray) -> None:
+        """Start new episodes in envs ``idx`` without observing them (the caller observes them
+        later, e.g. together with other envs in :meth:`observe_after_reset`)."""
         idx = np.asarray(idx, dtype=int)
         stale = idx[self._stale[idx]]
         if stale.size:
@@ -198,11 +230,46 @@ class InterceptCore:
                 self.P[k][stale] = v[stale]
             self._stale[stale] = False
             self._derive()
+        self._fill_initial(idx[~self._init_ok[idx]])
+        block, key = self._init[:, idx], self._init_key[idx]
+        self._init_ok[idx] = False
         self.episode[idx] += 1
-        key = rng.episode_key(self.base_key[idx], self.episode[idx])
         self.ep_key[idx] = key
+        self.tp[:, idx], self.tv[:, idx], self.mp[:, idx], self.mv[:, idx], self.ma[:, idx] = (
+            block[0:3], block[3:6], block[6:9], block[9:12], block[12:15])
+        self.fuel[idx] = block[15]
+        self.man_code[idx] = block[16]
+        self.man_cos[idx], self.man_sin[idx] = block[17], block[18]
+        self._has_weave = bool((self.man_code == 1).any())
+        self._has_other = bool((self.man_code >= 2).any())
+        self._all_weave = self._has_weave and bool((self.man_code == 1).all())
+        self.man_omega[idx], self.man_phase[idx] = block[19], block[20]
+        self.man_tstep[idx], self.man_sign[idx] = block[21], block[22]
+        self.t[idx] = block[23]
+        self.k[idx] = 0
+        self.min_dist[idx], self.t_cpa[idx] = block[24], block[25]
+        self.closing_seen[idx] = block[26] != 0.0
+        self.phi[idx] = block[27]
+        self.last_accel_cmd[:, idx] = 0.0
+        if self.tracker is not None:
+            self.tracker.init_idx(idx, block[28:31], block[31:34], block[34], block[35], block[36])
+        # refill the initial states of the next episodes in one batch once a quarter is used up
+        todo = ~self._init_ok & ~self._stale
+        if self.n >= 16 and np.count_nonzero(todo) * 4 > self.n:
+            self._fill_initial(np.flatnonzero(todo))
+
+    def _fill_initial(self, idx: np.ndarray) -> None:
+        """Compute the initial states of the next episodes of envs ``idx`` (their current
+        parameters and episode keys) into the cache columns ``self._init[:, idx]``.
+
+        Every value is a per-column function of the env's key and parameters, so filling many
+        envs in one batch ahead of time gives exactly the numbers of filling them one by one.
+        """
+        if idx.size == 0:
+            return
+        key = rng.episode_key(self.base_key[idx], self.episode[idx] + 1)
         m = idx.size
-        P = _Subset(self.P, idx)
+        P = _Subset(self._P_mat, self._P_rows, idx)
         zero = np.zeros(m, dtype=np.int64)
         u = rng.uniforms(key, rng.STREAM_SCENARIO, zero, 14)
         lerp = lambda lo, hi, x: P[lo] + (P[hi] - P[lo]) * x  # noqa: E731
@@ -228,42 +295,42 @@ class InterceptCore:
         mixed = code == _MAN_CODE["mixed"]
         code = np.where(mixed, 1 + np.minimum((3.0 * u[13]).astype(np.int64), 2), code)
         period = lerp("weave_period_min", "weave_period_max", u[9])
-        self.tp[:, idx], self.tv[:, idx], self.mp[:, idx], self.mv[:, idx] = tp, tv, mp, mv
-        self.ma[:, idx] = 0.0
-        self.fuel[idx] = P["fuel_mass"]
-        self.man_code[idx] = code
-        self.man_cos[idx] = cos32(2.0 * np.pi * u[8])
-        self.man_sin[idx] = sin32(2.0 * np.pi * u[8])
-        self._has_weave = bool((self.man_code == 1).any())
-        self._has_other = bool((self.man_code >= 2).any())
-        self.man_omega[idx] = 2.0 * np.pi / period
-        self.man_phase[idx] = 2.0 * np.pi * u[10]
-        self.man_tstep[idx] = lerp("step_time_min", "step_time_max", u[11])
-        self.man_sign[idx] = np.where(u[12] < 0.5, -1.0, 1.0)
-        self.t[idx] = 0.0
-        self.k[idx] = 0
         r = tp - mp
         vrel = tv - mv
-        self.min_dist[idx] = norm(r)
-        self.t_cpa[idx] = 0.0
-        self.closing_seen[idx] = dot(r, vrel) < 0.0
-        self.phi[idx] = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"])
-        self.last_accel_cmd[:, idx] = 0.0
+        out = self._init
+        out[0:3, idx], out[3:6, idx], out[6:9, idx], out[9:12, idx], out[12:15, idx] = tp, tv, mp, mv, 0.0
+        out[15, idx] = P["fuel_mass"]
+        out[16, idx] = code
+        w8 = 2.0 * np.pi * u[8]
+        out[17, idx], out[18, idx] = cos32(w8), sin32(w8)
+        out[19, idx] = 2.0 * np.pi / period
+        out[20, idx] = 2.0 * np.pi * u[10]
+        out[21, idx] = lerp("step_time_min", "step_time_max", u[11])
+        out[22, idx] = np.where(u[12] < 0.5, -1.0, 1.0)
+        out[23, idx] = 0.0
+        out[24, idx] = norm(r)
+        out[25, idx] = 0.0
+        out[26, idx] = dot(r, vrel) < 0.0
+        out[27, idx] = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"])
         if self.tracker is not None:
             n = rng.normals(key, rng.STREAM_CUE, zero, 6)
             z, r_m = radar.measure(r, P["radar_range_noise"], P["radar_angle_noise"], n[:3])
-            r_var = radar.axis_variance(r_m, P["radar_range_noise"], P["radar_angle_noise"])
-            v_var = P["cue_velocity_noise"] ** 2
-            a_var = np.maximum(P["target_accel_g"] * G0, 1.0) ** 2
-            self.tracker.init_idx(idx, mp + z, tv + P["cue_velocity_noise"] * n[3:6], r_var, v_var, a_var)
-        return self._observe(idx)
+            out[28:31, idx] = mp + z
+            out[31:34, idx] = tv + P["cue_velocity_noise"] * n[3:6]
+            out[34, idx] = radar.axis_variance(r_m, P["radar_range_noise"], P["radar_angle_noise"])
+            out[35, idx] = P["cue_velocity_noise"] ** 2
+            out[36, idx] = np.maximum(P["target_accel_g"] * G0, 1.0) ** 2
+        self._init_key[idx] = key
+        self._init_ok[idx] = True
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _potential(r: np.ndarray, vrel: np.ndarray, w: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Shaping potential ``-w min(ZEM/scale, 1)`` from the true zero-effort miss (with gravity)."""
+    def _potential(r: np.ndarray, vrel: np.ndarray, w: np.ndarray, scale: np.ndarray,
+                   rv: np.ndarray | None = None) -> np.ndarray:
+        """Shaping potential ``-w min(ZEM/scale, 1)`` from the true zero-effort miss (with gravity);
+        ``rv``: ``dot(r, vrel)`` if already computed."""
         rng_ = norm(r)
-        vc = -dot(r, vrel) / np.maximum(rng_, 1e-3)
+        vc = -(dot(r, vrel) if rv is None else rv) / np.maximum(rng_, 1e-3)
         tgo = np.clip(rng_ / np.maximum(vc, 10.0), 0.0, 100.0)
         zem = r + vrel * tgo
         zem[2] += 0.5 * G0 * tgo * tgo
@@ -275,6 +342,10 @@ class InterceptCore:
     def _maneuver_mag(self, idx: np.ndarray | slice, t: np.ndarray) -> np.ndarray:
         code = self.man_code[idx]
         level = self.D["level"][idx]
+        if self._all_weave:  # every env weaves (e.g. ``standard``): no selection needed
+            x = self.man_omega[idx] * t
+            x += self.man_phase[idx]
+            return level * np.sin(x.astype(np.float32))  # = level * sin32(x) (exact promotion)
         out = np.zeros(code.shape)
         if self._has_weave:
             out = np.where(code == 1, sin32(self.man_omega[idx] * t + self.man_phase[idx]), out)
@@ -285,6 +356,18 @@ class InterceptCore:
         return level * out
 
     def _observe(self, idx: np.ndarray | None) -> np.ndarray:
+        sel: Any = slice(None) if idx is None else idx
+        obs, e_y, e_z = build_observation(*self.observation_inputs(idx))
+        self.e_y[:, sel] = e_y
+        self.e_z[:, sel] = e_z
+        return obs
+
+    def observation_inputs(self, idx: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """The arguments of :func:`build_observation` for envs ``idx`` (all envs if ``None``).
+
+        Observations are computed column by column, so the inputs of several groups of envs can
+        be concatenated and observed in one call with identical results.
+        """
         sel: Any = slice(None) if idx is None else idx
         P = self.P
         if self.tracker is None:
@@ -297,19 +380,30 @@ class InterceptCore:
             tp, tv, ta, pos_std, vel_std = p[:, sel], v[:, sel], a[:, sel], ps[sel], vs[sel]
             since = self.tracker.since_detection[sel]
             det = self.tracker.detected[sel].astype(np.float64)
-        obs, e_y, e_z = build_observation(
-            self.mp[:, sel], self.mv[:, sel], self.ma[:, sel], self.fuel[sel] / P["fuel_mass"][sel],
-            self.D["a_max"][sel], tp, tv, ta, pos_std, vel_std, since, det,
-        )
-        self.e_y[:, sel] = e_y
-        self.e_z[:, sel] = e_z
-        return obs
+        return (self.mp[:, sel], self.mv[:, sel], self.ma[:, sel], self.fuel[sel] / P["fuel_mass"][sel],
+                self.D["a_max"][sel], tp, tv, ta, pos_std, vel_std, since, det)
+
+    def observe_after_reset(self, before: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Observations of all envs ``(n, OBS_DIM)`` and, in the same batch, of the extra columns
+        whose inputs are ``before`` (from :meth:`observation_inputs`, e.g. final states of envs
+        taken before they were reset): returns ``(obs_all, obs_before)``."""
+        now = self.observation_inputs(None)
+        obs, e_y, e_z = build_observation(*(np.concatenate((a, b), axis=-1) for a, b in zip(now, before)))
+        self.e_y[...] = e_y[:, :self.n]
+        self.e_z[...] = e_z[:, :self.n]
+        return obs[:self.n], obs[self.n:].copy()
+
+    def observe(self) -> np.ndarray:
+        """Observations ``(n, OBS_DIM)`` of all envs (also updates their action frames)."""
+        return self._observe(None)
 
     # ------------------------------------------------------------------ step
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, actions: np.ndarray, observe: bool = True) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray,
+                                                                        np.ndarray]:
         """Advance all envs one control step with ``actions`` (n, 2) in [-1, 1].
 
-        Returns ``(obs (n, OBS_DIM), reward, terminated, truncated, reason_code)``.
+        Returns ``(obs (n, OBS_DIM), reward, terminated, truncated, reason_code)``; ``obs`` is
+        ``None`` with ``observe=False`` (see :meth:`observation_inputs`, :meth:`observe_after_reset`).
         """
         P = self.P
         u = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.n, 2), -1.0, 1.0)
@@ -335,7 +429,9 @@ class InterceptCore:
         dry = P["dry_mass"]
         for j in range(self.substeps):
             t_sub = self.t + j * dtp
-            powered = fuel > 0.0
+            powered: np.ndarray | None = fuel > 0.0
+            if powered.all():  # type: ignore[union-attr]
+                powered = None  # every env has fuel: skip the masking (same numbers)
             v_hat, speed = unit(mv)
             ma = autopilot_step(ma, a_cmd, alpha, v_hat, powered)
             mass = dry + fuel
@@ -367,18 +463,18 @@ class InterceptCore:
         for cond, code in ((self.t >= P["max_time"] - 1e-9, R_TIME), (tp[2] <= P["target_reached_altitude"], R_TARGET),
                            (fuel <= 0.0, R_FUEL), (mp[2] < 0.0, R_GROUND), (opening, R_MISS),
                            (hit, R_INTERCEPT)):
-            reason = np.where(cond, code, reason)  # later entries take precedence
+            reason[cond] = code  # later entries take precedence
         terminated = (reason != R_RUNNING) & (reason != R_TIME)
         truncated = reason == R_TIME
         done = terminated | truncated
 
-        phi = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"])
+        phi = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"], rv)
         reward = phi - self.phi - P["reward_control"] * (mag * scale) ** 2 * self.dt
         self.phi = phi
         success = reason == R_INTERCEPT
         miss_pen = P["reward_miss"] * np.minimum(self.min_dist / P["reward_miss_scale"], 1.0)
         reward = reward + np.where(success, P["reward_success"], np.where(done, -miss_pen, 0.0))
-        return self._observe(None), reward, terminated, truncated, reason
+        return (self._observe(None) if observe else None), reward, terminated, truncated, reason
 
     def _radar_scan(self, r: np.ndarray) -> None:
         """Radar scan (every ``control_rate / radar_rate`` steps) and Kalman predict/update."""
@@ -387,11 +483,12 @@ class InterceptCore:
         u = rng.uniforms(self.ep_key, rng.STREAM_RADAR, self.k, 5)
         rad1 = np.sqrt(-2.0 * np.log(u[1]))
         rad2 = np.sqrt(-2.0 * np.log(u[3]))
-        a2 = 2.0 * np.pi * u[2]
+        # float32 trigonometry as cos32/sin32 (float32 * float64 promotes exactly: same numbers)
+        a2 = (2.0 * np.pi * u[2]).astype(np.float32)
         nz = np.empty((3, self.n))
-        nz[0] = rad1 * cos32(a2)
-        nz[1] = rad1 * sin32(a2)
-        nz[2] = rad2 * cos32(2.0 * np.pi * u[4])
+        np.multiply(rad1, np.cos(a2), out=nz[0])
+        np.multiply(rad1, np.sin(a2), out=nz[1])
+        np.multiply(rad2, np.cos((2.0 * np.pi * u[4]).astype(np.float32)), out=nz[2])
         D = self.D
         scan = (self.k % D["every"]) == 0
         boresight, _ = unit(self.mv)

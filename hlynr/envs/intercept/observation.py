@@ -67,8 +67,13 @@ _UP = np.array([0.0, 0.0, 1.0])
 def action_frame(own_v: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                               np.ndarray, np.ndarray]:
     """``(e_v, e_y, e_z, speed, lam)`` from own velocity and the (estimated) relative position."""
-    e_v, speed = unit(own_v)
     lam, _ = unit(rel)
+    return (*_frame(own_v, lam), lam)
+
+
+def _frame(own_v: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(e_v, e_y, e_z, speed)`` from own velocity and the unit line of sight ``lam``."""
+    e_v, speed = unit(own_v)
     c = dot(lam, e_v)
     perp = lam - c * e_v
     s = norm(perp)
@@ -78,7 +83,7 @@ def action_frame(own_v: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.nda
     else:
         _, fallback = perpendicular_basis(e_v)
         e_y = np.where(ok, perp / np.where(ok, s, 1.0), fallback)
-    return e_v, e_y, cross(e_v, e_y), speed, lam
+    return e_v, e_y, cross(e_v, e_y), speed
 
 
 def build_observation(
@@ -93,8 +98,8 @@ def build_observation(
     """
     r = tgt_p - own_p
     vrel = tgt_v - own_v
-    e_v, e_y, e_z, speed, lam = action_frame(own_v, r)
-    rng = norm(r)
+    lam, rng = unit(r)
+    e_v, e_y, e_z, speed = _frame(own_v, lam)
     inv_r = 1.0 / np.maximum(rng, 1e-3)
     vc = -dot(r, vrel) * inv_r
     omega = cross(r, vrel) * (inv_r * inv_r)

@@ -89,33 +89,37 @@ def perpendicular_basis(v_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def autopilot_step(a_ach: np.ndarray, a_cmd: np.ndarray, alpha: np.ndarray, v_hat: np.ndarray,
-                   powered: np.ndarray) -> np.ndarray:
+                   powered: np.ndarray | None) -> np.ndarray:
     """First-order lag ``a += alpha (a_cmd - a)`` (``alpha = 1 - exp(-dt/tau)``, exact for a held
-    command), kept perpendicular to the velocity, zero without fuel.
+    command), kept perpendicular to the velocity, zero without fuel (``powered`` (N,) bool;
+    ``None`` means every env still has fuel, which skips the masking).
 
     The result is a convex combination of vectors no longer than the limit, then projected, so
     ``|a| <= accel limit`` whenever ``|a_cmd| <= accel limit``.
     """
     a = a_ach + alpha * (a_cmd - a_ach)
-    a = a - dot(a, v_hat) * v_hat
-    return np.where(powered, a, 0.0)
+    a -= dot(a, v_hat) * v_hat
+    return a if powered is None else np.where(powered, a, 0.0)
 
 
 def interceptor_accel(v: np.ndarray, v_hat: np.ndarray, speed: np.ndarray, a_lat: np.ndarray,
-                      mass: np.ndarray, powered: np.ndarray, thrust: np.ndarray,
+                      mass: np.ndarray, powered: np.ndarray | None, thrust: np.ndarray,
                       cd_area: np.ndarray, altitude: np.ndarray) -> np.ndarray:
-    """Total acceleration (3, N): (thrust - drag)/m along the velocity + lateral + gravity."""
+    """Total acceleration (3, N): (thrust - drag)/m along the velocity + lateral + gravity
+    (``powered``: as in :func:`autopilot_step`)."""
     drag = 0.5 * air_density(altitude) * speed * speed * cd_area
-    axial = (np.where(powered, thrust, 0.0) - drag) / mass
+    axial = ((thrust if powered is None else np.where(powered, thrust, 0.0)) - drag) / mass
     acc = axial * v_hat + a_lat
     acc[2] -= G0
     return acc
 
 
 def fuel_flow(thrust: np.ndarray, mass: np.ndarray, a_lat: np.ndarray, isp: np.ndarray,
-              powered: np.ndarray) -> np.ndarray:
-    """Fuel mass flow (kg/s): ``(thrust + m |a_lat|) / (Isp g0)`` while powered."""
-    return np.where(powered, (thrust + mass * norm(a_lat)) / (isp * G0), 0.0)
+              powered: np.ndarray | None) -> np.ndarray:
+    """Fuel mass flow (kg/s): ``(thrust + m |a_lat|) / (Isp g0)`` while powered (``powered``: as
+    in :func:`autopilot_step`)."""
+    flow = (thrust + mass * norm(a_lat)) / (isp * G0)
+    return flow if powered is None else np.where(powered, flow, 0.0)
 
 
 def target_accel(v_t: np.ndarray, cos_psi: np.ndarray, sin_psi: np.ndarray,

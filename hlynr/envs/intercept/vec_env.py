@@ -58,19 +58,26 @@ class BatchedInterceptVecEnv(VecEnv):
     def step_wait(self) -> VecEnvStepReturn:
         """Step every env, auto-resetting the finished ones."""
         assert self._actions is not None, "step_async must be called first"
-        obs, reward, term, trunc, reason = self.core.step(self._actions)
+        core = self.core
+        _, reward, term, trunc, reason = core.step(self._actions, observe=False)
         dones = term | trunc
         if any(self._empty_infos):  # a consumer wrote into a handed-out empty info: renew the pool
             self._empty_infos = [{} for _ in range(self.num_envs)]
         infos: list[dict[str, Any]] = list(self._empty_infos)
         done_idx = np.flatnonzero(dones)
         if done_idx.size:
-            for i in done_idx:
-                info = self.core.final_info(int(i), int(reason[i]))
-                info["terminal_observation"] = obs[i].copy()
+            # final states of the finished envs, observed together with everyone's new state
+            final = core.observation_inputs(done_idx)
+            for i in done_idx.tolist():
+                info = core.final_info(i, int(reason[i]))
                 info["TimeLimit.truncated"] = bool(trunc[i])
                 infos[i] = info
-            obs[done_idx] = self.core.reset_idx(done_idx)
+            core.restart_idx(done_idx)
+            obs, final_obs = core.observe_after_reset(final)
+            for j, i in enumerate(done_idx.tolist()):
+                infos[i]["terminal_observation"] = final_obs[j]
+        else:
+            obs = core.observe()
         return obs, reward.astype(np.float32), dones, infos
 
     def close(self) -> None:
