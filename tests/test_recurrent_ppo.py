@@ -180,11 +180,11 @@ def test_cnn_policy_matches() -> None:
     assert fast.n_sequence_fallbacks == 0
 
 
-def test_adam_steps_bit_identical() -> None:
-    """The fast policy's foreach Adam updates parameters exactly like sb3-contrib's Adam."""
+def test_fused_adam_steps_match_sb3_contrib_adam() -> None:
+    """The fast policy's fused Adam moves parameters like sb3-contrib's Adam (float32 rounding)."""
     ref, fast = policy_pair({})
-    assert fast.optimizer.param_groups[0]["foreach"] is True
-    assert ref.optimizer.param_groups[0]["foreach"] is None
+    assert fast.optimizer.param_groups[0]["fused"] is True
+    assert ref.optimizer.param_groups[0]["fused"] is None
     batch = handmade_batch([6, 3, 5], [True, False, True])
     for _ in range(3):
         for policy in (ref, fast):
@@ -193,10 +193,51 @@ def test_adam_steps_bit_identical() -> None:
             th.nn.utils.clip_grad_norm_(policy.parameters(), 0.5)
         for p_ref, p_fast in zip(ref.parameters(), fast.parameters(), strict=True):
             p_fast.grad = p_ref.grad.clone()  # same gradients in, so any difference is Adam's
+        before = [p.detach().clone() for p in ref.parameters()]
         ref.optimizer.step()
         fast.optimizer.step()
-        for p_ref, p_fast in zip(ref.parameters(), fast.parameters(), strict=True):
-            assert th.equal(p_ref, p_fast)
+        for p_ref, p_fast, p0 in zip(ref.parameters(), fast.parameters(), before, strict=True):
+            assert not th.equal(p_ref, p0)  # Adam moved every parameter
+            th.testing.assert_close(p_fast, p_ref, atol=1e-7, rtol=1e-6)
+
+
+def test_explicit_optimizer_choice_is_kept() -> None:
+    """``optimizer_kwargs`` that choose Adam's implementation are not overridden."""
+    policy = FastRecurrentActorCriticPolicy(
+        OBS_SPACE, ACT_SPACE, lambda _: 1e-3, optimizer_kwargs={"foreach": True}
+    )
+    assert policy.optimizer.param_groups[0]["foreach"] is True
+    assert not policy.optimizer.param_groups[0]["fused"]
+
+
+@pytest.mark.parametrize("variant", list(POLICY_VARIANTS))
+def test_evaluate_actions_rows_equals_masked_evaluate_actions(variant: str) -> None:
+    """The real-rows evaluation used by ``train()`` gives sb3-contrib's outputs at those rows."""
+    ref, fast = policy_pair(POLICY_VARIANTS[variant])
+    batch = handmade_batch(
+        [6, 3, 1, 5],
+        [False, True, True, False],
+        n_layers=POLICY_VARIANTS[variant].get("n_lstm_layers", 1),
+    )
+    rows = th.nonzero(batch.mask > 1e-8).squeeze(1)
+    assert len(rows) == 15 and len(batch.mask) == 24
+    out_ref = ref.evaluate_actions(
+        batch.observations, batch.actions, batch.lstm_states, batch.episode_starts
+    )
+    out_rows = fast.evaluate_actions_rows(
+        batch.observations, batch.actions[rows], batch.lstm_states, batch.episode_starts, rows
+    )
+    for a, b in zip(out_ref, out_rows, strict=True):
+        th.testing.assert_close(b, a[rows], atol=TOL, rtol=TOL)
+    # The gradient of a loss on the real rows is the masked loss's gradient.
+    ref.zero_grad()
+    fast.zero_grad()
+    sum(o[rows].sum() for o in out_ref).backward()
+    sum(o.sum() for o in out_rows).backward()
+    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters(), strict=True):
+        assert (p_ref.grad is None) == (p_fast.grad is None), name
+        if p_ref.grad is not None:
+            th.testing.assert_close(p_fast.grad, p_ref.grad, atol=TOL, rtol=TOL, msg=name)
 
 
 def test_episode_start_inside_a_sequence_falls_back_and_is_counted() -> None:

@@ -84,7 +84,7 @@ def test_sb3_contrib_model_loads_in_hlynr_and_trains_on_identically(tmp_path: Pa
     fast = RecurrentPPO.load(path, env=make_env(1), device="cpu")
     assert type(fast.policy) is FastRecurrentActorCriticPolicy
     assert (
-        fast.policy.optimizer.param_groups[0]["foreach"] is True
+        fast.policy.optimizer.param_groups[0]["fused"] is True
     )  # survives the sb3 optimizer state
     assert same_parameters(ref, fast)
     for model in (ref, fast):

@@ -2,7 +2,7 @@
 
 They subclass sb3-contrib's policies and override ``_process_sequence``, the function that
 feeds features through an LSTM while resetting the state at episode starts (plus ``__init__``
-for the optional GRU cell and Adam's ``foreach`` switch).
+for the optional GRU cell and Adam's ``fused`` switch).
 
 sb3-contrib falls back to a Python loop over time steps (one LSTM call per step) as soon as *any*
 element of the batch is an episode start. In training the recurrent rollout buffer cuts sequences
@@ -60,9 +60,10 @@ class FastRecurrentMixin:
       ``(h, c)`` state pair is carried unchanged (zeros), so buffers, ``predict`` and the rollout
       code work as for an LSTM. GRU models load only in hlynr.
 
-    It also gives Adam (sb3's default optimizer) its multi-tensor ``foreach`` implementation
-    unless ``optimizer_kwargs`` choose otherwise: same arithmetic per tensor (bit-identical
-    updates, see the tests), fewer Python-level calls. On CUDA that is already torch's default.
+    It also gives Adam (sb3's default optimizer) its fused implementation (one kernel for all
+    parameters instead of about ten small ops per parameter) unless ``optimizer_kwargs`` set
+    ``foreach`` or ``fused``. Its updates agree with sb3-contrib's Adam to float32 rounding
+    (it orders a few operations differently; see the tests).
     """
 
     #: Number of ``_process_sequence`` calls that needed the per-step loop (an episode start
@@ -84,7 +85,7 @@ class FastRecurrentMixin:
                 self.lstm_critic = self._gru_like(self.lstm_critic)
             lr = self.optimizer.param_groups[0]["lr"]
             self.optimizer = self.optimizer_class(self.parameters(), lr=lr, **self.optimizer_kwargs)
-        self.use_foreach_adam()
+        self.use_fast_adam()
 
     def _gru_like(self, lstm: nn.LSTM) -> nn.GRU:
         """A GRU with the sizes and extra arguments of ``lstm``."""
@@ -92,11 +93,23 @@ class FastRecurrentMixin:
             lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.lstm_kwargs
         )
 
-    def use_foreach_adam(self) -> None:
-        """Switch a default-configured Adam to ``foreach=True`` (also after loading its state)."""
-        if isinstance(self.optimizer, th.optim.Adam) and "foreach" not in self.optimizer_kwargs:
+    def use_fast_adam(self) -> None:
+        """Switch a default-configured Adam to ``fused=True`` (also after loading its state).
+
+        Only where fused Adam exists (parameters on the CPU or CUDA); otherwise Adam is left
+        as configured.
+        """
+        if (
+            not isinstance(self.optimizer, th.optim.Adam)
+            or "foreach" in self.optimizer_kwargs
+            or "fused" in self.optimizer_kwargs
+        ):
+            return
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
             for group in self.optimizer.param_groups:
-                group["foreach"] = True
+                group["foreach"] = False
+                group["fused"] = True
 
     def _process_sequence(  # type: ignore[override]
         self,
@@ -138,6 +151,55 @@ class FastRecurrentMixin:
                 features_sequence, (keep * lstm_states[0], keep * lstm_states[1])
             )
         return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), new_states
+
+    def evaluate_actions_rows(
+        self,
+        obs: th.Tensor | dict[str, th.Tensor],
+        actions: th.Tensor,
+        lstm_states: Any,
+        episode_starts: th.Tensor,
+        rows: th.Tensor,
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        """``evaluate_actions`` for the real (unpadded) positions ``rows`` of a padded batch only.
+
+        The features and LSTMs run over the whole padded batch (the LSTM needs the layout); the
+        MLP heads and the distribution run on ``rows`` only. Row ``i`` of each output equals row
+        ``rows[i]`` of ``evaluate_actions``'s (each row is computed independently), so the
+        PPO loss on them is the masked loss without the padded rows' wasted work.
+
+        :param obs: padded observations, as for ``evaluate_actions``.
+        :param actions: actions of the real rows only, ``(len(rows), ...)``.
+        :param lstm_states: ``RNNStates`` at the start of each sequence.
+        :param episode_starts: padded ``(n_seq * seq_len,)`` episode-start flags.
+        :param rows: ``(n_real,)`` long indices of the real positions, in increasing order.
+        :return: values ``(n_real, 1)``, log-probabilities and entropies ``(n_real,)``.
+        """
+        features = self.extract_features(obs)  # type: ignore[attr-defined]
+        if self.share_features_extractor:  # type: ignore[attr-defined]
+            pi_features = vf_features = features
+        else:
+            pi_features, vf_features = features
+        lstm_actor: nn.LSTM | nn.GRU = self.lstm_actor  # type: ignore[attr-defined]
+        lstm_critic: nn.LSTM | nn.GRU | None = self.lstm_critic  # type: ignore[attr-defined]
+        latent_pi, _ = self._process_sequence(
+            pi_features, lstm_states.pi, episode_starts, lstm_actor
+        )
+        latent_pi = latent_pi.index_select(0, rows)
+        if lstm_critic is not None:
+            latent_vf, _ = self._process_sequence(
+                vf_features, lstm_states.vf, episode_starts, lstm_critic
+            )
+            latent_vf = latent_vf.index_select(0, rows)
+        elif self.shared_lstm:  # type: ignore[attr-defined]
+            latent_vf = latent_pi.detach()
+        else:
+            latent_vf = self.critic(vf_features.index_select(0, rows))  # type: ignore[attr-defined]
+        latent_pi = self.mlp_extractor.forward_actor(latent_pi)  # type: ignore[attr-defined]
+        latent_vf = self.mlp_extractor.forward_critic(latent_vf)  # type: ignore[attr-defined]
+        distribution = self._get_action_dist_from_latent(latent_pi)  # type: ignore[attr-defined]
+        log_prob = distribution.log_prob(actions)
+        values = self.value_net(latent_vf)  # type: ignore[attr-defined]
+        return values, log_prob, distribution.entropy()
 
 
 def _expose_signature(cls: type) -> type:
