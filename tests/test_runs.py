@@ -138,7 +138,7 @@ def test_train_evaluate_monitor_end_to_end(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, fragment", [
     (["train.py", "--config", "nope.yaml"], "config file not found"),
     (["train.py", "--set", "env.id=NoSuchEnv-v0"], "unknown Gymnasium env id"),
-    (["train.py", "--set", "env.id=CartPole-v1", "--set", "algo.name=SAC",
+    (["train.py", "--preset", "pendulum_ppo", "--set", "env.id=CartPole-v1", "--set", "algo.name=SAC",
       "--set", "algo.hyperparams={}", "--set", "algo.policy_kwargs={}"],
      "SAC cannot act on CartPole-v1"),
     (["evaluate.py", "no/such/run"], "not found"),
