@@ -168,17 +168,13 @@ def test_corrupt_checkpoint_fails_clearly_and_leaves_run_intact(tmp_path: Path) 
                        callbacks=[{"checkpoint": {"every": 128}}])
     assert cli("train.py", "--config", str(cfg), "--runs-dir", str(runs), "-q").returncode == 0
     run = only_run(runs)
-    # pretend the run was cut short, then damage the newest checkpoint's model
-    conf = yaml.safe_load((run / "config.yaml").read_text())
-    conf["total_timesteps"] = 1024
-    (run / "config.yaml").write_text(yaml.safe_dump(conf))
     newest = sorted((run / "checkpoints").iterdir())[-1]
     (newest / "model.zip").write_bytes(b"not a zip")
-    before = (run / "progress.jsonl").read_text()
-    res = cli("train.py", "--resume", str(run))
+    before = (run / "progress.jsonl").read_text(), (run / "config.yaml").read_text()
+    res = cli("train.py", "--resume", str(run), "--set", "total_timesteps=1024")
     assert res.returncode == 2 and "could not be loaded" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
-    assert (run / "progress.jsonl").read_text() == before
+    assert ((run / "progress.jsonl").read_text(), (run / "config.yaml").read_text()) == before
     res = cli("evaluate.py", str(newest))
     assert res.returncode == 2 and "cannot load" in res.stderr and "Traceback" not in res.stderr
 
@@ -198,3 +194,20 @@ def test_evaluate_per_curriculum_stage(runs_dir: Path, tmp_path: Path) -> None:
                                     "--json", str(out)]) == 0
     rows = {r["label"]: r["metrics"]["success_rate"] for r in json.loads(out.read_text())["results"]}
     assert rows == {"final @stage 0": 1.0, "final @stage 1": 0.0}
+
+
+def test_resume_can_extend_a_finished_run_and_takes_no_other_override(
+        runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hlynr.cli.common import run_main
+    from hlynr.cli.train import main as train_main
+    from hlynr.config import load_config, validate_config
+    from hlynr.training.runner import RunError, resume_run, start_run
+
+    run = start_run(validate_config(coin_config(total_timesteps=256)), runs_dir=runs_dir).run_dir
+    with pytest.raises(RunError, match="--set total_timesteps=N"):
+        resume_run(run)
+    assert run_main(train_main, ["--resume", str(run), "--set", "seed=3"]) == 2
+    assert "only --set total_timesteps" in capsys.readouterr().err
+    result = resume_run(run, total_timesteps=512)
+    assert result.status == "completed" and result.timesteps == 512
+    assert load_config(run / "config.yaml").total_timesteps == 512

@@ -92,16 +92,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     if args.resume:
-        if args.overrides or args.check or args.optimize:
-            raise CliError("--resume takes the run's own config; --set/--check/--optimize "
-                           "cannot be combined with it")
-        from hlynr.config import load_config as _load
-
-        config = _load(Path(args.resume) / "config.yaml") if (Path(args.resume) / "config.yaml").is_file() else None
-        display = _Display(config.total_timesteps if config else 0, args.quiet)
+        total = _resume_total(args)
+        run_config = Path(args.resume) / "config.yaml"
+        config = load_config(run_config) if run_config.is_file() else None
+        display = _Display(total or (config.total_timesteps if config else 0), args.quiet)
         hooks = RunHooks(on_step=display.on_step, listeners=[display])
         with display.progress:
-            result = resume_run(Path(args.resume), hooks=hooks)
+            result = resume_run(Path(args.resume), total_timesteps=total, hooks=hooks)
         return _report(result)
     path = Path(args.config) if args.config else preset_path(args.preset or "default")
     config = load_config(path, args.overrides)
@@ -123,6 +120,24 @@ def main(argv: list[str] | None = None) -> int:
         result = start_run(config, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
                            hooks=hooks)
     return _report(result)
+
+
+def _resume_total(args: argparse.Namespace) -> int | None:
+    """The only override a resume takes: ``--set total_timesteps=N`` (to train further)."""
+    if args.check or args.optimize or args.config or args.preset:
+        raise CliError("--resume continues a run with its own config; it cannot be combined "
+                       "with --config/--preset/--check/--optimize")
+    total = None
+    for item in args.overrides:
+        key, _, value = item.partition("=")
+        if key != "total_timesteps":
+            raise CliError(f"--resume takes only --set total_timesteps=N (got --set {item}): "
+                           "other changes would make the run folder describe a different run")
+        try:
+            total = int(float(value))
+        except ValueError:
+            raise CliError(f"--set {item}: total_timesteps must be a number") from None
+    return total
 
 
 def _report(result) -> int:  # noqa: ANN001 - RunResult

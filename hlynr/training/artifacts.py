@@ -24,12 +24,17 @@ META_FILE = "meta.json"
 REPLAY_FILE = "replay_buffer.pkl"
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file + rename)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a text file atomically (temporary file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, default=float)
+        fh.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    write_text_atomic(path, json.dumps(data, indent=2, default=float))
 
 
 def save_model_dir(

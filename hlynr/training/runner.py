@@ -40,6 +40,7 @@ from hlynr.config import ExperimentConfig, dump_config, load_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.training.artifacts import (
     MODEL_FILE, REPLAY_FILE, read_meta, restore_vecnormalize, save_model_dir, write_json,
+    write_text_atomic,
 )
 from hlynr.training.context import RunContext, list_checkpoints
 from hlynr.training.progress_log import ProgressLog
@@ -263,7 +264,7 @@ def start_run(
         raise
     run_dir = run_dir or new_run_dir(config, runs_dir)
     run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(dump_config(config), sort_keys=False))
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(dump_config(config), sort_keys=False))
     write_json(run_dir / "versions.json", versions())
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
     run = Run(config, run_dir, hooks)
@@ -275,12 +276,19 @@ def start_run(
         venv.close()
 
 
-def resume_run(run_dir: Path, *, hooks: RunHooks | None = None) -> RunResult:
-    """Continue ``run_dir`` from its newest checkpoint with counters and state intact."""
+def resume_run(
+    run_dir: Path, *, total_timesteps: int | None = None, hooks: RunHooks | None = None,
+) -> RunResult:
+    """Continue ``run_dir`` from its newest checkpoint with counters and state intact.
+
+    ``total_timesteps`` extends (or shortens) the run; the run's ``config.yaml`` is updated so it
+    keeps describing the run. Schedules follow the new total from the resumed timestep on.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.yaml)")
-    config = load_config(run_dir / "config.yaml")
+    overrides = [f"total_timesteps={total_timesteps}"] if total_timesteps is not None else []
+    config = load_config(run_dir / "config.yaml", overrides)
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise RunError(f"{run_dir} has no complete checkpoint to resume from")
@@ -291,7 +299,7 @@ def resume_run(run_dir: Path, *, hooks: RunHooks | None = None) -> RunResult:
         raise RunError(f"checkpoint {ckpt} is corrupt (meta.json: {exc})") from None
     if meta["timesteps"] >= config.total_timesteps:
         raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
-                       "raise total_timesteps with --set to train further")
+                       "train further with --resume RUN --set total_timesteps=N")
     _setup_torch(config)
     venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
     try:
@@ -303,6 +311,9 @@ def resume_run(run_dir: Path, *, hooks: RunHooks | None = None) -> RunResult:
         except Exception as exc:  # a damaged zip/pickle: one clear message
             raise RunError(f"checkpoint {ckpt} could not be loaded: {type(exc).__name__}: {exc}") from None
         model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
+        if overrides:
+            write_text_atomic(run_dir / "config.yaml",
+                              yaml.safe_dump(dump_config(config), sort_keys=False))
         run = Run(config, run_dir, hooks)
         run._offset = float(meta.get("wall_time", 0.0))
         log = ProgressLog(run_dir / "progress.jsonl")
