@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -30,6 +31,20 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
 class CliError(Exception):
     """A command-line usage problem; ``str()`` is the user-facing message."""
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, config_help: str, set_example: str,
+) -> argparse._MutuallyExclusiveGroup:
+    """``--config``/``--preset`` (returned group, for more sources), ``--set``, ``--runs-dir``."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", "-c", help=config_help)
+    source.add_argument("--preset", help="name of an embedded config (e.g. default, pendulum_ppo)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help=f"override a config key, e.g. --set {set_example} (repeatable)")
+    parser.add_argument("--runs-dir", help="parent folder for run folders (overrides runs_dir)")
+    return source
 
 
 def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """``python train.py``: train from a YAML config, or resume a run folder.
 
     python train.py                                # the embedded default config
-    python train.py --config configs/pendulum_ppo.yaml --set algo.hyperparams.learning_rate=1e-3
+    python train.py --config configs/classic/pendulum_ppo.yaml --set algo.hyperparams.learning_rate=1e-3
     python train.py --resume runs/pendulum_ppo/20261121-221500
 """
 
@@ -16,7 +16,7 @@ from rich.progress import (
     BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
 )
 
-from hlynr.cli.common import EXIT_INTERRUPTED, CliError, entry
+from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry
 
 console = Console(highlight=False)
 
@@ -25,13 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The train.py argument parser."""
     p = argparse.ArgumentParser(prog="train.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", "-c", help="YAML config file (default: the embedded default)")
-    src.add_argument("--preset", help="name of an embedded config (e.g. default, pendulum_ppo)")
-    src.add_argument("--resume", metavar="RUN", help="continue a run folder from its newest checkpoint")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set algo.hyperparams.n_steps=512 (repeatable)")
-    p.add_argument("--runs-dir", help="parent folder for run folders (overrides runs_dir)")
+    src = add_config_arguments(p, "YAML config file (default: the embedded default)",
+                               "algo.hyperparams.n_steps=512")
+    src.add_argument("--resume", metavar="RUN",
+                     help="continue a run folder from its newest checkpoint "
+                          "(with --set total_timesteps=N: train further)")
     p.add_argument("--check", action="store_true", help="validate the config and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--optimize", action="store_true",

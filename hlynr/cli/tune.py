@@ -13,19 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hlynr.cli.common import CliError, entry
+from hlynr.cli.common import CliError, add_config_arguments, entry
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``hlynr tune`` argument parser."""
     p = argparse.ArgumentParser(prog="hlynr tune", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", "-c", help="YAML config file with a tune: section")
-    src.add_argument("--preset", help="name of an embedded config with a tune: section")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set tune.n_trials=50 (repeatable)")
-    p.add_argument("--runs-dir", help="parent folder for run folders (overrides runs_dir)")
+    add_config_arguments(p, "YAML config file with a tune: section", "tune.n_trials=50")
     p.add_argument("--study", help="study name (tune.study)")
     p.add_argument("--storage", help="database URL, SQLite file or journal file (tune.storage)")
     p.add_argument("--n-trials", type=int, help="trials this process runs (tune.n_trials)")
