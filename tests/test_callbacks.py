@@ -163,3 +163,14 @@ def test_curriculum_frozen_holds_stage_and_eval_uses_final_stage(runs_dir: Path)
     assert rollouts[-1]["success_rate"] == 1.0  # training at stage 0 (p = 1)
     assert all(e.metrics["success_rate"] == 0.0 for e in res.evaluations)  # eval at final p = 0
     assert all(e.stage == 1 for e in res.evaluations)
+
+
+def test_off_policy_progress_is_logged_every_1000_steps_not_every_step(runs_dir: Path) -> None:
+    """SAC has an ``n_steps`` attribute too (n-step returns); it must not mean a rollout size."""
+    config = validate_config(coin_config(
+        total_timesteps=2100, env={"id": "Pendulum-v1", "n_envs": 1},
+        algo={"name": "SAC", "hyperparams": {"learning_starts": 2000, "buffer_size": 5000},
+              "policy_kwargs": {"net_arch": [8]}}))
+    res = start_run(config, runs_dir=runs_dir)
+    rollouts = [r for r in read_progress(res.run_dir / "progress.jsonl") if r["type"] == "rollout"]
+    assert [r["timesteps"] for r in rollouts] == [1000, 2000]

@@ -104,7 +104,3 @@ class InterruptCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         return not self.should_stop()
-
-    def _on_rollout_start(self) -> None:
-        if self.should_stop():
-            self.model._hlynr_interrupted = True  # type: ignore[attr-defined]

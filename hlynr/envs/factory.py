@@ -103,7 +103,7 @@ def build_vec_env(
     seed = config.seed if seed is None else seed
     overrides = wrapper_overrides or {}
     gamma = float(config.algo.hyperparams.get("gamma", 0.99))
-    ctx = WrapContext(training=training, gamma=gamma, seed=seed, n_envs=n)
+    ctx = WrapContext(training=training, gamma=gamma)
     vec_kind = vectoriser or getattr(env_cfg, "vectoriser", "dummy")
     if env_cfg.type == "pettingzoo":
         vec_kind = "batched"  # no single Gymnasium envs: every wrapper applies to the VecEnv

@@ -39,8 +39,6 @@ class WrapContext:
 
     training: bool = True  # False for evaluation envs (e.g. frozen normalisation statistics)
     gamma: float = 0.99  # the algorithm's discount factor
-    seed: int | None = None
-    n_envs: int = 1
 
 
 EnvWrapFn = Callable[[gym.Env, Any, WrapContext], gym.Env]

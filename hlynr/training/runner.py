@@ -28,10 +28,10 @@ import torch
 import yaml
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.algos.builder import build_model, load_model
-from hlynr.algos.registry import ALGORITHMS
 from hlynr.callbacks import CALLBACKS, EvalResult
 from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvalListener, EvaluationCallback, MetricError
@@ -137,10 +137,10 @@ def new_run_dir(config: ExperimentConfig, runs_dir: Path | None = None) -> Path:
     return candidate
 
 
-def _progress_every(config: ExperimentConfig, model: Any) -> int:
-    n_steps = getattr(model, "n_steps", None)
-    if ALGORITHMS.get(config.algo.name).entropy_coef or n_steps:
-        return int((n_steps or 1) * model.n_envs)
+def _progress_every(model: Any) -> int:
+    """Timesteps between progress records: every rollout (on-policy), else every 1000 steps."""
+    if isinstance(model, OnPolicyAlgorithm):  # (off-policy SAC also has an n_steps: n-step returns)
+        return int(model.n_steps * model.n_envs)
     return max(1000, model.n_envs)
 
 
@@ -166,7 +166,7 @@ class Run:
         built: dict[str, Any] = {}
         for spec in self.config.callbacks:
             built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
-        progress = ProgressCallback(ctx, _progress_every(self.config, model),
+        progress = ProgressCallback(ctx, _progress_every(model),
                                     on_record=self.hooks.on_rollout)
         ordered: list[BaseCallback] = [progress]
         for obj in [progress, *built.values()]:
