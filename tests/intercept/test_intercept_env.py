@@ -29,6 +29,29 @@ def _single(seed: int, sensor: dict | None = None, **kw: object) -> gym.Env:
     return env
 
 
+def step_and_compare(venv, envs, act: np.ndarray) -> int:  # noqa: ANN001
+    """Step the batched env and the single envs alike; assert identical results.
+
+    Single envs are reset where an episode ended (as the VecEnv does automatically). Returns the
+    number of episodes that ended in this step.
+    """
+    obs_b, rew_b, done_b, infos = venv.step(act)
+    ends = 0
+    for i, e in enumerate(envs):
+        o, r, term, trunc, info = e.step(act[i])
+        assert done_b[i] == (term or trunc)
+        assert rew_b[i] == np.float32(r)
+        if term or trunc:
+            ends += 1
+            np.testing.assert_array_equal(infos[i]["terminal_observation"], o)
+            assert infos[i]["miss_distance"] == info["miss_distance"]
+            assert infos[i]["termination_reason"] == info["termination_reason"]
+            assert infos[i]["TimeLimit.truncated"] == trunc
+            o, _ = e.reset()
+        np.testing.assert_array_equal(obs_b[i], o)
+    return ends
+
+
 def test_registration() -> None:
     assert intercept.ENV_ID in gym.registry
     assert ENV_PARAMS.get(intercept.ENV_ID) is InterceptParams
@@ -67,20 +90,7 @@ def test_batched_equals_single_envs(sensor: dict, scenario: str) -> None:
     rng = np.random.default_rng(0)
     ends = 0
     for _ in range(steps):
-        act = rng.uniform(-1, 1, (n, 2)).astype(np.float32)
-        obs_b, rew_b, done_b, infos = venv.step(act)
-        for i, e in enumerate(envs):
-            o, r, term, trunc, info = e.step(act[i])
-            assert done_b[i] == (term or trunc)
-            assert rew_b[i] == np.float32(r)
-            if term or trunc:
-                ends += 1
-                np.testing.assert_array_equal(infos[i]["terminal_observation"], o)
-                assert infos[i]["miss_distance"] == info["miss_distance"]
-                assert infos[i]["termination_reason"] == info["termination_reason"]
-                assert infos[i]["TimeLimit.truncated"] == trunc
-                o, _ = e.reset()
-            np.testing.assert_array_equal(obs_b[i], o)
+        ends += step_and_compare(venv, envs, rng.uniform(-1, 1, (n, 2)).astype(np.float32))
     assert ends >= 1  # the comparison covered automatic resets
 
 
@@ -242,17 +252,7 @@ def test_batched_equals_single_envs_with_batched_reset_cache_and_curriculum() ->
             venv.env_method("apply_params", indices=list(range(0, n, 3)), **change)
             for i in range(0, n, 3):
                 envs[i].unwrapped.apply_params(**change)
-        act = rng.uniform(-1.2, 1.2, (n, 2)).astype(np.float32)
-        obs_b, rew_b, done_b, infos = venv.step(act)
-        for i, e in enumerate(envs):
-            o, r, term, trunc, _ = e.step(act[i])
-            assert done_b[i] == (term or trunc)
-            assert rew_b[i] == np.float32(r)
-            if term or trunc:
-                ends += 1
-                np.testing.assert_array_equal(infos[i]["terminal_observation"], o)
-                o, _ = e.reset()
-            np.testing.assert_array_equal(obs_b[i], o)
+        ends += step_and_compare(venv, envs, rng.uniform(-1.2, 1.2, (n, 2)).astype(np.float32))
     assert ends >= 2 * n // 3  # several batched refills of the reset cache happened
 
 
