@@ -1,13 +1,17 @@
-"""Benchmark: hlynr/Intercept-v0 env steps/s, batched vs SB3 DummyVecEnv of single envs, and PPO.
+"""Benchmark: hlynr/Intercept-v0 env steps/s, batched (one and several processes) vs SB3 DummyVecEnv, and PPO.
 
-    python benchmarks/bench_intercept.py            # full run (about 1-2 minutes)
-    python benchmarks/bench_intercept.py --quick    # fewer steps
+    python benchmarks/bench_intercept.py              # full run (about 2 minutes)
+    python benchmarks/bench_intercept.py --quick      # fewer steps
+    python benchmarks/bench_intercept.py --workers 2  # processes of the multi-process form (default 2)
 
-For 1, 64 and 1024 envs it steps the batched VecEnv with the ``radar_kalman`` wrapper (CV
-filter, ``standard`` scenario, random actions, automatic resets included) and, in the same run,
-the same scenario as SB3 ``DummyVecEnv`` over single ``InterceptEnv`` + ``RadarKalmanWrapper``,
-and prints env-steps/s of both and their ratio. Then it measures end-to-end PPO steps/s
-(batched env, 64 envs, frame stack 4, VecNormalize, MLP 64x64, one torch thread).
+For 1, 64 and 1024 envs it steps, in the same run, the batched VecEnv with the ``radar_kalman``
+wrapper (CV filter, ``standard`` scenario, random actions, automatic resets included) in one
+process and with ``workers`` processes (this one plus ``workers - 1`` worker processes; not
+for 1 env), and the same scenario as SB3 ``DummyVecEnv`` over single ``InterceptEnv`` +
+``RadarKalmanWrapper``; it prints env-steps/s and the ratios. The versions are stepped in
+alternating rounds so that all see the same machine load. Then it measures end-to-end PPO
+steps/s (batched env, 64 envs, frame stack 4, VecNormalize, MLP 64x64, one torch thread) with
+one process and with ``workers`` processes.
 Targets: >= 1,000,000 env-steps/s at 1024 envs on 2 cores and >= 100x the DummyVecEnv path.
 """
 
@@ -21,20 +25,45 @@ from typing import Any
 import numpy as np
 
 
-def _rate(venv: Any, n: int, seconds: float, max_steps: int) -> tuple[float, float]:
-    """(wall-clock, process-CPU-time) env-steps/s of ``venv`` under random actions."""
-    rng = np.random.default_rng(0)
-    acts = rng.uniform(-1, 1, (64, n, 2)).astype(np.float32)
-    venv.reset()
-    for i in range(3):  # warm-up
-        venv.step(acts[i % 64])
-    steps, t0, c0 = 0, time.perf_counter(), time.process_time()
-    while steps < max_steps:
-        venv.step(acts[steps % 64])
-        steps += 1
-        if time.perf_counter() - t0 > seconds:
-            break
-    return steps * n / (time.perf_counter() - t0), steps * n / max(time.process_time() - c0, 1e-9)
+def _worker_cpu(venv: Any) -> float:
+    """CPU seconds used so far by the worker processes of a batched env (Linux ``/proc``)."""
+    pool = getattr(venv.unwrapped, "_pool", None)
+    if pool is None:
+        return 0.0
+    total = 0.0
+    for p in pool.procs:
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class _Runner:
+    """Steps one VecEnv under random actions in rounds and accumulates wall and CPU time."""
+
+    def __init__(self, venv: Any, n: int) -> None:
+        self.venv, self.n = venv, n
+        self.acts = np.random.default_rng(0).uniform(-1, 1, (64, n, 2)).astype(np.float32)
+        venv.reset()
+        for i in range(3):  # warm-up
+            venv.step(self.acts[i])
+        self.steps, self.wall, self.cpu, self.i = 0, 0.0, 0.0, 0
+
+    def round(self, seconds: float) -> None:
+        """Step for about ``seconds`` of wall-clock time."""
+        t0, c0, w0 = time.perf_counter(), time.process_time(), _worker_cpu(self.venv)
+        while True:
+            self.venv.step(self.acts[self.i % 64])
+            self.i += 1
+            self.steps += 1
+            if time.perf_counter() - t0 > seconds:
+                break
+        self.wall += time.perf_counter() - t0
+        self.cpu += time.process_time() - c0 + _worker_cpu(self.venv) - w0
+
+    def rates(self) -> tuple[float, float]:
+        """(wall-clock, per-CPU-second of all its processes) env-steps/s."""
+        return self.steps * self.n / self.wall, self.steps * self.n / max(self.cpu, 1e-9)
 
 
 def main() -> None:
@@ -42,6 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-ppo", action="store_true")
+    ap.add_argument("--workers", type=int, default=2, help="processes of the multi-process batched env")
     args = ap.parse_args()
     import torch
 
@@ -53,39 +83,63 @@ def main() -> None:
     )
 
     secs = 1.5 if args.quick else 4.0
+    rounds = 3 if args.quick else 5
+    w = args.workers
     print(f"cores available: {os.cpu_count()}  load average: {os.getloadavg()[0]:.2f}")
-    print("env-steps/s by wall clock and by this process's CPU time (the CPU-time figure leaves out\n"
-          "time spent waiting for a core; on a loaded machine both are lower than on an idle one)")
-    print(f"{'envs':>6} {'batched wall':>14} {'batched cpu':>14} {'DummyVecEnv wall':>17} "
-          f"{'DummyVecEnv cpu':>16} {'ratio wall':>11} {'ratio cpu':>10}")
+    print("env-steps/s by wall clock and per CPU-second (CPU time of all processes of that VecEnv;\n"
+          "it leaves out time spent waiting for a core). 1p: batched env in one process, "
+          f"{w}p: {w} processes;\nratios are over DummyVecEnv of single envs, wall (CPU).")
+    print(f"{'envs':>5} {'batched 1p wall / cpu':>23} {f'batched {w}p wall / cpu':>23} "
+          f"{'DummyVecEnv wall / cpu':>23} {'1p ratio':>15} {f'{w}p ratio':>15}")
+
+    def make() -> Any:
+        return RadarKalmanWrapper(InterceptEnv(scenario="standard"), RadarKalmanParams())
+
     for n in (1, 64, 1024):
-        batched = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=0, scenario="standard"), RadarKalmanParams())
-        bw, bc = _rate(batched, n, secs, 1_000_000)
-
-        def make() -> Any:
-            return RadarKalmanWrapper(InterceptEnv(scenario="standard"), RadarKalmanParams())
-
+        runners = {"1p": _Runner(RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=0, scenario="standard"),
+                                                       RadarKalmanParams()), n)}
+        if n > 1 and w > 1:
+            runners["mp"] = _Runner(RadarKalmanVecWrapper(
+                BatchedInterceptVecEnv(n, seed=0, scenario="standard", workers=w), RadarKalmanParams()), n)
         dummy = DummyVecEnv([make for _ in range(n)])
         dummy.seed(0)
-        dw, dc = _rate(dummy, n, secs, 1_000_000)
-        print(f"{n:>6} {bw:>14,.0f} {bc:>14,.0f} {dw:>17,.0f} {dc:>16,.0f} {bw / dw:>10.1f}x {bc / dc:>9.1f}x",
-              flush=True)
+        runners["dummy"] = _Runner(dummy, n)
+        for _ in range(rounds):
+            for r in runners.values():
+                r.round(secs / rounds)
+        rates = {k: r.rates() for k, r in runners.items()}
+        dw, dc = rates["dummy"]
+
+        def cell(key: str) -> str:
+            return f"{rates[key][0]:>11,.0f} / {rates[key][1]:>9,.0f}" if key in rates else f"{'-':>23}"
+
+        def ratio(key: str) -> str:
+            return f"{rates[key][0] / dw:>6.0f}x ({rates[key][1] / dc:>4.0f}x)" if key in rates else f"{'-':>15}"
+
+        print(f"{n:>5} {cell('1p')} {cell('mp')} {cell('dummy')} {ratio('1p')} {ratio('mp')}", flush=True)
+        for r in runners.values():
+            r.venv.close()
+    print(f"load average after the env benchmark: {os.getloadavg()[0]:.2f}")
 
     if args.no_ppo:
         return
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecFrameStack, VecMonitor, VecNormalize
 
-    venv: Any = RadarKalmanVecWrapper(BatchedInterceptVecEnv(64, seed=0, scenario="standard"), RadarKalmanParams())
-    venv = VecNormalize(VecFrameStack(VecMonitor(venv), 4))
-    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=1024, n_epochs=5, device="cpu", seed=0,
-                policy_kwargs=dict(net_arch=[64, 64], activation_fn=torch.nn.Tanh))
-    total = 40_960 if args.quick else 163_840
-    t0, c0 = time.perf_counter(), time.process_time()
-    model.learn(total)
-    el, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(f"PPO end-to-end on standard (64 batched envs, n_steps 64, 5 epochs, batch 1024): "
-          f"{total / el:,.0f} steps/s wall, {total / cpu:,.0f} steps/s CPU time ({total} steps in {el:.1f} s)")
+    for workers in sorted({1, w}):
+        venv: Any = RadarKalmanVecWrapper(BatchedInterceptVecEnv(64, seed=0, scenario="standard", workers=workers),
+                                          RadarKalmanParams())
+        venv = VecNormalize(VecFrameStack(VecMonitor(venv), 4))
+        model = PPO("MlpPolicy", venv, n_steps=64, batch_size=1024, n_epochs=5, device="cpu", seed=0,
+                    policy_kwargs=dict(net_arch=[64, 64], activation_fn=torch.nn.Tanh))
+        total = 40_960 if args.quick else 163_840
+        t0, c0 = time.perf_counter(), time.process_time()
+        model.learn(total)
+        el, cpu = time.perf_counter() - t0, time.process_time() - c0
+        venv.close()
+        print(f"PPO end-to-end on standard (64 batched envs in {workers} process(es), n_steps 64, 5 epochs, "
+              f"batch 1024): {total / el:,.0f} steps/s wall, {total / cpu:,.0f} steps/s per CPU-second of "
+              f"this process ({total} steps in {el:.1f} s)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -8,7 +8,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from hlynr.evaluation.episodes import run_episodes
-from hlynr.evaluation.stats import summarize, wilson_interval
+from hlynr.evaluation.stats import paired_difference, summarize, wilson_interval
 
 from hlynr_testing import CoinEnv
 
@@ -79,3 +79,35 @@ def test_fraction_below_and_success_only_info() -> None:
     assert below["ci_low"] < 0.3 < below["ci_high"]
     assert summary.info_stats(success_only=True)["miss"]["mean"] == 4.0  # 0, 2, 4, 6, 8
     assert summary.info_stats()["miss"]["mean"] == 4.5
+
+
+def test_paired_difference_counts_discordant_pairs_and_exact_mcnemar() -> None:
+    from scipy.stats import binomtest
+
+    first = [1] * 30 + [1] * 12 + [0] * 4 + [0] * 54
+    second = [1] * 30 + [0] * 12 + [1] * 4 + [0] * 54
+    d = paired_difference(first, second)
+    assert (d["n"], d["only_first"], d["only_second"]) == (100, 12, 4)
+    assert d["difference"] == pytest.approx(0.08)
+    assert d["mcnemar_p"] == pytest.approx(binomtest(4, 16, 0.5).pvalue)
+    assert d["ci_low"] < 0.08 < d["ci_high"]
+    # identical policies: no difference, p = 1, an interval around 0 that is not empty
+    same = paired_difference(first, first)
+    assert same["difference"] == 0 and same["mcnemar_p"] == 1.0 and same["ci_low"] <= 0 <= same["ci_high"]
+    with pytest.raises(ValueError, match="equal episode counts"):
+        paired_difference([1, 0], [1])
+
+
+def test_paired_interval_matches_the_large_sample_wald_interval() -> None:
+    """For many pairs Newcombe's interval approaches diff +- z sqrt((b + c) / n^2 - (b - c)^2 / n^3)."""
+    n, b, c = 200_000, 30_000, 20_000
+    first = [1] * b + [0] * c + [1] * 50_000 + [0] * (n - b - c - 50_000)
+    second = [0] * b + [1] * c + [1] * 50_000 + [0] * (n - b - c - 50_000)
+    d = paired_difference(first, second)
+    diff = (b - c) / n
+    half = 1.959963984540054 * np.sqrt((b + c) / n**2 - (b - c) ** 2 / n**3)
+    assert d["ci_low"] == pytest.approx(diff - half, rel=2e-3)
+    assert d["ci_high"] == pytest.approx(diff + half, rel=2e-3)
+    # and it is far narrower than two independent Wilson intervals would suggest
+    lo1, hi1 = wilson_interval(b + 50_000, n)
+    assert d["ci_high"] - d["ci_low"] < 1.2 * (hi1 - lo1) * np.sqrt(2)

@@ -210,36 +210,6 @@ def test_explicit_optimizer_choice_is_kept() -> None:
     assert not policy.optimizer.param_groups[0]["fused"]
 
 
-@pytest.mark.parametrize("variant", list(POLICY_VARIANTS))
-def test_evaluate_actions_rows_equals_masked_evaluate_actions(variant: str) -> None:
-    """The real-rows evaluation used by ``train()`` gives sb3-contrib's outputs at those rows."""
-    ref, fast = policy_pair(POLICY_VARIANTS[variant])
-    batch = handmade_batch(
-        [6, 3, 1, 5],
-        [False, True, True, False],
-        n_layers=POLICY_VARIANTS[variant].get("n_lstm_layers", 1),
-    )
-    rows = th.nonzero(batch.mask > 1e-8).squeeze(1)
-    assert len(rows) == 15 and len(batch.mask) == 24
-    out_ref = ref.evaluate_actions(
-        batch.observations, batch.actions, batch.lstm_states, batch.episode_starts
-    )
-    out_rows = fast.evaluate_actions_rows(
-        batch.observations, batch.actions[rows], batch.lstm_states, batch.episode_starts, rows
-    )
-    for a, b in zip(out_ref, out_rows, strict=True):
-        th.testing.assert_close(b, a[rows], atol=TOL, rtol=TOL)
-    # The gradient of a loss on the real rows is the masked loss's gradient.
-    ref.zero_grad()
-    fast.zero_grad()
-    sum(o[rows].sum() for o in out_ref).backward()
-    sum(o.sum() for o in out_rows).backward()
-    for (name, p_ref), p_fast in zip(ref.named_parameters(), fast.parameters(), strict=True):
-        assert (p_ref.grad is None) == (p_fast.grad is None), name
-        if p_ref.grad is not None:
-            th.testing.assert_close(p_fast.grad, p_ref.grad, atol=TOL, rtol=TOL, msg=name)
-
-
 def test_episode_start_inside_a_sequence_falls_back_and_is_counted() -> None:
     ref, fast = policy_pair({})
     batch = handmade_batch([5, 5], [True, False])

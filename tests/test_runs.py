@@ -144,6 +144,12 @@ def test_train_evaluate_monitor_end_to_end(tmp_path: Path) -> None:
     (["evaluate.py", "no/such/run"], "not found"),
     (["monitor_training.py", "--runs-dir", "no/such/dir"], "no runs found"),
     (["train.py", "--resume", "no/such/run"], "not a run folder"),
+    (["evaluate.py", "--config", "configs/intercept/ppo_standard.yaml", "--baseline", "pn:n=6"],
+     "unknown key 'n' (did you mean 'N'?)"),
+    (["evaluate.py", "--config", "configs/intercept/ppo_standard.yaml", "--baseline", "pnn"],
+     "unknown baseline 'pnn' (did you mean 'pn'?)"),
+    (["evaluate.py", "--config", "configs/intercept/ppo_standard.yaml", "--baseline", "pn:N"],
+     "expected NAME:KEY=VALUE"),
 ])
 def test_bad_input_gives_one_clear_error(args: list[str], fragment: str, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str],

@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="config for a bare model file, or for baselines alone")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for evaluation (e.g. env.kwargs.scenario=sensor)")
-    p.add_argument("--baseline", action="append", default=[], metavar="NAME",
-                   help="also score a scripted baseline on the same episodes (repeatable)")
+    p.add_argument("--baseline", action="append", default=[], metavar="NAME[:KEY=VALUE,...]",
+                   help="also score a scripted baseline on the same episodes (repeatable), "
+                        "optionally with parameters, e.g. pn:N=6")
     p.add_argument("--episodes", "-n", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="episode k uses seed SEED + k")
     p.add_argument("--n-envs", type=int, default=8, help="envs stepped in parallel")
@@ -45,6 +46,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also report P(KEY < R) with 95%% intervals, e.g. miss_distance=5,10,20")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
     return p
+
+
+def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:KEY=VALUE,...]`` -> (name, validated parameters); CliError naming the problem."""
+    import yaml
+    from pydantic import ValidationError
+
+    from hlynr.guidance.registry import BASELINES
+    from hlynr.registry import UnknownNameError
+
+    name, _, rest = text.partition(":")
+    try:
+        entry = BASELINES.get(name)
+    except UnknownNameError as exc:
+        raise CliError(f"--baseline {text!r}: {exc}") from None
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--baseline {text!r}: expected NAME:KEY=VALUE,..., got {item!r}")
+        params[key.strip()] = yaml.safe_load(value)
+    try:
+        entry.params.model_validate(params)
+    except ValidationError as exc:
+        from hlynr.config.loader import format_validation_error
+
+        raise CliError(format_validation_error(exc, f"--baseline {text}", None)
+                       .replace("invalid config ", "invalid ", 1)) from None
+    return name, params
 
 
 def _parse_below(items: list[str]) -> list[tuple[str, float]]:
@@ -69,6 +99,21 @@ def _row(label: str, summary: Any, below: list[tuple[str, float]]) -> dict[str, 
                           "success": e.success, **e.info} for e in summary.episodes]}
 
 
+def _add_paired(ranked: list[dict[str, Any]]) -> None:
+    """Give every row below the first its paired success difference to the first (same seeds)."""
+    from hlynr.evaluation.stats import paired_difference
+
+    if len(ranked) < 2 or "success_rate" not in ranked[0]["metrics"]:
+        return
+    top = ranked[0]["episodes"]
+    for row in ranked[1:]:
+        eps = row["episodes"]
+        if [e["seed"] for e in eps] != [e["seed"] for e in top] or any(e["success"] is None for e in eps):
+            continue
+        row["paired_vs_first"] = {"first": ranked[0]["label"], **paired_difference(
+            [bool(e["success"]) for e in top], [bool(e["success"]) for e in eps])}
+
+
 def _rank_key(row: dict[str, Any]) -> tuple[float, float]:
     m = row["metrics"]
     return (m.get("success_rate", float("-inf")), m["mean_reward"])
@@ -87,6 +132,17 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
         table.add_row(str(i), row["label"], success,
                       f"{m['mean_reward']:.2f} ± {m['std_reward']:.2f}", f"{m['mean_length']:.1f}")
     console.print(table)
+    paired = [r for r in rows if "paired_vs_first" in r]
+    if paired:
+        table = Table(title="paired on the same seeds: success of the rank-1 policy minus this one")
+        for col in ("policy", "vs", "difference [95% CI]", "only rank 1 / only this", "McNemar p"):
+            table.add_column(col, justify="left" if col in ("policy", "vs") else "right")
+        for row in paired:
+            d = row["paired_vs_first"]
+            table.add_row(row["label"], d["first"], f"{d['difference']:+.1%} [{d['ci_low']:+.1%}, "
+                          f"{d['ci_high']:+.1%}]", f"{d['only_first']} / {d['only_second']}",
+                          f"{d['mcnemar_p']:.2g}")
+        console.print(table)
     _print_info(rows, "info", "final-step info: mean / median / p95")
     _print_info(rows, "info_success", "successful episodes only: mean / median / p95")
     if rows and rows[0]["below"]:
@@ -145,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
     below = _parse_below(args.below)
+    baselines = [_parse_baseline(text) for text in args.baseline]
     labels = [t.label for t in targets]
     rows: list[dict[str, Any]] = []
     for stage in stages:
@@ -155,10 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             label = (t.label if labels.count(t.label) == 1
                      else f"{t.model_path.parent.parent.name}/{t.label}")
             stage_rows.append(_row(label + suffix, score_model(t, settings), below))
-        for name in args.baseline:
-            stage_rows.append(_row(f"baseline:{name}{suffix}",
-                                   score_baseline(name, config, settings), below))
-        rows += sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
+        for text, (name, params) in zip(args.baseline, baselines):
+            stage_rows.append(_row(f"baseline:{text}{suffix}",
+                                   score_baseline(name, config, settings, params), below))
+        ranked = sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
+        _add_paired(ranked)
+        rows += ranked
     _print(rows, settings)
     if args.json_path:
         out = {"settings": {**vars(settings), "stage": stages if len(stages) > 1 else stages[0]},

@@ -126,6 +126,9 @@ class GymEnvConfig(_EnvBase):
 
     type: Literal["gymnasium"] = "gymnasium"
     vectoriser: Literal["dummy", "subproc", "batched"] = "dummy"
+    workers: int = Field(1, ge=1, le=64, description="batched vectoriser only: processes stepping the "
+                         "envs (1: all in the training process; k: it and k-1 worker processes, "
+                         "each stepping a contiguous share of the envs as one batch)")
 
     @model_validator(mode="after")
     def _check_id(self) -> GymEnvConfig:
@@ -145,6 +148,17 @@ class GymEnvConfig(_EnvBase):
                 "msg": f"env '{self.id}' has no batched implementation; batched envs: "
                        f"{', '.join(BATCHED_ENVS.names()) or '(none)'}; use dummy or subproc",
                 "subpath": ("vectoriser",)})
+        if self.workers > 1:
+            if self.vectoriser != "batched":
+                raise PydanticCustomError("nested", "{msg}", {
+                    "msg": f"workers applies to the batched vectoriser only (this config uses "
+                           f"'{self.vectoriser}'; subproc already runs one process per env)",
+                    "subpath": ("workers",)})
+            factory = BATCHED_ENVS.get(self.id)
+            if "workers" not in inspect.signature(factory).parameters:
+                raise PydanticCustomError("nested", "{msg}", {
+                    "msg": f"the batched implementation of '{self.id}' runs in one process; "
+                           "remove workers or set it to 1", "subpath": ("workers",)})
         object.__setattr__(self, "kwargs", _validate_gym_kwargs(self.id, self.kwargs))
         return self
 
@@ -271,6 +285,12 @@ class ExperimentConfig(StrictModel):
                     "msg": f"wrapper '{spec.name}' has no form for the vectorised env this "
                            f"config builds ({self._vectoriser}); use vectoriser dummy or subproc",
                     "subpath": ("wrappers", i)})
+            check = getattr(spec.params, "check_in_chain", None)
+            problem = check(self, i) if check is not None else None
+            if problem:
+                path, msg = problem
+                raise PydanticCustomError("nested", "{msg}", {
+                    "msg": msg, "subpath": ("wrappers", i, spec.name, *path)})
             if level == "vec":
                 vec_seen = True
             elif vec_seen:

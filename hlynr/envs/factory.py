@@ -121,7 +121,9 @@ def build_vec_env(
         if stage_params:
             venv.env_method("apply_params", **stage_params)
     elif vec_kind == "batched":
-        venv = BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **env_cfg.kwargs)
+        workers = getattr(env_cfg, "workers", 1)
+        extra = {"workers": workers} if workers > 1 else {}
+        venv = BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **extra, **env_cfg.kwargs)
         if stage_params:
             venv.env_method("apply_params", **stage_params)
         venv = VecMonitor(venv)

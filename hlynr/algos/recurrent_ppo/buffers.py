@@ -6,11 +6,16 @@ convert the flattened rollout to tensors once per rollout (sharing memory with t
 on the CPU; the five per-step scalars stacked into one table) and build each padded field with
 one index gather whose padded slots are then zeroed. The sequence layout, the random split point
 (same ``np.random`` draw) and every returned tensor are bit-identical to sb3-contrib's.
+
+hlynr's ``train()`` uses :meth:`~_FastRecurrentBufferMixin.get_real_rows` instead: the same
+minibatches without padding (one gather per field per epoch, minibatches are slices), plus the
+position of each real row in the LSTM's padded layout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import NamedTuple
 
 import numpy as np
 import torch as th
@@ -47,6 +52,31 @@ def padded_layout(
     positions = starts[:, None] + offsets[None, :]
     positions = np.where(offsets[None, :] < lengths[:, None], positions, -1).reshape(-1)
     return starts, positions, lengths, max_len
+
+
+class RealRowsBatch(NamedTuple):
+    """One minibatch for hlynr's ``train()``: every per-step field at the real rows only.
+
+    The real rows are the minibatch's samples in buffer order, which is the order of the rows
+    sb3-contrib's padding mask keeps. Only the LSTM needs the padded layout; ``positions`` says
+    where each real row sits in it.
+    """
+
+    #: ``(batch, ...)`` observations (a dict of them for dict observation spaces).
+    observations: th.Tensor | dict[str, th.Tensor]
+    #: ``(batch, ...)`` actions as stored.
+    actions: th.Tensor
+    old_values: th.Tensor
+    old_log_prob: th.Tensor
+    advantages: th.Tensor
+    returns: th.Tensor
+    #: States before the first step of each sequence, already zeroed where that step starts
+    #: an episode (sb3-contrib's ``(1 - episode_start) * state`` at step 0).
+    lstm_states: RNNStates
+    #: ``(batch,)`` index of each real row in the time-major padded ``(max_len * n_seq)`` layout.
+    positions: th.Tensor
+    n_seq: int
+    max_len: int
 
 
 def _tensor(array: np.ndarray, device: th.device) -> th.Tensor:
@@ -133,6 +163,88 @@ class _FastRecurrentBufferMixin:
             batch_inds = indices[start_idx : start_idx + batch_size]
             yield self._get_samples(batch_inds, env_change)
             start_idx += batch_size
+
+    def _real_rows_tables(self) -> None:
+        """Tables of :meth:`get_real_rows`, built once per rollout (after the flattening).
+
+        The stored LSTM states are multiplied by ``1 - episode_start`` of their own step, which
+        is what sb3-contrib does to the first state of every sequence (a sequence that starts at
+        an episode start); the multiplication is by exactly 0.0 or 1.0.
+        """
+        keep = (1.0 - self.episode_starts.reshape(-1)).astype(np.float32)
+        # (4, N, n_layers, hidden) -> (4, n_layers, N, hidden): a gather along dim 2 then yields
+        # each state in the LSTM's (n_layers, n_seq, hidden) layout, contiguous.
+        states = np.stack([self.__dict__[n] for n in _STATE_NAMES]) * keep[None, :, None, None]
+        self._t_states_real = _tensor(states.transpose(0, 2, 1, 3), self.device)
+        # (4, N): old values, old log-probs, advantages, returns.
+        self._t_scalars_real = _tensor(
+            np.stack([self.__dict__[n].reshape(-1) for n in _SCALAR_NAMES[:4]]), self.device
+        )
+
+    def get_real_rows(self, batch_size: int | None = None) -> Generator[RealRowsBatch]:
+        """Minibatches as :class:`RealRowsBatch` (same samples, order and RNG draw as ``get``)."""
+        assert self.full, "Rollout buffer must be full before sampling from it"
+        if not self.generator_ready:
+            self._flatten_rollout()
+            self.generator_ready = True
+        if getattr(self, "_real_rows_ready_for", None) is not self._t_actions:
+            self._real_rows_tables()
+            self._real_rows_ready_for = self._t_actions
+        total = self.buffer_size * self.n_envs
+        if batch_size is None:
+            batch_size = total
+        split_index = np.random.randint(total)
+        indices = np.concatenate((np.arange(split_index, total), np.arange(split_index)))
+        # Everything is gathered for the whole epoch at once; minibatches are slices of it.
+        # The flattened buffer is env-major: each environment's data starts every buffer_size
+        # rows. A minibatch also starts a sequence, as in sb3-contrib.
+        seq_start = (self.episode_starts.reshape(-1)[indices] > 0) | (
+            indices % self.buffer_size == 0
+        )
+        seq_start[::batch_size] = True
+        starts = np.flatnonzero(seq_start)  # epoch-wide positions of all sequence starts
+        seq_id = np.cumsum(seq_start) - 1  # sequence of each position
+        step = np.arange(total) - starts[seq_id]  # time step of each position in its sequence
+        device = self.device
+        inds = th.as_tensor(indices, device=device)
+        observations: th.Tensor | dict[str, th.Tensor]
+        if isinstance(self._t_observations, dict):
+            observations = {k: v.index_select(0, inds) for k, v in self._t_observations.items()}
+        else:
+            observations = self._t_observations.index_select(0, inds)
+        actions = self._t_actions.index_select(0, inds)
+        scalars = self._t_scalars_real.index_select(1, inds)
+        states = self._t_states_real.index_select(2, th.as_tensor(indices[starts], device=device))
+        first_seq = seq_id[::batch_size]  # first sequence of each minibatch
+        n_seqs = np.diff(np.append(first_seq, len(starts)))
+        batch_of = np.arange(total) // batch_size
+        # Time-major index t * n_seq + s within the row's own minibatch.
+        positions = step * n_seqs[batch_of] + seq_id - first_seq[batch_of]
+        max_lens = np.maximum.reduceat(np.diff(np.append(starts, total)), first_seq)
+        t_positions = th.as_tensor(positions, device=device)
+        for k, start_idx in enumerate(range(0, total, batch_size)):
+            size = min(batch_size, total - start_idx)
+            s0 = int(first_seq[k])
+            batch_states = states[:, :, s0 : s0 + int(n_seqs[k])]
+            yield RealRowsBatch(
+                observations=(
+                    {key: v.narrow(0, start_idx, size) for key, v in observations.items()}
+                    if isinstance(observations, dict)
+                    else observations.narrow(0, start_idx, size)
+                ),
+                actions=actions.narrow(0, start_idx, size),
+                old_values=scalars[0, start_idx : start_idx + size],
+                old_log_prob=scalars[1, start_idx : start_idx + size],
+                advantages=scalars[2, start_idx : start_idx + size],
+                returns=scalars[3, start_idx : start_idx + size],
+                lstm_states=RNNStates(
+                    (batch_states[0].contiguous(), batch_states[1].contiguous()),
+                    (batch_states[2].contiguous(), batch_states[3].contiguous()),
+                ),
+                positions=t_positions.narrow(0, start_idx, size),
+                n_seq=int(n_seqs[k]),
+                max_len=int(max_lens[k]),
+            )
 
     def _gather_common(
         self, batch_inds: np.ndarray, env_change: np.ndarray

@@ -25,7 +25,9 @@ from sb3_contrib.common.recurrent.policies import (
     RecurrentActorCriticPolicy,
     RecurrentMultiInputActorCriticPolicy,
 )
-from torch import nn
+from torch import _VF, nn
+
+from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
 
 #: Recurrent cells selectable with ``policy_kwargs={"rnn_type": ...}``.
 RNN_TYPES = ("lstm", "gru")
@@ -152,27 +154,32 @@ class FastRecurrentMixin:
             )
         return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), new_states
 
-    def evaluate_actions_rows(
+    def evaluate_real_rows(
         self,
         obs: th.Tensor | dict[str, th.Tensor],
         actions: th.Tensor,
         lstm_states: Any,
-        episode_starts: th.Tensor,
-        rows: th.Tensor,
+        positions: th.Tensor,
+        n_seq: int,
+        max_len: int,
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
-        """``evaluate_actions`` for the real (unpadded) positions ``rows`` of a padded batch only.
+        """``evaluate_actions`` from the real rows of a minibatch (no padded input at all).
 
-        The features and LSTMs run over the whole padded batch (the LSTM needs the layout); the
-        MLP heads and the distribution run on ``rows`` only. Row ``i`` of each output equals row
-        ``rows[i]`` of ``evaluate_actions``'s (each row is computed independently), so the
-        PPO loss on them is the masked loss without the padded rows' wasted work.
+        The features extractor runs on the real rows only; its output is scattered into a
+        zero-padded, time-major ``(max_len, n_seq, features)`` input for the LSTMs. What the
+        padded slots hold does not matter: they come after the real steps of their sequence,
+        an LSTM is causal, and their outputs are dropped (they get no gradient, so they add
+        exact zeros to the weight gradients). The LSTM outputs at ``positions`` then feed the
+        MLP heads and the distribution.
 
-        :param obs: padded observations, as for ``evaluate_actions``.
-        :param actions: actions of the real rows only, ``(len(rows), ...)``.
-        :param lstm_states: ``RNNStates`` at the start of each sequence.
-        :param episode_starts: padded ``(n_seq * seq_len,)`` episode-start flags.
-        :param rows: ``(n_real,)`` long indices of the real positions, in increasing order.
-        :return: values ``(n_real, 1)``, log-probabilities and entropies ``(n_real,)``.
+        :param obs: observations of the real rows, ``(batch, ...)`` (or a dict of them).
+        :param actions: actions of the real rows.
+        :param lstm_states: ``RNNStates`` before each sequence, already reset at episode starts.
+        :param positions: ``(batch,)`` time-major padded index of each row (``t * n_seq + s``).
+        :param n_seq: number of sequences.
+        :param max_len: length of the longest sequence.
+        :return: values ``(batch,)``, log-probabilities ``(batch,)`` and entropies (``None``
+            for distributions without one).
         """
         features = self.extract_features(obs)  # type: ignore[attr-defined]
         if self.share_features_extractor:  # type: ignore[attr-defined]
@@ -181,25 +188,72 @@ class FastRecurrentMixin:
             pi_features, vf_features = features
         lstm_actor: nn.LSTM | nn.GRU = self.lstm_actor  # type: ignore[attr-defined]
         lstm_critic: nn.LSTM | nn.GRU | None = self.lstm_critic  # type: ignore[attr-defined]
-        latent_pi, _ = self._process_sequence(
-            pi_features, lstm_states.pi, episode_starts, lstm_actor
-        )
-        latent_pi = latent_pi.index_select(0, rows)
+        padded_pi = _time_major_padded(pi_features, positions, n_seq, max_len)
+        latent_pi = _run_rnn(lstm_actor, padded_pi, lstm_states.pi).index_select(0, positions)
         if lstm_critic is not None:
-            latent_vf, _ = self._process_sequence(
-                vf_features, lstm_states.vf, episode_starts, lstm_critic
+            padded_vf = (
+                padded_pi
+                if vf_features is pi_features
+                else _time_major_padded(vf_features, positions, n_seq, max_len)
             )
-            latent_vf = latent_vf.index_select(0, rows)
+            latent_vf = _run_rnn(lstm_critic, padded_vf, lstm_states.vf).index_select(
+                0, positions
+            )
         elif self.shared_lstm:  # type: ignore[attr-defined]
             latent_vf = latent_pi.detach()
         else:
-            latent_vf = self.critic(vf_features.index_select(0, rows))  # type: ignore[attr-defined]
+            latent_vf = self.critic(vf_features)  # type: ignore[attr-defined]
         latent_pi = self.mlp_extractor.forward_actor(latent_pi)  # type: ignore[attr-defined]
         latent_vf = self.mlp_extractor.forward_critic(latent_vf)  # type: ignore[attr-defined]
+        action_dist = self.action_dist  # type: ignore[attr-defined]
+        if has_closed_form(action_dist):
+            action_out = self.action_net(latent_pi)  # type: ignore[attr-defined]
+            log_prob, entropy = log_prob_entropy(
+                action_dist, action_out, getattr(self, "log_std", None), actions
+            )
+            values = self.value_net(latent_vf).flatten()  # type: ignore[attr-defined]
+            return values, log_prob, entropy
         distribution = self._get_action_dist_from_latent(latent_pi)  # type: ignore[attr-defined]
         log_prob = distribution.log_prob(actions)
-        values = self.value_net(latent_vf)  # type: ignore[attr-defined]
+        values = self.value_net(latent_vf).flatten()  # type: ignore[attr-defined]
         return values, log_prob, distribution.entropy()
+
+
+def _time_major_padded(
+    features: th.Tensor, positions: th.Tensor, n_seq: int, max_len: int
+) -> th.Tensor:
+    """``(max_len, n_seq, features)`` zeros with row ``i`` of ``features`` at ``positions[i]``."""
+    padded = features.new_zeros((max_len * n_seq, features.shape[1]))
+    return padded.index_copy_(0, positions, features).view(max_len, n_seq, -1)
+
+
+def _run_rnn(
+    rnn: nn.LSTM | nn.GRU, padded: th.Tensor, states: tuple[th.Tensor, th.Tensor]
+) -> th.Tensor:
+    """Output ``(max_len * n_seq, hidden)`` (time-major) of ``rnn`` from ``states`` (``(h, c)``).
+
+    A plain ``nn.LSTM`` (unidirectional, time-major, no projection) is called through the same
+    ``_VF.lstm`` kernel its ``forward`` ends in, skipping only ``forward``'s argument checks
+    (the shapes here are built to match); anything else goes through the module.
+    """
+    if type(rnn) is nn.LSTM and not (rnn.bidirectional or rnn.batch_first or rnn.proj_size):
+        rnn._update_flat_weights()  # as forward does, in case a weight Parameter was replaced
+        output = _VF.lstm(
+            padded,
+            states,
+            rnn._flat_weights,
+            rnn.bias,
+            rnn.num_layers,
+            float(rnn.dropout),
+            rnn.training,
+            False,
+            False,
+        )[0]
+    elif isinstance(rnn, nn.GRU):
+        output, _ = rnn(padded, states[0])
+    else:
+        output, _ = rnn(padded, states)
+    return output.view(-1, output.shape[-1])
 
 
 def _expose_signature(cls: type) -> type:

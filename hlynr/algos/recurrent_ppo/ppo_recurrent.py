@@ -6,8 +6,14 @@ Differences from ``sb3_contrib.RecurrentPPO`` (2.9.2), none of which changes wha
 * rollout buffers pad minibatches with one gather per field and store LSTM states with one copy
   instead of two (:mod:`.buffers`);
 * the policies' Adam uses its fused implementation (same updates up to float32 rounding);
-* ``train()`` drops the padded rows once, after the LSTMs, instead of computing the MLP heads and
-  every loss term over them and masking each term (same elements, same order).
+* ``train()`` works on the real rows only: the buffer hands them out directly
+  (``get_real_rows``), the policy pads just the LSTM input and computes the heads, the
+  log-probabilities and entropies on the real rows (closed forms for Gaussian and categorical
+  actions, same operations as ``torch.distributions``), and the loss terms are plain means over
+  the elements sb3-contrib's masked means take, in the same order;
+* the optimizer step runs on flat views of all parameters (:class:`FlatFusedAdam`: the same
+  clipping coefficient and the same fused Adam arithmetic, one kernel call instead of one per
+  parameter tensor), and the logged statistics are converted once per epoch.
 
 Models are saved with sb3-contrib's policy class names, so ``sb3_contrib.RecurrentPPO.load``
 reads them; loading an sb3-contrib zip here swaps in the fast policy of the same class.
@@ -31,6 +37,7 @@ from hlynr.algos.recurrent_ppo.buffers import (
     FastRecurrentDictRolloutBuffer,
     FastRecurrentRolloutBuffer,
 )
+from hlynr.algos.recurrent_ppo.optim import FlatFusedAdam, clip_grad_norm
 from hlynr.algos.recurrent_ppo.policies import (
     FAST_POLICY_OF,
     SB3_POLICY_OF,
@@ -75,6 +82,10 @@ class RecurrentPPO(Sb3RecurrentPPO):
             n_envs=self.n_envs,
         )
 
+    def _excluded_save_params(self) -> list[str]:
+        """sb3-contrib's list plus the flat-Adam helper (runtime state sb3-contrib can't read)."""
+        return [*super()._excluded_save_params(), "_flat_adam_of"]
+
     @property
     def n_sequence_fallbacks(self) -> int:
         """LSTM calls (training and inference) that needed the per-step loop since creation/load."""
@@ -91,97 +102,144 @@ class RecurrentPPO(Sb3RecurrentPPO):
     def train(self) -> None:
         """sb3-contrib's PPO update on the real (unpadded) rows only; logs the fallback count.
 
-        sb3-contrib runs the MLP heads, the distribution and every loss term over the whole
-        padded minibatch (about 1.6x the real rows with Pendulum's layout) and then masks the
-        padded rows out with a boolean index per term. Here the padded rows are dropped once,
-        right after the LSTMs (:meth:`FastRecurrentMixin.evaluate_actions_rows`), so each loss
-        term is a plain mean over exactly the elements sb3-contrib's masked mean takes, in the
-        same order. Same losses, logs, early stopping and optimizer step; a policy class without
-        ``evaluate_actions_rows`` uses sb3-contrib's update unchanged.
+        sb3-contrib pads every field of a minibatch, runs the MLP heads, the distribution and
+        every loss term over the padded rows (about 1.6x the real rows with Pendulum's layout)
+        and masks them out term by term. Here the buffer hands out the real rows only
+        (:meth:`~hlynr.algos.recurrent_ppo.buffers.FastRecurrentRolloutBuffer.get_real_rows`),
+        the policy pads just the LSTM input (:meth:`FastRecurrentMixin.evaluate_real_rows`), so
+        each loss term is a plain mean over exactly the elements sb3-contrib's masked mean takes,
+        in the same order. Same losses, logs, early stopping and optimizer step; a policy or
+        buffer without the fast methods uses sb3-contrib's update unchanged.
         """
-        if not hasattr(self.policy, "evaluate_actions_rows"):
-            super().train()
-        else:
+        if hasattr(self.policy, "evaluate_real_rows") and hasattr(
+            self.rollout_buffer, "get_real_rows"
+        ):
             self._train_real_rows()
+        else:
+            super().train()
         self.logger.record("train/lstm_step_loop_fallbacks", self.n_sequence_fallbacks)
 
+    def _flat_adam(self) -> FlatFusedAdam | None:
+        """The policy optimizer's :class:`FlatFusedAdam`, bound, or None if it does not apply."""
+        optimizer = self.policy.optimizer
+        flat_adam = getattr(self, "_flat_adam_of", None)
+        if flat_adam is None or flat_adam.optimizer is not optimizer:
+            flat_adam = FlatFusedAdam(optimizer)
+            self._flat_adam_of = flat_adam
+        return flat_adam if flat_adam.bind() else None
+
     def _train_real_rows(self) -> None:
-        """The body of sb3-contrib 2.9.2's ``RecurrentPPO.train`` on the real rows only."""
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
+        """The body of sb3-contrib 2.9.2's ``RecurrentPPO.train`` on the real rows only.
+
+        Differences in how, not what: the logged per-minibatch statistics are kept as tensors
+        and converted to Python floats once per epoch (the same float32 values, so the same
+        means); ``approx_kl`` reuses ``ratio - 1`` (sb3-contrib recomputes the identical
+        ``exp(log_ratio) - 1``); clipping and Adam run on flat views of all parameters
+        (:class:`~hlynr.algos.recurrent_ppo.optim.FlatFusedAdam`) when the optimizer is the
+        default fused Adam, else through :func:`~hlynr.algos.recurrent_ppo.optim.clip_grad_norm`
+        (``clip_grad_norm_``'s arithmetic) and ``optimizer.step()``. With ``target_kl`` set,
+        ``approx_kl`` is read and compared every minibatch, as in sb3-contrib.
+        """
+        policy = self.policy
+        policy.set_training_mode(True)
+        optimizer = policy.optimizer
+        self._update_learning_rate(optimizer)
         progress = self._current_progress_remaining
         clip_range = self.clip_range(progress)  # type: ignore[operator]
+        clip_range_vf = None
         if self.clip_range_vf is not None:
             clip_range_vf = self.clip_range_vf(progress)  # type: ignore[operator]
         discrete = isinstance(self.action_space, spaces.Discrete)
+        parameters = list(policy.parameters())
+        ent_coef, vf_coef, target_kl = self.ent_coef, self.vf_coef, self.target_kl
         entropy_losses: list[float] = []
         pg_losses: list[float] = []
         value_losses: list[float] = []
         clip_fractions: list[float] = []
+        approx_kl_divs: list[np.float32] = []
         continue_training = True
+        flat_adam: FlatFusedAdam | None = self._flat_adam()
+        flat_steps = 0
         for epoch in range(self.n_epochs):
-            approx_kl_divs = []
-            for rollout_data in self.rollout_buffer.get(self.batch_size):
-                # Positions of the real (unpadded) rows, the ones sb3-contrib's mask keeps.
-                rows = th.nonzero(rollout_data.mask > 1e-8).squeeze(1)
-                actions = rollout_data.actions
+            # Per minibatch: policy loss, clip fraction, value loss, entropy loss, approx KL.
+            stats: list[th.Tensor] = []
+            buffer = self.rollout_buffer
+            for batch in buffer.get_real_rows(self.batch_size):  # type: ignore[attr-defined]
+                actions = batch.actions
                 if discrete:
                     actions = actions.long().flatten()
-                actions = actions.index_select(0, rows)
-                evaluate = self.policy.evaluate_actions_rows  # type: ignore[attr-defined]
-                values, log_prob, entropy = evaluate(
-                    rollout_data.observations,
+                values, log_prob, entropy = policy.evaluate_real_rows(  # type: ignore[attr-defined]
+                    batch.observations,
                     actions,
-                    rollout_data.lstm_states,
-                    rollout_data.episode_starts,
-                    rows,
+                    batch.lstm_states,
+                    batch.positions,
+                    batch.n_seq,
+                    batch.max_len,
                 )
-                values = values.flatten()
-                advantages = rollout_data.advantages.index_select(0, rows)
+                advantages = batch.advantages
                 if self.normalize_advantage:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                old_log_prob = rollout_data.old_log_prob.index_select(0, rows)
-                log_ratio = log_prob - old_log_prob
+                log_ratio = log_prob - batch.old_log_prob
                 ratio = th.exp(log_ratio)
                 policy_loss_1 = advantages * ratio
                 policy_loss_2 = advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
                 policy_loss = -th.mean(th.min(policy_loss_1, policy_loss_2))
-                pg_losses.append(policy_loss.item())
-                clip_fractions.append(th.mean((th.abs(ratio - 1) > clip_range).float()).item())
-                if self.clip_range_vf is None:
+                if clip_range_vf is None:
                     values_pred = values
                 else:
-                    old_values = rollout_data.old_values.index_select(0, rows)
+                    old_values = batch.old_values
                     values_pred = old_values + th.clamp(
                         values - old_values, -clip_range_vf, clip_range_vf
                     )
-                returns = rollout_data.returns.index_select(0, rows)
-                value_loss = th.mean((returns - values_pred) ** 2)
-                value_losses.append(value_loss.item())
+                value_loss = th.mean((batch.returns - values_pred) ** 2)
                 if entropy is None:
                     entropy_loss = -th.mean(-log_prob)
                 else:
                     entropy_loss = -th.mean(entropy)
-                entropy_losses.append(entropy_loss.item())
-                loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+                loss = policy_loss + ent_coef * entropy_loss + vf_coef * value_loss
                 with th.no_grad():
-                    approx_kl_div = th.mean((th.exp(log_ratio) - 1) - log_ratio).cpu().numpy()
-                    approx_kl_divs.append(approx_kl_div)
-                if self.target_kl is not None and approx_kl_div > 1.5 * self.target_kl:
-                    continue_training = False
-                    if self.verbose >= 1:
-                        print(
-                            f"Early stopping at step {epoch} due to reaching max kl: "
-                            f"{approx_kl_div:.2f}"
-                        )
-                    break
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
+                    ratio_minus_1 = ratio - 1
+                    clip_fraction = th.mean((th.abs(ratio_minus_1) > clip_range).float())
+                    approx_kl = th.mean(ratio_minus_1 - log_ratio)
+                    stats.append(
+                        th.stack((policy_loss, clip_fraction, value_loss, entropy_loss, approx_kl))
+                    )
+                if target_kl is not None:
+                    approx_kl_div = approx_kl.cpu().numpy()
+                    if approx_kl_div > 1.5 * target_kl:
+                        continue_training = False
+                        if self.verbose >= 1:
+                            print(
+                                f"Early stopping at step {epoch} due to reaching max kl: "
+                                f"{approx_kl_div:.2f}"
+                            )
+                        break
+                if flat_adam is not None:
+                    flat_adam.zero_grad()
+                    loss.backward()
+                    if flat_adam.clip_and_step(self.max_grad_norm):
+                        flat_steps += 1
+                        continue
+                    # A parameter without gradient: Adam must skip it, so step the usual way.
+                    flat_adam.unbind()
+                    flat_adam = None
+                else:
+                    optimizer.zero_grad()
+                    loss.backward()
+                clip_grad_norm(parameters, self.max_grad_norm)
+                optimizer.step()
+            table = th.stack(stats).cpu()
+            pg, clip_frac, value, entropy_l = table[:, :4].T.tolist()
+            pg_losses += pg
+            clip_fractions += clip_frac
+            value_losses += value
+            entropy_losses += entropy_l
+            approx_kl_divs = list(table[:, 4].numpy())
             self._n_updates += 1
             if not continue_training:
                 break
+        if flat_adam is not None and flat_steps:
+            flat_adam.expose_clipped_grads()
         explained_var = explained_variance(
             self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
         )
@@ -192,11 +250,11 @@ class RecurrentPPO(Sb3RecurrentPPO):
         self.logger.record("train/clip_fraction", np.mean(clip_fractions))
         self.logger.record("train/loss", loss.item())
         self.logger.record("train/explained_variance", explained_var)
-        if hasattr(self.policy, "log_std"):
-            self.logger.record("train/std", th.exp(self.policy.log_std).mean().item())
+        if hasattr(policy, "log_std"):
+            self.logger.record("train/std", th.exp(policy.log_std).mean().item())
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/clip_range", clip_range)
-        if self.clip_range_vf is not None:
+        if clip_range_vf is not None:
             self.logger.record("train/clip_range_vf", clip_range_vf)
 
     def save(

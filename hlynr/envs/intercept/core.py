@@ -43,6 +43,24 @@ code 16, cos/sin psi 17-18, omega 19, phase 20, step time 21, sign 22, t 23, min
 closing_seen 26, potential 27; radar mode: cue p 28:31, cue v 31:34, p/v/a variances 34-36."""
 
 
+FINAL_STATS: tuple[str, ...] = ("miss_distance", "time_to_intercept", "episode_time", "fuel_remaining")
+"""The numeric end-of-episode statistics, in the column order of :meth:`InterceptCore.final_stats`."""
+
+
+def final_info(reason: int, miss_distance: float, time_to_intercept: float, episode_time: float,
+               fuel_remaining: float) -> dict[str, Any]:
+    """The final-step info of an episode that ended with ``reason`` (a ``TERMINATION_REASONS`` index)."""
+    return {
+        "is_success": bool(reason == R_INTERCEPT),
+        "miss_distance": miss_distance,
+        "time_to_intercept": time_to_intercept,
+        "episode_time": episode_time,
+        "fuel_remaining": fuel_remaining,
+        "termination_reason": TERMINATION_REASONS[reason],
+        "termination_code": int(reason),
+    }
+
+
 class _Subset:
     """``{name: P[name][idx]}`` for the envs ``idx``: one gather of the parameter matrix, rows by name."""
 
@@ -156,6 +174,12 @@ class InterceptCore:
         for k in _REWARD:
             self.pending.setdefault("reward_" + k, np.zeros(self.n))[idx] = float(getattr(rw, k))
         self.pending.setdefault("maneuver", np.zeros(self.n))[idx] = _MAN_CODE[sp.target_maneuver]
+
+    def check_params(self, indices: np.ndarray | list[int] | None = None, **params: Any) -> None:
+        """Validate ``params`` for envs ``indices`` as :meth:`apply_params` would, changing nothing."""
+        idx = np.arange(self.n) if indices is None else np.atleast_1d(np.asarray(indices, dtype=int))
+        for m in {id(self.models[i]): self.models[i] for i in idx}.values():
+            _validated(m, params)
 
     def apply_params(self, indices: np.ndarray | list[int] | None = None, **params: Any) -> None:
         """Validate ``params`` (same model as ``env.kwargs``) and use them from each env's next reset."""
@@ -500,15 +524,12 @@ class InterceptCore:
 
     def final_info(self, i: int, reason: int) -> dict[str, Any]:
         """The end-of-episode statistics of env ``i`` (numeric values plus the reason string)."""
-        return {
-            "is_success": bool(reason == R_INTERCEPT),
-            "miss_distance": float(self.min_dist[i]),
-            "time_to_intercept": float(self.t_cpa[i]),
-            "episode_time": float(self.t[i]),
-            "fuel_remaining": float(self.fuel[i]),
-            "termination_reason": TERMINATION_REASONS[reason],
-            "termination_code": int(reason),
-        }
+        return final_info(reason, float(self.min_dist[i]), float(self.t_cpa[i]), float(self.t[i]),
+                          float(self.fuel[i]))
+
+    def final_stats(self, idx: np.ndarray) -> np.ndarray:
+        """``(len(idx), 4)``: the numbers of :func:`final_info` (``FINAL_STATS`` order) of envs ``idx``."""
+        return np.stack([self.min_dist[idx], self.t_cpa[idx], self.t[idx], self.fuel[idx]], axis=1)
 
     @property
     def obs_dim(self) -> int:

@@ -21,10 +21,22 @@ STREAM_CUE = 4
 
 
 def mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """SplitMix64 finaliser on a uint64 array (wrapping arithmetic; ``z`` is not modified)."""
+    return _mix64_inplace(np.array(z, dtype=np.uint64))
+
+
+def _mix64_inplace(z: np.ndarray) -> np.ndarray:
+    """:func:`mix64` computed in place on ``z`` (a uint64 array the caller owns)."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
+
+
+_OFFSETS: dict[int, np.ndarray] = {}
+"""``n -> (n, 1)`` per-draw offsets ``j * M2`` (j = 1..n) of :func:`uniforms`."""
 
 
 def seed_key(seeds: np.ndarray | list[int] | int) -> np.ndarray:
@@ -41,10 +53,20 @@ def episode_key(base_key: np.ndarray, episode: np.ndarray) -> np.ndarray:
 
 def uniforms(key: np.ndarray, stream: int, counter: np.ndarray, n: int) -> np.ndarray:
     """``(n, N)`` uniforms in (0, 1) for keys ``key`` (N,) at integer ``counter`` (N,)."""
-    base = mix64(key ^ (counter.astype(np.uint64) * _GOLDEN + np.uint64(stream << 40)))
-    j = (np.arange(1, n + 1, dtype=np.uint64) * _M2)[:, None]
-    x = mix64(base[None, :] + j)
-    return ((x >> _S11).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+    z = counter.astype(np.uint64)
+    z *= _GOLDEN
+    z += np.uint64(stream << 40)
+    z ^= key
+    base = _mix64_inplace(z)
+    j = _OFFSETS.get(n)
+    if j is None:
+        j = _OFFSETS[n] = (np.arange(1, n + 1, dtype=np.uint64) * _M2)[:, None]
+    x = _mix64_inplace(base[None, :] + j)
+    x >>= _S11
+    u = x.astype(np.float64)
+    u += 0.5
+    u *= 1.0 / 9007199254740992.0
+    return u
 
 
 def normals(key: np.ndarray, stream: int, counter: np.ndarray, n: int, offset: int = 0) -> np.ndarray:

@@ -5,6 +5,11 @@ It drives the same :class:`~hlynr.envs.intercept.core.InterceptCore` as the sing
 ``s + i`` under the same actions (tested). Done envs are reset automatically, with the final
 observation in ``info["terminal_observation"]`` and ``info["TimeLimit.truncated"]`` set on
 time-limit ends, as SB3 expects.
+
+``workers = k > 1`` splits the envs into ``k`` contiguous shares: this process steps the first
+one and ``k - 1`` worker processes (:mod:`hlynr.envs.intercept.workers`) step the others, all
+in parallel, each as one batch; results meet in shared memory. Every env computes exactly the
+numbers it computes with ``workers = 1`` (each env's randomness depends only on its own seed).
 """
 
 from __future__ import annotations
@@ -20,19 +25,45 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvS
 from hlynr.envs.intercept.core import InterceptCore, SensorSettings
 from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
+from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
+from hlynr.envs.intercept.workers import WorkerPool, context, share_bounds, shared_block
 
 
 class BatchedInterceptVecEnv(VecEnv):
-    """``n_envs`` Intercept engagements as one vectorised environment."""
+    """``n_envs`` Intercept engagements as one vectorised environment.
 
-    def __init__(self, n_envs: int, seed: int | None = None, **env_kwargs: Any) -> None:
+    :param workers: processes stepping the envs: 1 (default) steps all of them in this process;
+        ``k > 1`` steps the first share here and the others in ``k - 1`` worker processes
+        (capped at ``n_envs``). Call :meth:`close` when done (workers also exit with this process).
+    :param start_method: how worker processes start: ``forkserver`` (default), ``spawn`` or
+        ``fork`` (see :mod:`hlynr.envs.intercept.workers` for why not ``fork``).
+    """
+
+    def __init__(self, n_envs: int, seed: int | None = None, workers: int = 1,
+                 start_method: str = "forkserver", **env_kwargs: Any) -> None:
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.params = InterceptParams(**env_kwargs)
-        self.core = InterceptCore(n_envs, self.params)
+        self.workers = min(workers, n_envs)
+        bounds = share_bounds(n_envs, self.workers)
+        self._pool: WorkerPool | None = None
+        if self.workers == 1:
+            self._buf = StepBuffers.view(None, n_envs)
+        else:
+            ctx = context(start_method)
+            block = shared_block(ctx, StepBuffers.nbytes(n_envs))
+            self._buf = StepBuffers.view(block, n_envs)
+            self._pool = WorkerPool(ctx, block, n_envs, bounds[1:], self.params)
+        self._bounds = bounds
+        self.core = InterceptCore(bounds[0][1], self.params)
+        """The engine of the envs stepped in this process (all of them when ``workers == 1``)."""
+        self._local = Shard(self.core, self._buf.rows(*bounds[0]), publish_obs=False)
+        self._started = False
         self.render_mode = None
         super().__init__(n_envs, observation_space(), action_space())
-        self._actions: np.ndarray | None = None
+        self._stepping = False
         self._empty_infos: list[dict[str, Any]] = [{} for _ in range(n_envs)]
         if seed is not None:
             self.seed(seed)
@@ -40,65 +71,95 @@ class BatchedInterceptVecEnv(VecEnv):
     # ---------------------------------------------------------------- VecEnv API
     def reset(self) -> np.ndarray:
         """Reset all envs (using seeds given to :meth:`seed`, env i gets seed + i)."""
-        idx = np.arange(self.num_envs)
+        seeds: list[int] | None = None
         if any(s is not None for s in self._seeds):
-            self.core.seed_idx(idx, [int(s) for s in self._seeds])  # type: ignore[arg-type]
-        elif (self.core.episode < 0).any():
-            fresh = np.random.SeedSequence().generate_state(self.num_envs, dtype=np.uint64)
-            self.core.seed_idx(idx, [int(s) for s in fresh])
+            seeds = [int(s) for s in self._seeds]  # type: ignore[arg-type]
+        elif not self._started:
+            seeds = [int(s) for s in np.random.SeedSequence().generate_state(self.num_envs, dtype=np.uint64)]
+        self._call("reset", [(None if seeds is None else seeds[lo:hi],) for lo, hi in self._bounds])
+        self._started = True
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]
-        return self.core.reset_idx(idx)
+        return self._buf.obs.copy()
 
     def step_async(self, actions: np.ndarray) -> None:
-        """Store the actions (n_envs, 2) for :meth:`step_wait`."""
-        self._actions = actions
+        """Store the actions (n_envs, 2) and start the worker processes' step."""
+        np.copyto(self._buf.actions, np.asarray(actions).reshape(self.num_envs, 2))
+        if self._pool is not None:
+            self._pool.step_async()
+        self._stepping = True
 
     def step_wait(self) -> VecEnvStepReturn:
         """Step every env, auto-resetting the finished ones."""
-        assert self._actions is not None, "step_async must be called first"
-        core = self.core
-        _, reward, term, trunc, reason = core.step(self._actions, observe=False)
-        dones = term | trunc
+        assert self._stepping, "step_async must be called first"
+        self._stepping = False
+        local_obs = self._local.step()
+        buf = self._buf
+        if self._pool is None:
+            obs = local_obs  # a fresh array
+        else:
+            self._pool.step_wait()
+            obs = np.empty_like(buf.obs)
+            obs[:len(local_obs)] = local_obs
+            obs[len(local_obs):] = buf.obs[len(local_obs):]
+        dones = buf.done.copy()
         if any(self._empty_infos):  # a consumer wrote into a handed-out empty info: renew the pool
             self._empty_infos = [{} for _ in range(self.num_envs)]
         infos: list[dict[str, Any]] = list(self._empty_infos)
         done_idx = np.flatnonzero(dones)
         if done_idx.size:
-            # final states of the finished envs, observed together with everyone's new state
-            final = core.observation_inputs(done_idx)
-            for i in done_idx.tolist():
-                info = core.final_info(i, int(reason[i]))
-                info["TimeLimit.truncated"] = bool(trunc[i])
-                infos[i] = info
-            core.restart_idx(done_idx)
-            obs, final_obs = core.observe_after_reset(final)
-            for j, i in enumerate(done_idx.tolist()):
-                infos[i]["terminal_observation"] = final_obs[j]
-        else:
-            obs = core.observe()
-        return obs, reward.astype(np.float32), dones, infos
+            done_infos(buf, infos, done_idx.tolist())
+        return obs, buf.reward.copy(), dones, infos
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Stop the worker processes, if any (idempotent)."""
+        if self._pool is not None:
+            self._pool.close()
+
+    def _call(self, name: str, args: list[tuple[Any, ...] | None]) -> list[Any]:
+        """Run ``Shard.<name>(*args[k])`` on every share ``k`` whose ``args[k]`` is not ``None``
+        (share 0 in this process, concurrently with the workers); results by share."""
+        remote = {k - 1: a for k, a in enumerate(args) if k > 0 and a is not None}
+        if self._pool is not None and remote:
+            self._pool.send(name, remote)
+        try:
+            local = None if args[0] is None else getattr(self._local, name)(*args[0])
+        finally:
+            got = self._pool.collect(list(remote), name) if self._pool is not None and remote else []
+        by_worker = dict(zip(remote, got))
+        return [local] + [by_worker.get(k) for k in range(len(self._bounds) - 1)]
+
+    def _split(self, idx: list[int]) -> list[list[int] | None]:
+        """Env indices ``idx`` as local indices of each share (``None``: no env of that share)."""
+        out: list[list[int] | None] = []
+        for lo, hi in self._bounds:
+            local = [i - lo for i in idx if lo <= i < hi]
+            out.append(local or None)
+        return out
 
     def set_sensor(self, sensor: SensorSettings) -> None:
-        """Install the observation pipeline (used by the ``radar_kalman`` vec wrapper)."""
-        self.core.set_sensor(sensor)
+        """Install the observation pipeline in every share (used by the ``radar_kalman`` vec wrapper)."""
+        self._call("set_sensor", [(sensor,)] * len(self._bounds))
 
     def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:
             return list(range(self.num_envs))
         if isinstance(indices, int):
             return [indices]
-        return list(indices)
+        return [int(i) for i in indices]
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         """Per-env attribute values (``params`` gives each env's parameter model)."""
         idx = self._indices(indices)
         if attr_name == "params":
-            return [self.core.models[i] for i in idx]
+            parts = self._split(idx)
+            found = self._call("models", [None if p is None else (p,) for p in parts])
+            models: dict[int, Any] = {}
+            for (lo, _), local, got in zip(self._bounds, parts, found):
+                if local is not None:
+                    models.update({lo + j: m for j, m in zip(local, got)})
+            return [models[i] for i in idx]
         return [getattr(self, attr_name) for _ in idx]
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
@@ -114,7 +175,9 @@ class BatchedInterceptVecEnv(VecEnv):
         if method_name == "apply_params":
             if method_args:
                 raise TypeError("apply_params takes keyword arguments only")
-            self.core.apply_params(np.array(idx, dtype=int), **method_kwargs)
+            args = [None if p is None else (p, method_kwargs) for p in self._split(idx)]
+            self._call("check_params", args)  # every env accepts the change, or none applies it
+            self._call("apply_params", args)
             return [None for _ in idx]
         raise AttributeError(f"BatchedInterceptVecEnv has no env method '{method_name}' (known: apply_params)")
 
@@ -127,9 +190,10 @@ class BatchedInterceptVecEnv(VecEnv):
         return [None for _ in range(self.num_envs)]
 
 
-def make_batched(n_envs: int, seed: int | None = None, **env_kwargs: Any) -> BatchedInterceptVecEnv:
-    """``BATCHED_ENVS`` factory: ``(n_envs, seed, **env_kwargs) -> VecEnv``."""
-    return BatchedInterceptVecEnv(n_envs, seed, **env_kwargs)
+def make_batched(n_envs: int, seed: int | None = None, workers: int = 1, **env_kwargs: Any
+                 ) -> BatchedInterceptVecEnv:
+    """``BATCHED_ENVS`` factory: ``(n_envs, seed, workers, **env_kwargs) -> VecEnv``."""
+    return BatchedInterceptVecEnv(n_envs, seed, workers=workers, **env_kwargs)
 
 
 __all__: Iterable[str] = ["BatchedInterceptVecEnv", "make_batched"]

@@ -1,0 +1,153 @@
+"""One share of a batched Intercept VecEnv: an engine stepping its envs into flat result buffers.
+
+The batched VecEnv steps its envs in one or several processes. Each process owns a contiguous
+share of the envs (a :class:`Shard`: one :class:`~hlynr.envs.intercept.core.InterceptCore` over
+that share) and writes each step's results into :class:`StepBuffers`: plain arrays in the
+single-process case, rows of one shared-memory block when worker processes step the other
+shares. Only arrays cross the process boundary; the parent builds the info dicts of finished
+envs from them (:func:`done_infos`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from hlynr.envs.intercept.core import InterceptCore, SensorSettings, final_info
+from hlynr.envs.intercept.observation import OBS_DIM
+
+_LAYOUT: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
+    ("actions", np.float64, (2,)),
+    ("obs", np.float32, (OBS_DIM,)),
+    ("terminal_obs", np.float32, (OBS_DIM,)),
+    ("stats", np.float64, (4,)),
+    ("reason", np.int64, ()),
+    ("reward", np.float32, ()),
+    ("done", np.bool_, ()),
+    ("truncated", np.bool_, ()),
+)
+"""(field, dtype, per-env shape) of the result buffers (rows: envs)."""
+_ALIGN = 64
+
+
+@dataclass
+class StepBuffers:
+    """Per-env step inputs and results; row ``i`` belongs to env ``i`` (of the VecEnv or a share).
+
+    ``actions`` (n, 2) float64 in; out: ``obs`` (n, OBS_DIM) float32, ``reward`` (n,) float32,
+    ``done``/``truncated`` (n,) bool, and for the envs that finished this step their
+    ``terminal_obs`` (final observation), ``reason`` (termination code) and ``stats`` (the
+    ``FINAL_STATS`` numbers); those three rows are stale for envs that did not finish.
+    """
+
+    actions: np.ndarray
+    obs: np.ndarray
+    terminal_obs: np.ndarray
+    stats: np.ndarray
+    reason: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    truncated: np.ndarray
+
+    @staticmethod
+    def nbytes(n: int) -> int:
+        """Bytes of a buffer block for ``n`` envs (see :meth:`view`)."""
+        total = 0
+        for _, dtype, shape in _LAYOUT:
+            total += -(-n * int(np.prod(shape, dtype=int)) * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
+        return total
+
+    @classmethod
+    def view(cls, block: Any, n: int) -> StepBuffers:
+        """Buffers for ``n`` envs as NumPy views of ``block`` (any writable buffer of :meth:`nbytes`
+        bytes, e.g. shared memory); ``None`` allocates private memory."""
+        if block is None:
+            block = bytearray(cls.nbytes(n))
+        arrays: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, dtype, shape in _LAYOUT:
+            count = n * int(np.prod(shape, dtype=int))
+            arrays[name] = np.frombuffer(block, dtype=dtype, count=count, offset=offset).reshape((n, *shape))
+            offset += -(-count * np.dtype(dtype).itemsize // _ALIGN) * _ALIGN
+        return cls(**arrays)
+
+    def rows(self, lo: int, hi: int) -> StepBuffers:
+        """Views of the rows ``lo:hi`` (a share's part of the VecEnv's buffers)."""
+        return StepBuffers(**{f.name: getattr(self, f.name)[lo:hi] for f in fields(self)})
+
+
+class Shard:
+    """``core.n`` envs stepped as one batch, results written into ``buffers`` (same row count)."""
+
+    def __init__(self, core: InterceptCore, buffers: StepBuffers, publish_obs: bool = True) -> None:
+        """``publish_obs``: False leaves ``buffers.obs`` alone in :meth:`step`, whose caller then
+        uses the returned observations (saves a copy in the process that assembles the results)."""
+        if buffers.obs.shape[0] != core.n:
+            raise ValueError(f"buffers have {buffers.obs.shape[0]} rows for {core.n} envs")
+        self.core, self.buf, self.publish_obs = core, buffers, publish_obs
+
+    def reset(self, seeds: list[int] | None) -> None:
+        """Reset every env (seeding env ``i`` with ``seeds[i]`` first if given); observations to ``obs``."""
+        idx = np.arange(self.core.n)
+        if seeds is not None:
+            self.core.seed_idx(idx, seeds)
+        self.buf.obs[...] = self.core.reset_idx(idx)
+
+    def step(self) -> np.ndarray:
+        """Step every env with ``buf.actions``; finished envs are reset, their final observation and
+        statistics go to ``terminal_obs``/``stats``/``reason``. Returns the observations."""
+        core, buf = self.core, self.buf
+        _, reward, term, trunc, reason = core.step(buf.actions, observe=False)
+        done = term | trunc
+        done_idx = np.flatnonzero(done)
+        if done_idx.size:
+            # final states of the finished envs, observed together with everyone's new state
+            final = core.observation_inputs(done_idx)
+            buf.stats[done_idx] = core.final_stats(done_idx)
+            buf.reason[done_idx] = reason[done_idx]
+            core.restart_idx(done_idx)
+            obs, final_obs = core.observe_after_reset(final)
+            buf.terminal_obs[done_idx] = final_obs
+        else:
+            obs = core.observe()
+        if self.publish_obs:
+            buf.obs[...] = obs
+        buf.reward[...] = reward
+        buf.done[...] = done
+        buf.truncated[...] = trunc
+        return obs
+
+    # ---------------------------------------------------------------- control (by name in workers)
+    def set_sensor(self, sensor: SensorSettings) -> None:
+        """Install the observation pipeline in the engine."""
+        self.core.set_sensor(sensor)
+
+    def check_params(self, idx: list[int], params: dict[str, Any]) -> None:
+        """Validate a curriculum change for the share's envs ``idx`` (local indices)."""
+        self.core.check_params(np.asarray(idx, dtype=int), **params)
+
+    def apply_params(self, idx: list[int], params: dict[str, Any]) -> None:
+        """Apply a curriculum change (from each env's next reset) to the share's envs ``idx``."""
+        self.core.apply_params(np.asarray(idx, dtype=int), **params)
+
+    def models(self, idx: list[int]) -> list[Any]:
+        """The parameter models of the share's envs ``idx``."""
+        return [self.core.models[i] for i in idx]
+
+
+CONTROL_METHODS: frozenset[str] = frozenset({"reset", "set_sensor", "check_params", "apply_params", "models"})
+"""The :class:`Shard` methods a worker process runs on request (besides ``step``)."""
+
+
+def done_infos(buf: StepBuffers, infos: list[dict[str, Any]], done_idx: list[int]) -> None:
+    """Write the final-step infos of the envs ``done_idx`` (rows of ``buf``) into ``infos``:
+    episode statistics, ``TimeLimit.truncated`` and ``terminal_observation`` (a copy)."""
+    stats, reason, trunc, term_obs = buf.stats, buf.reason, buf.truncated, buf.terminal_obs
+    for i in done_idx:
+        s = stats[i]
+        info = final_info(int(reason[i]), float(s[0]), float(s[1]), float(s[2]), float(s[3]))
+        info["TimeLimit.truncated"] = bool(trunc[i])
+        info["terminal_observation"] = term_obs[i].copy()
+        infos[i] = info

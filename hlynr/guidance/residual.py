@@ -1,0 +1,134 @@
+"""The ``residual_guidance`` wrapper: the policy learns a correction on top of a guidance law.
+
+Residual policy learning: at every step the env receives ``clip(baseline(obs) + scale * action,
+-1, 1)``, where ``baseline`` is a registered guidance baseline (:data:`BASELINES`, e.g. ``pn``)
+evaluated on the same observation the policy sees. A policy whose mean action is zero therefore
+flies the baseline exactly, and training starts from the baseline's performance instead of
+from scratch. The baseline sees only what the policy sees (the sensor path of the config), so
+no privileged information reaches the commands::
+
+    wrappers:
+      - radar_kalman: {filter: ca}
+      - residual_guidance: {baseline: pn, params: {N: 6}}
+      - frame_stack: {n_stack: 4}
+      - normalize: {}
+
+It must come after the wrappers that define the task (the sensor model) and before learner
+preprocessing (``frame_stack``, ``normalize``), because the baseline needs the raw observation.
+It is a learner wrapper: baselines scored by ``evaluate.py`` never see it. A baseline that
+changes the sensor path (``apn`` needs ``filter: ca``, ``truth_pn`` needs ``mode: truth``) is
+only accepted if the config's own wrappers already have those settings, so a residual policy
+can never be fed the true target state through its baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import Field, ValidationInfo, field_validator
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+
+from hlynr.config.base import StrictModel
+from hlynr.envs.wrappers import WRAPPERS, WrapContext, register_wrapper
+from hlynr.guidance.registry import BASELINES, Policy
+from hlynr.registry import UnknownNameError
+
+NAME = "residual_guidance"
+
+
+class ResidualGuidanceParams(StrictModel):
+    """Residual policy: the env receives ``clip(baseline(obs) + scale * action, -1, 1)``.
+
+    ``baseline``: a registered guidance baseline (e.g. ``pn``); ``params``: its parameters
+    (e.g. ``{N: 6}``); ``scale``: the authority of the learned correction (1 = the full action range).
+    """
+
+    baseline: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    scale: float = Field(1.0, gt=0, le=2)
+
+    @field_validator("baseline")
+    @classmethod
+    def _known_baseline(cls, name: str) -> str:
+        try:
+            BASELINES.get(name)
+        except UnknownNameError as exc:  # a KeyError: pydantic reports only ValueErrors
+            raise ValueError(str(exc)) from None
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _baseline_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        name = info.data.get("baseline")
+        if name is None:  # the baseline name itself failed; that error is reported
+            return params
+        return BASELINES.get(name).params.model_validate(params).model_dump()
+
+    def check_in_chain(self, config: Any, index: int) -> tuple[tuple[Any, ...], str] | None:
+        """Problem with this wrapper's place in ``config.wrappers`` (``(key path, message)``), or None."""
+        entry = BASELINES.get(self.baseline)
+        if config.env.id not in entry.env_ids:
+            return ("baseline",), (f"baseline '{self.baseline}' drives {', '.join(entry.env_ids)}, "
+                                   f"not {config.env.id}")
+        before = config.wrappers[:index]
+        for spec in before:
+            if WRAPPERS.get(spec.name).env is None:
+                return (), (f"{NAME} needs the raw observation: put it before '{spec.name}' "
+                            "(right after the sensor wrappers)")
+        for wrapper, wanted in entry.wrapper_overrides.items():
+            spec = next((s for s in before if s.name == wrapper), None)
+            have = spec.params.model_dump() if spec is not None else None
+            for key, value in wanted.items():
+                if have is None or have.get(key) != value:
+                    current = "missing" if have is None else f"{key}: {have.get(key)!r}"
+                    return ("baseline",), (
+                        f"baseline '{self.baseline}' needs {wrapper}: {{{key}: {value}}} before "
+                        f"{NAME} (the config has {current}); a residual policy acts through the "
+                        "config's own sensor path")
+        return None
+
+
+class ResidualGuidanceVecWrapper(VecEnvWrapper):
+    """Adds ``baseline(last observation)`` to the policy's actions (VecEnv form)."""
+
+    def __init__(self, venv: VecEnv, baseline: Policy, scale: float = 1.0) -> None:
+        super().__init__(venv)
+        self.baseline, self.scale = baseline, float(scale)
+        self._obs: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        """Reset and remember the observation the first commands are computed from."""
+        self._obs = self.venv.reset()
+        return self._obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Send ``clip(baseline(obs) + scale * actions, -1, 1)`` to the wrapped envs."""
+        if self._obs is None:
+            raise RuntimeError(f"{NAME}: reset the environment before stepping it")
+        base, _ = self.baseline.predict(self._obs, deterministic=True)
+        command = np.clip(base + self.scale * np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+        self.venv.step_async(command.astype(np.float32))
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step; the returned observations (after automatic resets) drive the next commands."""
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self._obs = obs
+        return obs, rewards, dones, infos
+
+
+def _wrap_vec(venv: VecEnv, p: ResidualGuidanceParams, ctx: WrapContext) -> VecEnv:
+    entry = BASELINES.get(p.baseline)
+    policy = entry.factory(venv.observation_space, venv.action_space, entry.params.model_validate(p.params))
+    return ResidualGuidanceVecWrapper(venv, policy, p.scale)
+
+
+def register() -> None:
+    """Register ``residual_guidance`` in the wrapper registry (idempotent)."""
+    if NAME not in WRAPPERS:
+        register_wrapper(NAME, ResidualGuidanceParams, vec=_wrap_vec,
+                         doc=ResidualGuidanceParams.__doc__ or "")
+
+
+register()
