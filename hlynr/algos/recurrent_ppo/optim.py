@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch as th
-from torch.nn.utils.clip_grad import _has_foreach_support
+
+try:  # private helpers of torch (present in the supported range); without them: torch's public path
+    from torch.nn.utils.clip_grad import _has_foreach_support
+except ImportError:  # pragma: no cover - depends on the torch version
+    _has_foreach_support = None
 
 
 @th.no_grad()
@@ -29,8 +33,10 @@ def clip_grad_norm(parameters: Sequence[th.Tensor], max_norm: float) -> th.Tenso
     if not grads:
         return th.tensor(0.0)
     first = grads[0]
-    if not all(g.device == first.device and g.dtype == first.dtype for g in grads) or not (
-        _has_foreach_support(grads, first.device)
+    if (
+        _has_foreach_support is None
+        or not all(g.device == first.device and g.dtype == first.dtype for g in grads)
+        or not _has_foreach_support(grads, first.device)
     ):
         return th.nn.utils.clip_grad_norm_(parameters, max_norm)
     total_norm = th.linalg.vector_norm(th.stack(th._foreach_norm(grads, 2.0)), 2.0)
@@ -73,6 +79,8 @@ class FlatFusedAdam:
         """True for a plain fused Adam with one group of float32 parameters on one device."""
         if type(optimizer) is not th.optim.Adam or len(optimizer.param_groups) != 1:
             return False
+        if not hasattr(th, "_fused_adam_") or not hasattr(th, "_foreach_norm"):
+            return False  # private kernels missing in this torch version: the ordinary step
         group = optimizer.param_groups[0]
         params = group["params"]
         if not params or not group.get("fused") or group["amsgrad"] or group["differentiable"]:
