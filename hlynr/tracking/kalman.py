@@ -2,8 +2,8 @@
 
 Each Cartesian axis is an independent linear filter with the same model, the same process noise
 and the same measurement variance, so the covariance is identical for the three axes and stored
-once per environment. States have shape ``(3, N)`` (axis, env); covariance entries have shape
-``(N,)``. Process noise is the discrete white-noise model (filterpy's ``Q_discrete_white_noise``):
+once per environment. Process noise is the discrete white-noise model (filterpy's
+``Q_discrete_white_noise``):
 
 * CV ``[p, v]``: ``Q = var * [[T^4/4, T^3/2], [T^3/2, T^2]]`` (``var``: acceleration variance);
 * CA ``[p, v, a]``: ``Q = var * g g^T`` with ``g = [T^2/2, T, 1]`` (``var``: variance of the
@@ -11,116 +11,175 @@ once per environment. States have shape ``(3, N)`` (axis, env); covariance entri
 
 Both filters predict every step and update only where a detection arrived (``mask``); the update
 is the standard ``K = P H^T / S`` form (equal to filterpy's Joseph form in exact arithmetic).
+
+Storage: a track is one ``(rows, N)`` matrix ``X`` (one column per env): the state vectors
+``p, v[, a]`` (3 rows each) followed by the covariance entries (CV ``pp, pv, vv``; CA ``pp, pv,
+pa, vv, va, aa``). ``x`` (the state as ``(2 or 3, 3, N)``), ``cov`` and the named fields are views
+of it, so a reset is one scatter of a column block and the filter updates several quantities per
+NumPy call; every function updates the views in place.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass
-class CVTrack:
-    """CV filter state: position ``p`` and velocity ``v`` (3, N); covariance ``pp, pv, vv`` (N,)."""
-
-    p: np.ndarray
-    v: np.ndarray
-    pp: np.ndarray
-    pv: np.ndarray
-    vv: np.ndarray
+CV_ROWS = 9
+"""Rows of a CV track matrix: p 0:3, v 3:6, pp 6, pv 7, vv 8."""
+CA_ROWS = 15
+"""Rows of a CA track matrix: p 0:3, v 3:6, a 6:9, pp 9, pv 10, pa 11, vv 12, va 13, aa 14."""
 
 
-@dataclass
-class CATrack:
-    """CA filter state: ``p, v, a`` (3, N) and the six covariance entries (N,)."""
-
-    p: np.ndarray
-    v: np.ndarray
-    a: np.ndarray
-    pp: np.ndarray
-    pv: np.ndarray
-    pa: np.ndarray
-    vv: np.ndarray
-    va: np.ndarray
-    aa: np.ndarray
+def _cov_row(i: int, name: str) -> property:
+    """A read-only property: covariance entry ``name`` = row ``i`` of ``cov`` (a view, (N,))."""
+    return property(lambda self: self.cov[i], doc=f"Covariance entry ``{name}`` (N,) (a view).")
 
 
-def cv_predict(t: CVTrack, dt: float, q_var: np.ndarray | float) -> None:
-    """In-place CV predict: ``x = F x``, ``P = F P F^T + Q``."""
-    t.p += dt * t.v
-    pp, pv, vv = t.pp, t.pv, t.vv
-    t.pp = pp + 2.0 * dt * pv + dt * dt * vv + q_var * (0.25 * dt**4)
-    t.pv = pv + dt * vv + q_var * (0.5 * dt**3)
-    t.vv = vv + q_var * (dt * dt)
+class _Track:
+    """A batched track stored in one matrix ``X``; ``dim`` state vectors of 3 rows, then ``cov``."""
+
+    dim = 0
+
+    def __init__(self, X: np.ndarray) -> None:
+        self.X = X
+        n, d = X.shape[1], self.dim
+        self.x = X[:3 * d].reshape(d, 3, n)
+        """The state vectors (dim, 3, N) (a view of ``X``)."""
+        self.cov = X[3 * d:]
+        """The covariance entries (a view of ``X``)."""
+        self.vecs: tuple[np.ndarray, ...] = tuple(self.x)
+        """The state vectors (3, N) each (views; ``p, v[, a]``)."""
+        self.covs: tuple[np.ndarray, ...] = tuple(self.cov)
+        """The covariance entries (N,) each (views, in the order of ``cov``)."""
+
+    def __getstate__(self) -> dict[str, np.ndarray]:
+        """Pickle the matrix only (the views are re-created on unpickling)."""
+        return {"X": self.X}
+
+    def __setstate__(self, state: dict[str, np.ndarray]) -> None:
+        """Restore from :meth:`__getstate__`."""
+        self.__init__(state["X"])  # type: ignore[misc]
+
+    @property
+    def p(self) -> np.ndarray:
+        """Position estimates (3, N)."""
+        return self.x[0]
+
+    @property
+    def v(self) -> np.ndarray:
+        """Velocity estimates (3, N)."""
+        return self.x[1]
+
+
+class CVTrack(_Track):
+    """CV filter state: ``p, v`` (3, N); covariance ``pp, pv, vv`` (N,) (views of ``X`` (9, N))."""
+
+    dim = 2
+    pp, pv, vv = _cov_row(0, "pp"), _cov_row(1, "pv"), _cov_row(2, "vv")
+
+
+class CATrack(_Track):
+    """CA filter state: ``p, v, a`` (3, N) and the six covariance entries (views of ``X`` (15, N))."""
+
+    dim = 3
+    pp, pv, pa = _cov_row(0, "pp"), _cov_row(1, "pv"), _cov_row(2, "pa")
+    vv, va, aa = _cov_row(3, "vv"), _cov_row(4, "va"), _cov_row(5, "aa")
+
+    @property
+    def a(self) -> np.ndarray:
+        """Acceleration estimates (3, N)."""
+        return self.x[2]
+
+
+def cv_process_noise(dt: float, q_var: np.ndarray | float) -> tuple[np.ndarray | float, ...]:
+    """The CV process-noise entries ``(Q_pp, Q_pv, Q_vv)`` for acceleration variance ``q_var``."""
+    return q_var * (0.25 * dt**4), q_var * (0.5 * dt**3), q_var * (dt * dt)
+
+
+def cv_predict(t: CVTrack, dt: float, q_var: np.ndarray | float,
+               q: tuple[np.ndarray | float, ...] | None = None) -> None:
+    """In-place CV predict: ``x = F x``, ``P = F P F^T + Q`` (``q``: :func:`cv_process_noise` of
+    ``dt, q_var`` if already computed)."""
+    q_pp, q_pv, q_vv = cv_process_noise(dt, q_var) if q is None else q
+    p, v = t.vecs
+    pp, pv, vv = t.covs
+    p += dt * v
+    # new pp, pv use the old pv, vv: update pp first, then pv, then vv
+    pp += 2.0 * dt * pv
+    pp += dt * dt * vv
+    pp += q_pp
+    pv += dt * vv
+    pv += q_pv
+    vv += q_vv
 
 
 def cv_update(t: CVTrack, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray) -> None:
     """In-place CV update with position measurement ``z`` (3, N), variance ``r_var`` (N,), where ``mask``."""
-    s = t.pp + r_var
-    k0 = np.where(mask, t.pp / s, 0.0)
-    k1 = np.where(mask, t.pv / s, 0.0)
-    y = z - t.p
-    t.p += k0 * y
-    t.v += k1 * y
-    pp, pv, vv = t.pp, t.pv, t.vv
-    t.pp = pp - k0 * pp
-    t.pv = pv - k0 * pv
-    t.vv = vv - k1 * pv
+    p, v = t.vecs
+    pp, pv, vv = t.covs
+    s = pp + r_var
+    k0 = np.where(mask, pp / s, 0.0)
+    k1 = np.where(mask, pv / s, 0.0)
+    y = z - p
+    p += k0 * y
+    v += k1 * y
+    vv -= k1 * pv  # with the old pv
+    pv -= k0 * pv
+    pp -= k0 * pp
 
 
 def ca_predict(t: CATrack, dt: float, q_var: np.ndarray | float) -> None:
     """In-place CA predict: ``x = F x``, ``P = F P F^T + Q`` (closed form of the 3x3 product)."""
     h = 0.5 * dt * dt
-    t.p += dt * t.v + h * t.a
-    t.v += dt * t.a
-    pp, pv, pa, vv, va, aa = t.pp, t.pv, t.pa, t.vv, t.va, t.aa
-    # M = F P (rows 0, 1; row 2 = P row 2)
+    p, v, a = t.vecs
+    p += dt * v + h * a
+    v += dt * a
+    pp, pv, pa, vv, va, aa = t.covs
+    # M = F P (rows 0, 1; row 2 = P row 2), from the old entries
     m00 = pp + dt * pv + h * pa
     m01 = pv + dt * vv + h * va
     m02 = pa + dt * va + h * aa
     m11 = vv + dt * va
     m12 = va + dt * aa
     g0, g1 = h, dt
-    t.pp = m00 + dt * m01 + h * m02 + q_var * (g0 * g0)
-    t.pv = m01 + dt * m02 + q_var * (g0 * g1)
-    t.pa = m02 + q_var * g0
-    t.vv = m11 + dt * m12 + q_var * (g1 * g1)
-    t.va = m12 + q_var * g1
-    t.aa = aa + q_var
+    np.add(m00 + dt * m01 + h * m02, q_var * (g0 * g0), out=pp)
+    np.add(m01 + dt * m02, q_var * (g0 * g1), out=pv)
+    np.add(m02, q_var * g0, out=pa)
+    np.add(m11 + dt * m12, q_var * (g1 * g1), out=vv)
+    np.add(m12, q_var * g1, out=va)
+    aa += q_var
 
 
 def ca_update(t: CATrack, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray) -> None:
     """In-place CA update with position measurement ``z`` (3, N), variance ``r_var`` (N,), where ``mask``."""
-    s = t.pp + r_var
-    k0 = np.where(mask, t.pp / s, 0.0)
-    k1 = np.where(mask, t.pv / s, 0.0)
-    k2 = np.where(mask, t.pa / s, 0.0)
-    y = z - t.p
-    t.p += k0 * y
-    t.v += k1 * y
-    t.a += k2 * y
-    pp, pv, pa, vv, va, aa = t.pp, t.pv, t.pa, t.vv, t.va, t.aa
-    t.pp = pp - k0 * pp
-    t.pv = pv - k0 * pv
-    t.pa = pa - k0 * pa
-    t.vv = vv - k1 * pv
-    t.va = va - k1 * pa
-    t.aa = aa - k2 * pa
+    p, v, a = t.vecs
+    pp, pv, pa, vv, va, aa = t.covs
+    s = pp + r_var
+    k0 = np.where(mask, pp / s, 0.0)
+    k1 = np.where(mask, pv / s, 0.0)
+    k2 = np.where(mask, pa / s, 0.0)
+    y = z - p
+    p += k0 * y
+    v += k1 * y
+    a += k2 * y
+    # entries from the old pv, pa first
+    vv -= k1 * pv
+    va -= k1 * pa
+    aa -= k2 * pa
+    pp -= k0 * pp
+    pv -= k0 * pv
+    pa -= k0 * pa
 
 
 def cv_init(p: np.ndarray, v: np.ndarray, p_var: np.ndarray, v_var: np.ndarray) -> CVTrack:
     """A CV track at ``p, v`` (3, N) with diagonal covariance ``p_var, v_var`` (N,)."""
-    n = p.shape[1]
-    return CVTrack(p.copy(), v.copy(), np.array(p_var, float) * np.ones(n), np.zeros(n),
-                   np.array(v_var, float) * np.ones(n))
+    X = np.zeros((CV_ROWS, p.shape[1]))
+    X[0:3], X[3:6], X[6], X[8] = p, v, p_var, v_var
+    return CVTrack(X)
 
 
 def ca_init(p: np.ndarray, v: np.ndarray, a: np.ndarray, p_var: np.ndarray, v_var: np.ndarray,
             a_var: np.ndarray) -> CATrack:
     """A CA track at ``p, v, a`` (3, N) with diagonal covariance (N,)."""
-    n = p.shape[1]
-    z = np.zeros(n)
-    return CATrack(p.copy(), v.copy(), a.copy(), np.array(p_var, float) * np.ones(n), z.copy(),
-                   z.copy(), np.array(v_var, float) * np.ones(n), z.copy(),
-                   np.array(a_var, float) * np.ones(n))
+    X = np.zeros((CA_ROWS, p.shape[1]))
+    X[0:3], X[3:6], X[6:9], X[9], X[12], X[14] = p, v, a, p_var, v_var, a_var
+    return CATrack(X)

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from hlynr.tracking.kalman import (
-    CATrack, CVTrack, ca_init, ca_predict, ca_update, cv_init, cv_predict, cv_update,
+    CA_ROWS, CV_ROWS, CATrack, CVTrack, ca_predict, ca_update, cv_predict, cv_process_noise, cv_update,
 )
 
 
@@ -25,10 +25,9 @@ class BatchTracker:
         if kind not in ("cv", "ca"):
             raise ValueError(f"unknown filter '{kind}'; known: cv, ca")
         self.n, self.kind, self.dt, self.delay = n, kind, dt, int(delay_steps)
-        z3, z1 = np.zeros((3, n)), np.zeros(n)
-        self.track: CVTrack | CATrack = (
-            cv_init(z3, z3, z1, z1) if kind == "cv" else ca_init(z3, z3, z3, z1, z1, z1)
-        )
+        self.rows = CV_ROWS if kind == "cv" else CA_ROWS
+        """Rows of the track matrix (and of the blocks :meth:`init_block` makes)."""
+        self.track: CVTrack | CATrack = (CVTrack if kind == "cv" else CATrack)(np.zeros((self.rows, n)))
         self.since_detection = np.zeros(n)
         self.detected = np.zeros(n, dtype=bool)
         d = self.delay + 1
@@ -36,20 +35,30 @@ class BatchTracker:
         self._rbuf = np.zeros((d, n))
         self._mbuf = np.zeros((d, n), dtype=bool)
         self._zero3 = np.zeros((3, n))
+        self._q_cache: tuple[object, tuple[np.ndarray | float, ...]] = (None, ())
+        """(q_var array, its CV process-noise entries): recomputed when a new array is passed."""
 
-    def init_idx(self, idx: np.ndarray, p: np.ndarray, v: np.ndarray, p_var: np.ndarray,
-                 v_var: np.ndarray, a_var: np.ndarray) -> None:
-        """(Re)initialise the tracks of envs ``idx`` at ``p, v`` (3, m) with diagonal variances (m,)."""
-        t = self.track
-        t.p[:, idx] = p
-        t.v[:, idx] = v
-        t.pp[idx], t.pv[idx], t.vv[idx] = p_var, 0.0, v_var
-        if isinstance(t, CATrack):
-            t.a[:, idx] = 0.0
-            t.pa[idx], t.va[idx], t.aa[idx] = 0.0, 0.0, a_var
+    def init_block(self, p: np.ndarray, v: np.ndarray, p_var: np.ndarray, v_var: np.ndarray,
+                   a_var: np.ndarray) -> np.ndarray:
+        """The track-matrix columns ``(rows, m)`` of new tracks at ``p, v`` (3, m) (zero
+        acceleration) with diagonal covariance ``p_var, v_var[, a_var]`` (m,), for :meth:`init_idx`."""
+        block = np.zeros((self.rows, p.shape[1]))
+        block[0:3], block[3:6] = p, v
+        c = 3 * self.track.dim  # first covariance row: pp; then vv at +2 (CV) / +3 (CA), aa at +5
+        block[c] = p_var
+        if self.kind == "cv":
+            block[c + 2] = v_var
+        else:
+            block[c + 3], block[c + 5] = v_var, a_var
+        return block
+
+    def init_idx(self, idx: np.ndarray, block: np.ndarray) -> None:
+        """(Re)initialise the tracks of envs ``idx`` with the columns ``block`` of :meth:`init_block`."""
+        self.track.X[:, idx] = block
         self.since_detection[idx] = 0.0
         self.detected[idx] = True
-        self._mbuf[:, idx] = False
+        if self.delay:
+            self._mbuf[:, idx] = False
 
     def step(self, step_index: np.ndarray, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray,
              q_var: np.ndarray) -> None:
@@ -57,11 +66,15 @@ class BatchTracker:
 
         ``step_index`` (N,): the envs' step counters after this step (for the delay buffer);
         ``z`` (3, N): measured inertial target positions now; ``r_var`` (N,) their per-axis
-        variance; ``mask`` (N,): detections now; ``q_var``: process-noise variance (N,).
+        variance; ``mask`` (N,): detections now; ``q_var``: process-noise variance (N,). The CV
+        process-noise entries are cached per ``q_var`` array object: pass a new array (never
+        modify it in place) when the variances change.
         """
         t = self.track
         if isinstance(t, CVTrack):
-            cv_predict(t, self.dt, q_var)
+            if self._q_cache[0] is not q_var:
+                self._q_cache = (q_var, cv_process_noise(self.dt, q_var))
+            cv_predict(t, self.dt, q_var, self._q_cache[1])
         else:
             ca_predict(t, self.dt, q_var)
         if self.delay:
@@ -85,6 +98,24 @@ class BatchTracker:
             ca_update(t, z, r_var, mask)
         self.detected = mask
         self.since_detection = np.where(mask, 0.0, self.since_detection + self.dt)
+
+    def write_estimate(self, sel: slice | np.ndarray, p: np.ndarray, v: np.ndarray, a: np.ndarray,
+                       std: np.ndarray, since: np.ndarray, detected: np.ndarray) -> None:
+        """Write the estimate of envs ``sel`` into the given arrays: state ``p, v, a`` (3, m)
+        (a = 0 for CV), ``std`` (2, m): position and velocity 1-sigma per axis, time since the
+        last detection and this step's detection flag (as 0/1) (m,) each; the numbers of
+        :meth:`estimate`."""
+        t = self.track
+        p[...] = t.x[0][:, sel]
+        v[...] = t.x[1][:, sel]
+        if isinstance(t, CATrack):
+            a[...] = t.x[2][:, sel]
+        else:
+            a[...] = 0.0
+        pp_vv = t.cov[0::2] if self.kind == "cv" else t.cov[0::3]  # rows pp, vv
+        np.sqrt(np.maximum(pp_vv[:, sel], 0.0), out=std)
+        since[...] = self.since_detection[sel]
+        detected[...] = self.detected[sel]
 
     def estimate(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(p, v, a, pos_std, vel_std)``: estimated target state (a = 0 for CV) and 1-sigma per axis."""

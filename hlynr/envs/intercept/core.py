@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from hlynr.envs.intercept import rng
-from hlynr.envs.intercept.observation import OBS_DIM, build_observation
+from hlynr.envs.intercept.observation import INPUT_ROWS, N_INPUTS, OBS_DIM, observe_inputs
 from hlynr.envs.intercept.params import (
     G0, MANEUVERS, STRUCTURAL, InterceptParams, RewardParams, ScenarioParams,
 )
@@ -26,6 +26,7 @@ from hlynr.envs.intercept.physics import (
     perpendicular_basis, target_accel, unit,
 )
 from hlynr.tracking import radar
+from hlynr.tracking.kalman import CA_ROWS
 from hlynr.tracking.tracker import BatchTracker
 
 TERMINATION_REASONS: tuple[str, ...] = (
@@ -37,10 +38,36 @@ TERMINATION_REASONS: tuple[str, ...] = (
 _MAN_CODE = {name: i for i, name in enumerate(MANEUVERS)}  # none 0, weave 1, step 2, random 3, mixed 4
 _NUMERIC = [k for k, f in ScenarioParams.model_fields.items() if k != "target_maneuver"]
 _REWARD = list(RewardParams.model_fields)
-_INIT_ROWS = 37
-"""Rows of the next-episode cache: tp 0:3, tv 3:6, mp 6:9, mv 9:12, ma 12:15, fuel 15, manoeuvre
-code 16, cos/sin psi 17-18, omega 19, phase 20, step time 21, sign 22, t 23, min_dist 24, t_cpa 25,
-closing_seen 26, potential 27; radar mode: cue p 28:31, cue v 31:34, p/v/a variances 34-36."""
+_STATE_ROWS = 28
+"""Rows of the float state matrix ``InterceptCore.S`` (one column per env)."""
+_ROWS: dict[str, slice | int] = {
+    "tp": slice(0, 3), "mp": slice(3, 6), "tv": slice(6, 9), "mv": slice(9, 12), "ma": slice(12, 15),
+    "fuel": 15, "man_cos": 17, "man_sin": 18, "man_omega": 19, "man_phase": 20, "man_tstep": 21,
+    "man_sign": 22, "t": 23, "min_dist": 24, "t_cpa": 25, "phi": 27,
+}
+"""Rows of ``InterceptCore.S``: threat and interceptor positions (0:6, threat first) and velocities
+(6:12), so that one call moves both; row 16 (manoeuvre code) and 26 (closing seen) only exist in
+the cache (their live copies are the integer/bool arrays ``man_code``/``closing_seen``)."""
+_INIT_ROWS = _STATE_ROWS + CA_ROWS
+"""Rows of the next-episode cache: the ``_STATE_ROWS`` rows of the state matrix (see ``_ROWS``),
+then, in radar mode, the tracker's initial track-matrix columns (``BatchTracker.init_block``)."""
+
+
+_FINAL_ROWS = np.array([_ROWS[k] for k in ("min_dist", "t_cpa", "t", "fuel")])[:, None]
+"""Rows of ``S`` holding the ``FINAL_STATS`` (as a column, to index a block of rows x envs)."""
+
+
+def _state_row(name: str) -> property:
+    """A property for the state quantity ``name``: a view of its rows of ``S`` (assignment copies in)."""
+    rows = _ROWS[name]
+
+    def get(self: InterceptCore) -> np.ndarray:
+        return self._row_views[name]
+
+    def put(self: InterceptCore, value: np.ndarray) -> None:
+        self._row_views[name][...] = value
+
+    return property(get, put, doc=f"``{name}``: rows {rows} of the state matrix ``S`` (a view).")
 
 
 FINAL_STATS: tuple[str, ...] = ("miss_distance", "time_to_intercept", "episode_time", "fuel_remaining")
@@ -103,7 +130,17 @@ def _validated(model: Any, params: dict[str, Any]) -> Any:
 
 
 class InterceptCore:
-    """State and step function of ``n`` Intercept engagements (see module docstring)."""
+    """State and step function of ``n`` Intercept engagements (see module docstring).
+
+    The float state of all envs lives in one ``(_STATE_ROWS, n)`` matrix ``S`` (rows: ``_ROWS``;
+    ``mp``, ``tv``, ``fuel``, ... are views of its rows), so that a reset is one scatter of a
+    column block and positions/velocities of interceptor and threat move in one call.
+    """
+
+    tp, mp, tv, mv, ma, fuel = (_state_row(k) for k in ("tp", "mp", "tv", "mv", "ma", "fuel"))
+    man_cos, man_sin, man_omega, man_phase, man_tstep, man_sign = (
+        _state_row(k) for k in ("man_cos", "man_sin", "man_omega", "man_phase", "man_tstep", "man_sign"))
+    t, min_dist, t_cpa, phi = (_state_row(k) for k in ("t", "min_dist", "t_cpa", "phi"))
 
     def __init__(self, n: int, params: Any = None, sensor: SensorSettings | None = None) -> None:
         model = params if isinstance(params, InterceptParams) else InterceptParams(**(params or {}))
@@ -125,28 +162,24 @@ class InterceptCore:
         self.D: dict[str, np.ndarray] = {}
         self.sensor = sensor or SensorSettings()
         self.tracker: BatchTracker | None = None
-        z3, z1 = np.zeros((3, n)), np.zeros(n)
-        # interceptor
-        self.mp, self.mv, self.ma = z3.copy(), z3.copy(), z3.copy()
-        self.fuel = z1.copy()
-        # threat
-        self.tp, self.tv = z3.copy(), z3.copy()
+        z1 = np.zeros(n)
+        # float state (interceptor, threat, manoeuvre, episode bookkeeping): rows of one matrix
+        self.S = np.zeros((_STATE_ROWS, n))
+        self._views()
+        self.man_cos[:] = 1.0
+        self.man_sign[:] = 1.0
+        self.min_dist[:] = np.inf
         self.man_code = np.zeros(n, dtype=np.int64)
-        self.man_cos, self.man_sin = z1 + 1.0, z1.copy()
-        self.man_omega, self.man_phase = z1.copy(), z1.copy()
-        self.man_tstep, self.man_sign = z1.copy(), np.ones(n)
         self._has_weave = self._has_other = self._all_weave = False
-        # episode bookkeeping
-        self.t, self.k = z1.copy(), np.zeros(n, dtype=np.int64)
-        self.min_dist, self.t_cpa = np.full(n, np.inf), z1.copy()
+        self.k = np.zeros(n, dtype=np.int64)
         self.closing_seen = np.zeros(n, dtype=bool)
-        self.phi = z1.copy()
-        self.e_y = np.stack([z1, z1 + 1.0, z1])
-        self.e_z = np.stack([z1, z1, z1 + 1.0])
+        self.e_yz = np.stack([np.stack([z1, z1 + 1.0, z1]), np.stack([z1, z1, z1 + 1.0])])
+        """The action frame (e_y, e_z) (2, 3, n) of the last observation (``e_y``/``e_z``: views)."""
+        self.e_y, self.e_z = self.e_yz
         self.base_key = rng.seed_key(np.random.SeedSequence().generate_state(n, dtype=np.uint64))
         self.episode = np.full(n, -1, dtype=np.int64)
         self.ep_key = np.zeros(n, dtype=np.uint64)
-        self.last_accel_cmd = z3.copy()
+        self.last_accel_cmd = np.zeros((3, n))
         # cache of the initial states of every env's next episode (rows: see _fill_initial)
         self._init = np.zeros((_INIT_ROWS, n))
         self._init_key = np.zeros(n, dtype=np.uint64)
@@ -154,16 +187,29 @@ class InterceptCore:
         self.set_sensor(self.sensor)
         self._derive()
 
+    def _views(self) -> None:
+        """(Re)create the stacked views of ``S`` used by the physics step: positions ``_pos`` and
+        velocities ``_vel`` (2, 3, n) (threat first), and the acceleration scratch ``_acc``."""
+        n = self.S.shape[1]
+        self._row_views = {k: self.S[rows] for k, rows in _ROWS.items()}
+        self._pos = self.S[0:6].reshape(2, 3, n)
+        self._vel = self.S[6:12].reshape(2, 3, n)
+        self._acc = np.empty((2, 3, n))
+        self._acc_rows = tuple(self._acc)  # (threat, interceptor) views
+
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without ``P`` (its arrays are views of ``_P_mat``; rebuilt on unpickling)."""
+        """Pickle without views (``P`` of ``_P_mat``, ``_pos``/``_vel`` of ``S``; rebuilt on unpickling)."""
         state = self.__dict__.copy()
-        del state["P"]
+        for k in ("P", "_row_views", "_pos", "_vel", "_acc", "_acc_rows", "e_y", "e_z"):
+            del state[k]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore, re-creating ``P`` as views of the parameter matrix."""
+        """Restore, re-creating the views of the parameter and state matrices."""
         self.__dict__.update(state)
         self.P = {k: self._P_mat[i] for k, i in self._P_rows.items()}
+        self._views()
+        self.e_y, self.e_z = self.e_yz
 
     # ------------------------------------------------------------------ parameters
     def _write_params(self, idx: np.ndarray, model: Any) -> None:
@@ -207,7 +253,15 @@ class InterceptCore:
             "fov_cos": np.cos(np.deg2rad(P["radar_fov_deg"])),
             "every": np.rint(P["control_rate"] / P["radar_rate"]).astype(np.int64),
             "q_var": self._q_var(slice(None)),
+            "max_time": P["max_time"] - 1e-9,
+            "isp_g0": P["isp"] * G0,
+            "neg_shaping": -P["reward_shaping"],
+            # radar noise 1-sigma per measured quantity (range, azimuth, elevation) and the
+            # range part of the measurement variance
+            "radar_sigma": np.stack([P["radar_range_noise"], P["radar_angle_noise"], P["radar_angle_noise"]]),
+            "range_var": P["radar_range_noise"] ** 2,
         }
+        self._scan_every_step = bool((self.D["every"] == 1).all())
 
     def set_sensor(self, sensor: SensorSettings) -> None:
         """Install the observation pipeline (takes full effect from the next reset)."""
@@ -254,29 +308,26 @@ class InterceptCore:
                 self.P[k][stale] = v[stale]
             self._stale[stale] = False
             self._derive()
-        self._fill_initial(idx[~self._init_ok[idx]])
+        need = idx[~self._init_ok[idx]]
+        if need.size:
+            # some env restarts before the batch refill reached it: from 16 envs on, refill
+            # every pending env now (one batch; the numbers do not depend on the batch)
+            self._fill_initial(np.flatnonzero(~self._init_ok & ~self._stale) if self.n >= 16 else need)
         block, key = self._init[:, idx], self._init_key[idx]
         self._init_ok[idx] = False
         self.episode[idx] += 1
         self.ep_key[idx] = key
-        self.tp[:, idx], self.tv[:, idx], self.mp[:, idx], self.mv[:, idx], self.ma[:, idx] = (
-            block[0:3], block[3:6], block[6:9], block[9:12], block[12:15])
-        self.fuel[idx] = block[15]
+        self.S[:, idx] = block[:_STATE_ROWS]
         self.man_code[idx] = block[16]
-        self.man_cos[idx], self.man_sin[idx] = block[17], block[18]
-        self._has_weave = bool((self.man_code == 1).any())
-        self._has_other = bool((self.man_code >= 2).any())
-        self._all_weave = self._has_weave and bool((self.man_code == 1).all())
-        self.man_omega[idx], self.man_phase[idx] = block[19], block[20]
-        self.man_tstep[idx], self.man_sign[idx] = block[21], block[22]
-        self.t[idx] = block[23]
+        weave = self.man_code == 1
+        self._all_weave = bool(weave.all())
+        self._has_weave = self._all_weave or bool(weave.any())
+        self._has_other = not self._all_weave and bool((self.man_code >= 2).any())
         self.k[idx] = 0
-        self.min_dist[idx], self.t_cpa[idx] = block[24], block[25]
         self.closing_seen[idx] = block[26] != 0.0
-        self.phi[idx] = block[27]
         self.last_accel_cmd[:, idx] = 0.0
         if self.tracker is not None:
-            self.tracker.init_idx(idx, block[28:31], block[31:34], block[34], block[35], block[36])
+            self.tracker.init_idx(idx, block[_STATE_ROWS:_STATE_ROWS + self.tracker.rows])
         # refill the initial states of the next episodes in one batch once a quarter is used up
         todo = ~self._init_ok & ~self._stale
         if self.n >= 16 and np.count_nonzero(todo) * 4 > self.n:
@@ -322,7 +373,7 @@ class InterceptCore:
         r = tp - mp
         vrel = tv - mv
         out = self._init
-        out[0:3, idx], out[3:6, idx], out[6:9, idx], out[9:12, idx], out[12:15, idx] = tp, tv, mp, mv, 0.0
+        out[0:3, idx], out[3:6, idx], out[6:9, idx], out[9:12, idx], out[12:15, idx] = tp, mp, tv, mv, 0.0
         out[15, idx] = P["fuel_mass"]
         out[16, idx] = code
         w8 = 2.0 * np.pi * u[8]
@@ -335,33 +386,38 @@ class InterceptCore:
         out[24, idx] = norm(r)
         out[25, idx] = 0.0
         out[26, idx] = dot(r, vrel) < 0.0
-        out[27, idx] = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"])
+        out[27, idx] = self._potential(r, vrel, -P["reward_shaping"], P["reward_zem_scale"])
         if self.tracker is not None:
             n = rng.normals(key, rng.STREAM_CUE, zero, 6)
             z, r_m = radar.measure(r, P["radar_range_noise"], P["radar_angle_noise"], n[:3])
-            out[28:31, idx] = mp + z
-            out[31:34, idx] = tv + P["cue_velocity_noise"] * n[3:6]
-            out[34, idx] = radar.axis_variance(r_m, P["radar_range_noise"], P["radar_angle_noise"])
-            out[35, idx] = P["cue_velocity_noise"] ** 2
-            out[36, idx] = np.maximum(P["target_accel_g"] * G0, 1.0) ** 2
+            out[_STATE_ROWS:_STATE_ROWS + self.tracker.rows, idx] = self.tracker.init_block(
+                mp + z, tv + P["cue_velocity_noise"] * n[3:6],
+                radar.axis_variance(r_m, P["radar_range_noise"], P["radar_angle_noise"]),
+                P["cue_velocity_noise"] ** 2, np.maximum(P["target_accel_g"] * G0, 1.0) ** 2)
         self._init_key[idx] = key
         self._init_ok[idx] = True
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _potential(r: np.ndarray, vrel: np.ndarray, w: np.ndarray, scale: np.ndarray,
-                   rv: np.ndarray | None = None) -> np.ndarray:
-        """Shaping potential ``-w min(ZEM/scale, 1)`` from the true zero-effort miss (with gravity);
-        ``rv``: ``dot(r, vrel)`` if already computed."""
-        rng_ = norm(r)
-        vc = -(dot(r, vrel) if rv is None else rv) / np.maximum(rng_, 1e-3)
-        tgo = np.clip(rng_ / np.maximum(vc, 10.0), 0.0, 100.0)
+    def _potential(r: np.ndarray, vrel: np.ndarray, neg_w: np.ndarray, scale: np.ndarray,
+                   rv: np.ndarray | None = None, rng_: np.ndarray | None = None) -> np.ndarray:
+        """Shaping potential ``-w min(ZEM/scale, 1)`` (``neg_w = -w``, w = ``reward_shaping``) from
+        the true zero-effort miss (with gravity); ``rv``, ``rng_``: ``dot(r, vrel)`` and ``norm(r)``
+        if already computed."""
+        if rng_ is None:
+            rng_ = norm(r)
+        rng_safe = np.maximum(rng_, 1e-3)
+        vc = -(dot(r, vrel) if rv is None else rv) / rng_safe
+        tgo = rng_ / np.maximum(vc, 10.0)
+        np.maximum(tgo, 0.0, out=tgo)  # = clip to [0, 100] (tgo is never -0 or NaN here)
+        np.minimum(tgo, 100.0, out=tgo)
         zem = r + vrel * tgo
         zem[2] += 0.5 * G0 * tgo * tgo
-        lam = r / np.maximum(rng_, 1e-3)
-        zperp = norm(zem - dot(zem, lam) * lam)
+        lam = r / rng_safe
+        zem -= dot(zem, lam) * lam
+        zperp = norm(zem)
         zem_mag = np.where(vc > 0.0, zperp, rng_)
-        return -w * np.minimum(zem_mag / scale, 1.0)
+        return neg_w * np.minimum(zem_mag / scale, 1.0)
 
     def _maneuver_mag(self, idx: np.ndarray | slice, t: np.ndarray) -> np.ndarray:
         code = self.man_code[idx]
@@ -381,41 +437,49 @@ class InterceptCore:
 
     def _observe(self, idx: np.ndarray | None) -> np.ndarray:
         sel: Any = slice(None) if idx is None else idx
-        obs, e_y, e_z = build_observation(*self.observation_inputs(idx))
-        self.e_y[:, sel] = e_y
-        self.e_z[:, sel] = e_z
+        obs, e_yz = observe_inputs(self.observation_inputs(idx))
+        self.e_yz[:, :, sel] = e_yz
         return obs
 
-    def observation_inputs(self, idx: np.ndarray | None) -> tuple[np.ndarray, ...]:
-        """The arguments of :func:`build_observation` for envs ``idx`` (all envs if ``None``).
+    def observation_inputs(self, idx: np.ndarray | None) -> np.ndarray:
+        """The inputs of :func:`~hlynr.envs.intercept.observation.observe_inputs` for envs ``idx``
+        (all envs if ``None``): a ``(N_INPUTS, len(idx))`` matrix, rows ``INPUT_ROWS``.
 
         Observations are computed column by column, so the inputs of several groups of envs can
         be concatenated and observed in one call with identical results.
         """
-        sel: Any = slice(None) if idx is None else idx
-        P = self.P
-        if self.tracker is None:
-            tp, tv = self.tp[:, sel], self.tv[:, sel]
-            ta = target_accel(tv, self.man_cos[sel], self.man_sin[sel], self._maneuver_mag(sel, self.t[sel]))
-            z1 = np.zeros(tp.shape[1])
-            pos_std, vel_std, since, det = z1, z1, z1, z1 + 1.0
-        else:
-            p, v, a, ps, vs = self.tracker.estimate()
-            tp, tv, ta, pos_std, vel_std = p[:, sel], v[:, sel], a[:, sel], ps[sel], vs[sel]
-            since = self.tracker.since_detection[sel]
-            det = self.tracker.detected[sel].astype(np.float64)
-        return (self.mp[:, sel], self.mv[:, sel], self.ma[:, sel], self.fuel[sel] / P["fuel_mass"][sel],
-                self.D["a_max"][sel], tp, tv, ta, pos_std, vel_std, since, det)
+        out = np.empty((N_INPUTS, self.n if idx is None else len(idx)))
+        self._write_inputs(out, slice(None) if idx is None else idx)
+        return out
 
-    def observe_after_reset(self, before: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _write_inputs(self, out: np.ndarray, sel: Any) -> None:
+        """Write the observation inputs of envs ``sel`` into ``out`` (N_INPUTS, m)."""
+        R = INPUT_ROWS
+        # own state and true threat state: the first rows of S, in the same order
+        out[:R["own_a"].stop] = self.S[:R["own_a"].stop, sel]
+        np.divide(self.fuel[sel], self.P["fuel_mass"][sel], out=out[R["fuel_frac"]])
+        out[R["a_max"]] = self.D["a_max"][sel]
+        if self.tracker is None:
+            target_accel(out[R["tgt_v"]], self.man_cos[sel], self.man_sin[sel],
+                         self._maneuver_mag(sel, self.t[sel]), out=out[R["tgt_a"]])
+            out[R["pos_std"]:R["since_det"] + 1] = 0.0
+            out[R["detected"]] = 1.0
+        else:
+            self.tracker.write_estimate(sel, out[R["tgt_p"]], out[R["tgt_v"]], out[R["tgt_a"]],
+                                        out[R["pos_std"]:R["vel_std"] + 1], out[R["since_det"]],
+                                        out[R["detected"]])
+
+    def observe_after_reset(self, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Observations of all envs ``(n, OBS_DIM)`` and, in the same batch, of the extra columns
         whose inputs are ``before`` (from :meth:`observation_inputs`, e.g. final states of envs
         taken before they were reset): returns ``(obs_all, obs_before)``."""
-        now = self.observation_inputs(None)
-        obs, e_y, e_z = build_observation(*(np.concatenate((a, b), axis=-1) for a, b in zip(now, before)))
-        self.e_y[...] = e_y[:, :self.n]
-        self.e_z[...] = e_z[:, :self.n]
-        return obs[:self.n], obs[self.n:].copy()
+        n = self.n
+        x = np.empty((N_INPUTS, n + before.shape[1]))
+        self._write_inputs(x[:, :n], slice(None))
+        x[:, n:] = before
+        obs, e_yz = observe_inputs(x)
+        self.e_yz[...] = e_yz[:, :, :n]
+        return obs[:n], obs[n:].copy()
 
     def observe(self) -> np.ndarray:
         """Observations ``(n, OBS_DIM)`` of all envs (also updates their action frames)."""
@@ -430,97 +494,117 @@ class InterceptCore:
         ``None`` with ``observe=False`` (see :meth:`observation_inputs`, :meth:`observe_after_reset`).
         """
         P = self.P
-        u = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.n, 2), -1.0, 1.0)
-        u0, u1 = u[:, 0], u[:, 1]
+        # clip to [-1, 1] (as np.clip), transposed to contiguous rows u0, u1
+        u = np.maximum(np.asarray(actions, dtype=np.float64).reshape(self.n, 2).T, -1.0, out=np.empty((2, self.n)))
+        np.minimum(u, 1.0, out=u)
+        u0, u1 = u
         mag = np.sqrt(u0 * u0 + u1 * u1)
         scale = 1.0 / np.maximum(mag, 1.0)
         D = self.D
-        a_max = D["a_max"]
-        a_cmd = (a_max * scale * u0) * self.e_y + (a_max * scale * u1) * self.e_z
+        k = D["a_max"] * scale
+        a_cmd = (k * u0) * self.e_y + (k * u1) * self.e_z
         self.last_accel_cmd = a_cmd
         # random-switching threats flip sign at Poisson events (one draw per control step)
         if self._has_other:
             uf = rng.uniforms(self.ep_key, rng.STREAM_TARGET, self.k, 1)[0]
             flip = (self.man_code == 3) & (uf < D["flip_p"])
-            self.man_sign = np.where(flip, -self.man_sign, self.man_sign)
+            sign = self.man_sign
+            np.negative(sign, out=sign, where=flip)
 
-        dtp = self.dtp
-        alpha = D["alpha"]
-        thrust, isp = P["thrust"], P["isp"]
-        kill = P["kill_radius"]
-        hit = np.zeros(self.n, dtype=bool)
-        mp, mv, ma, tp, tv, fuel = self.mp, self.mv, self.ma, self.tp, self.tv, self.fuel
-        dry = P["dry_mass"]
-        for j in range(self.substeps):
-            t_sub = self.t + j * dtp
-            powered: np.ndarray | None = fuel > 0.0
-            if powered.all():  # type: ignore[union-attr]
-                powered = None  # every env has fuel: skip the masking (same numbers)
-            v_hat, speed = unit(mv)
-            ma = autopilot_step(ma, a_cmd, alpha, v_hat, powered)
-            mass = dry + fuel
-            acc = interceptor_accel(mv, v_hat, speed, ma, mass, powered, thrust, P["cd_area"], mp[2])
-            fuel = np.maximum(fuel - fuel_flow(thrust, mass, ma, isp, powered) * dtp, 0.0)
-            at = target_accel(tv, self.man_cos, self.man_sin, self._maneuver_mag(slice(None), t_sub))
-            r0 = tp - mp
-            mv = mv + acc * dtp
-            mp = mp + mv * dtp
-            tv = tv + at * dtp
-            tp = tp + tv * dtp
-            dmin, s = closest_approach(r0, tp - mp)
-            better = dmin < self.min_dist
-            self.min_dist = np.where(better, dmin, self.min_dist)
-            self.t_cpa = np.where(better, t_sub + s * dtp, self.t_cpa)
-            hit |= dmin <= kill
-        self.mp, self.mv, self.ma, self.tp, self.tv, self.fuel = mp, mv, ma, tp, tv, fuel
-        self.t = self.t + self.dt
-        self.k = self.k + 1
-
-        r = tp - mp
+        hit, r = self._physics(a_cmd)
+        tp, mp, tv, mv, fuel = self.tp, self.mp, self.tv, self.mv, self.fuel
         vrel = tv - mv
+        r_sq = r * r
+        rng_ = np.sqrt(np.add.reduce(r_sq, 0))  # = norm(r)
         if self.tracker is not None:
-            self._radar_scan(r)
+            self._radar_scan(r, r_sq, rng_)
         rv = dot(r, vrel)
         opening = (rv > 0.0) & self.closing_seen
         self.closing_seen |= rv < 0.0
         reason = np.zeros(self.n, dtype=np.int64)
-        for cond, code in ((self.t >= P["max_time"] - 1e-9, R_TIME), (tp[2] <= P["target_reached_altitude"], R_TARGET),
+        for cond, code in ((self.t >= D["max_time"], R_TIME), (tp[2] <= P["target_reached_altitude"], R_TARGET),
                            (fuel <= 0.0, R_FUEL), (mp[2] < 0.0, R_GROUND), (opening, R_MISS),
                            (hit, R_INTERCEPT)):
             reason[cond] = code  # later entries take precedence
-        terminated = (reason != R_RUNNING) & (reason != R_TIME)
+        done = reason != R_RUNNING
         truncated = reason == R_TIME
-        done = terminated | truncated
+        terminated = done ^ truncated  # truncated envs are a subset of the done ones
 
-        phi = self._potential(r, vrel, P["reward_shaping"], P["reward_zem_scale"], rv)
+        phi = self._potential(r, vrel, D["neg_shaping"], P["reward_zem_scale"], rv, rng_)
         reward = phi - self.phi - P["reward_control"] * (mag * scale) ** 2 * self.dt
-        self.phi = phi
+        self.phi = phi  # copied into the state matrix
         success = reason == R_INTERCEPT
         miss_pen = P["reward_miss"] * np.minimum(self.min_dist / P["reward_miss_scale"], 1.0)
         reward = reward + np.where(success, P["reward_success"], np.where(done, -miss_pen, 0.0))
         return (self._observe(None) if observe else None), reward, terminated, truncated, reason
 
-    def _radar_scan(self, r: np.ndarray) -> None:
-        """Radar scan (every ``control_rate / radar_rate`` steps) and Kalman predict/update."""
+    def _physics(self, a_cmd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``substeps`` physics sub-steps of one control step, in place on ``S`` (time and
+        step counter advanced too), with the closest-approach bookkeeping; returns which envs
+        came within the kill radius, and the relative position ``tp - mp`` at the end."""
+        P, D = self.P, self.D
+        dtp = self.dtp
+        alpha = D["alpha"]
+        thrust, isp, cd_area, dry = P["thrust"], P["isp"], P["cd_area"], P["dry_mass"]
+        isp_g0 = D["isp_g0"]
+        kill = P["kill_radius"]
+        hit = np.zeros(self.n, dtype=bool)
+        pos, vel, acc = self._pos, self._vel, self._acc  # (2, 3, n): threat, interceptor
+        rv = self._row_views
+        tp, mp, tv, mv = rv["tp"], rv["mp"], rv["tv"], rv["mv"]
+        acc_t, acc_m = self._acc_rows
+        ma, fuel, t, min_dist, t_cpa = rv["ma"], rv["fuel"], rv["t"], rv["min_dist"], rv["t_cpa"]
+        cos_psi, sin_psi = self.man_cos, self.man_sin
+        r1 = tp - mp
+        for j in range(self.substeps):
+            t_sub = t + j * dtp
+            # every env has fuel (min > 0, False with a NaN): skip the masking (same numbers)
+            powered = None if np.minimum.reduce(fuel) > 0.0 else fuel > 0.0
+            v_hat, speed = unit(mv)
+            autopilot_step(ma, a_cmd, alpha, v_hat, powered, out=ma)
+            mass = dry + fuel
+            interceptor_accel(mv, v_hat, speed, ma, mass, powered, thrust, cd_area, mp[2], out=acc_m)
+            np.maximum(fuel - fuel_flow(thrust, mass, ma, isp, powered, isp_g0) * dtp, 0.0, out=fuel)
+            target_accel(tv, cos_psi, sin_psi, self._maneuver_mag(slice(None), t_sub), out=acc_t)
+            r0 = r1  # relative position at the sub-step start
+            acc *= dtp
+            vel += acc  # semi-implicit Euler: velocities first, then positions with the new ones
+            pos += vel * dtp
+            r1 = tp - mp
+            dmin, s = closest_approach(r0, r1)
+            better = dmin < min_dist
+            np.copyto(min_dist, dmin, where=better)
+            np.copyto(t_cpa, t_sub + s * dtp, where=better)
+            hit |= dmin <= kill
+        t += self.dt
+        self.k = self.k + 1
+        return hit, r1
+
+    def _radar_scan(self, r: np.ndarray, r_sq: np.ndarray, rng_: np.ndarray) -> None:
+        """Radar scan (every ``control_rate / radar_rate`` steps) and Kalman predict/update;
+        ``r`` (3, n) true relative position, ``r_sq = r * r``, ``rng_ = norm(r)``."""
         assert self.tracker is not None
-        P = self.P
+        P, D = self.P, self.D
         u = rng.uniforms(self.ep_key, rng.STREAM_RADAR, self.k, 5)
-        rad1 = np.sqrt(-2.0 * np.log(u[1]))
-        rad2 = np.sqrt(-2.0 * np.log(u[3]))
-        # float32 trigonometry as cos32/sin32 (float32 * float64 promotes exactly: same numbers)
-        a2 = (2.0 * np.pi * u[2]).astype(np.float32)
-        nz = np.empty((3, self.n))
-        np.multiply(rad1, np.cos(a2), out=nz[0])
-        np.multiply(rad1, np.sin(a2), out=nz[1])
-        np.multiply(rad2, np.cos((2.0 * np.pi * u[4]).astype(np.float32)), out=nz[2])
-        D = self.D
-        scan = (self.k % D["every"]) == 0
+        # Box-Muller: normals (range, azimuth, elevation) from uniform pairs (1, 2) and (3, 4),
+        # both pairs per call (float32 trigonometry: float32 * float64 promotes exactly)
+        rad = np.sqrt(-2.0 * np.log(u[1:4:2]))
+        ang = (2.0 * np.pi * u[2:5:2]).astype(np.float32)
+        noise = np.empty((3, self.n))
+        np.multiply(rad, np.cos(ang), out=noise[0::2])
+        np.multiply(rad[0], np.sin(ang[0]), out=noise[1])
+        noise *= D["radar_sigma"]
         boresight, _ = unit(self.mv)
-        det = scan & radar.detect(r, boresight, P["radar_max_range"], D["fov_cos"],
-                                  P["radar_pd_max"], P["radar_pd_exponent"], u[0])
-        z, r_m = radar.measure(r, P["radar_range_noise"], P["radar_angle_noise"], nz)
-        r_var = radar.axis_variance(r_m, P["radar_range_noise"], P["radar_angle_noise"])
-        self.tracker.step(self.k, self.mp + z, r_var, det, D["q_var"])
+        det = radar.detect(r, boresight, P["radar_max_range"], D["fov_cos"], P["radar_pd_max"],
+                           P["radar_pd_exponent"], u[0], rng_)
+        if not self._scan_every_step:
+            det &= (self.k % D["every"]) == 0
+        z, r_m = radar.measure_scaled(r, r_sq, noise)
+        r_var = r_m * P["radar_angle_noise"]
+        r_var *= r_var
+        r_var += D["range_var"]  # = radar.axis_variance(r_m, range noise, angle noise)
+        z += self.mp
+        self.tracker.step(self.k, z, r_var, det, D["q_var"])
 
     def final_info(self, i: int, reason: int) -> dict[str, Any]:
         """The end-of-episode statistics of env ``i`` (numeric values plus the reason string)."""
@@ -529,7 +613,7 @@ class InterceptCore:
 
     def final_stats(self, idx: np.ndarray) -> np.ndarray:
         """``(len(idx), 4)``: the numbers of :func:`final_info` (``FINAL_STATS`` order) of envs ``idx``."""
-        return np.stack([self.min_dist[idx], self.t_cpa[idx], self.t[idx], self.fuel[idx]], axis=1)
+        return self.S[_FINAL_ROWS, idx].T
 
     @property
     def obs_dim(self) -> int:

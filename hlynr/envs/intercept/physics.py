@@ -26,8 +26,14 @@ from hlynr.envs.intercept.params import G0
 
 RHO0 = 1.225
 """Sea-level air density (kg/m^3)."""
+_HALF_RHO0 = 0.5 * RHO0  # exact (a power-of-two scaling), so 0.5 rho = _HALF_RHO0 * exp(...) exactly
 SCALE_HEIGHT = 8500.0
 """Scale height of the exponential atmosphere (m)."""
+
+
+_add_reduce = np.add.reduce
+"""``np.add.reduce`` (what ``ndarray.sum`` calls, without its Python wrapper): sums axis 0 of a
+(3, N) array as ``(a0 + a1) + a2``."""
 
 
 def sin32(x: np.ndarray) -> np.ndarray:
@@ -42,23 +48,30 @@ def cos32(x: np.ndarray) -> np.ndarray:
 
 def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise dot product of (3, N) arrays (axis-0 sum: same order for any N)."""
-    return (a * b).sum(0)
+    return _add_reduce(a * b, 0)
 
 
 def norm(a: np.ndarray) -> np.ndarray:
     """Euclidean norms (N,) of (3, N) vectors."""
-    return np.sqrt((a * a).sum(0))
+    return np.sqrt(_add_reduce(a * a, 0))
 
 
-def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross products of (3, N) vectors."""
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
-    np.multiply(a[1], b[2], out=out[0])
-    out[0] -= a[2] * b[1]
-    np.multiply(a[2], b[0], out=out[1])
-    out[1] -= a[0] * b[2]
-    np.multiply(a[0], b[1], out=out[2])
-    out[2] -= a[1] * b[0]
+def cross(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Cross products of (3, N) vectors (into ``out`` if given; it must not overlap ``a`` or ``b``)."""
+    return cross_wrapped(np.concatenate((a, a[:2])), np.concatenate((b, b[:2])), out)
+
+
+def cross_wrapped(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Cross products (3, N) of vectors given *wrapped*: (5, N) with rows x, y, z, x, y.
+
+    Row ``i`` of ``a x b`` is ``a[i+1] b[i+2] - a[i+2] b[i+1]``, so with wrapped operands all three
+    rows are two products of contiguous row blocks and one difference (3 NumPy calls instead of
+    9); the arithmetic per element is the same.
+    """
+    if out is None:
+        out = np.empty((3, a.shape[1]))
+    np.multiply(a[1:4], b[2:5], out=out)
+    out -= a[2:5] * b[1:4]
     return out
 
 
@@ -89,46 +102,51 @@ def perpendicular_basis(v_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def autopilot_step(a_ach: np.ndarray, a_cmd: np.ndarray, alpha: np.ndarray, v_hat: np.ndarray,
-                   powered: np.ndarray | None) -> np.ndarray:
+                   powered: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
     """First-order lag ``a += alpha (a_cmd - a)`` (``alpha = 1 - exp(-dt/tau)``, exact for a held
     command), kept perpendicular to the velocity, zero without fuel (``powered`` (N,) bool;
     ``None`` means every env still has fuel, which skips the masking).
 
     The result is a convex combination of vectors no longer than the limit, then projected, so
-    ``|a| <= accel limit`` whenever ``|a_cmd| <= accel limit``.
+    ``|a| <= accel limit`` whenever ``|a_cmd| <= accel limit``. ``out``: where to write the
+    result (may be ``a_ach`` itself, to update it in place); a new array if ``None``.
     """
-    a = a_ach + alpha * (a_cmd - a_ach)
+    a = np.add(a_ach, alpha * (a_cmd - a_ach), out=out)
     a -= dot(a, v_hat) * v_hat
-    return a if powered is None else np.where(powered, a, 0.0)
+    if powered is not None:
+        np.copyto(a, 0.0, where=~powered)
+    return a
 
 
 def interceptor_accel(v: np.ndarray, v_hat: np.ndarray, speed: np.ndarray, a_lat: np.ndarray,
                       mass: np.ndarray, powered: np.ndarray | None, thrust: np.ndarray,
-                      cd_area: np.ndarray, altitude: np.ndarray) -> np.ndarray:
+                      cd_area: np.ndarray, altitude: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Total acceleration (3, N): (thrust - drag)/m along the velocity + lateral + gravity
-    (``powered``: as in :func:`autopilot_step`)."""
-    drag = 0.5 * air_density(altitude) * speed * speed * cd_area
+    (``powered``: as in :func:`autopilot_step`; ``out``: optional (3, N) result array)."""
+    # 0.5 * air_density(altitude), with the factors regrouped exactly (x / -c = -(x / c))
+    half_rho = _HALF_RHO0 * np.exp(np.maximum(altitude, 0.0) / -SCALE_HEIGHT)
+    drag = half_rho * speed * speed * cd_area
     axial = ((thrust if powered is None else np.where(powered, thrust, 0.0)) - drag) / mass
-    acc = axial * v_hat + a_lat
+    acc = np.add(axial * v_hat, a_lat, out=out)
     acc[2] -= G0
     return acc
 
 
 def fuel_flow(thrust: np.ndarray, mass: np.ndarray, a_lat: np.ndarray, isp: np.ndarray,
-              powered: np.ndarray | None) -> np.ndarray:
+              powered: np.ndarray | None, isp_g0: np.ndarray | None = None) -> np.ndarray:
     """Fuel mass flow (kg/s): ``(thrust + m |a_lat|) / (Isp g0)`` while powered (``powered``: as
-    in :func:`autopilot_step`)."""
-    flow = (thrust + mass * norm(a_lat)) / (isp * G0)
+    in :func:`autopilot_step`; ``isp_g0``: ``isp * G0`` if precomputed)."""
+    flow = (thrust + mass * norm(a_lat)) / (isp * G0 if isp_g0 is None else isp_g0)
     return flow if powered is None else np.where(powered, flow, 0.0)
 
 
 def target_accel(v_t: np.ndarray, cos_psi: np.ndarray, sin_psi: np.ndarray,
-                 magnitude: np.ndarray) -> np.ndarray:
+                 magnitude: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Threat manoeuvre acceleration (3, N): ``magnitude`` (m/s^2, signed) perpendicular to ``v_t``
     along ``cos(psi) e_h + sin(psi) e_p`` (``e_h = v_hat x z / |.|``, ``e_p = e_h x v_hat``).
 
     Closed form of :func:`perpendicular_basis` for a non-vertical threat velocity (a vertical
-    one gets no manoeuvre).
+    one gets no manoeuvre). ``out``: optional (3, N) result array.
     """
     x, y, z = v_t[0], v_t[1], v_t[2]
     h2 = x * x + y * y
@@ -137,7 +155,8 @@ def target_accel(v_t: np.ndarray, cos_psi: np.ndarray, sin_psi: np.ndarray,
     k = magnitude / np.maximum(h * speed, 1e-9)  # e_h = (y, -x, 0)/h ; e_p = (-x z, -y z, h^2)/(h |v|)
     kc = k * cos_psi * speed
     ks = k * sin_psi
-    out = np.empty(v_t.shape)
+    if out is None:
+        out = np.empty(v_t.shape)
     np.multiply(kc, y, out=out[0])
     out[0] -= ks * x * z
     np.multiply(kc, -x, out=out[1])

@@ -27,11 +27,12 @@ def mix64(z: np.ndarray) -> np.ndarray:
 
 def _mix64_inplace(z: np.ndarray) -> np.ndarray:
     """:func:`mix64` computed in place on ``z`` (a uint64 array the caller owns)."""
-    z ^= z >> _S30
+    tmp = np.right_shift(z, _S30)
+    z ^= tmp
     z *= _M1
-    z ^= z >> _S27
+    z ^= np.right_shift(z, _S27, out=tmp)
     z *= _M2
-    z ^= z >> _S31
+    z ^= np.right_shift(z, _S31, out=tmp)
     return z
 
 

@@ -144,10 +144,14 @@ CONTROL_METHODS: frozenset[str] = frozenset({"reset", "set_sensor", "check_param
 def done_infos(buf: StepBuffers, infos: list[dict[str, Any]], done_idx: list[int]) -> None:
     """Write the final-step infos of the envs ``done_idx`` (rows of ``buf``) into ``infos``:
     episode statistics, ``TimeLimit.truncated`` and ``terminal_observation`` (a copy)."""
-    stats, reason, trunc, term_obs = buf.stats, buf.reason, buf.truncated, buf.terminal_obs
-    for i in done_idx:
-        s = stats[i]
-        info = final_info(int(reason[i]), float(s[0]), float(s[1]), float(s[2]), float(s[3]))
-        info["TimeLimit.truncated"] = bool(trunc[i])
-        info["terminal_observation"] = term_obs[i].copy()
+    # one conversion per field for all finished envs; each info gets its own row of one copy
+    stats = buf.stats[done_idx].tolist()
+    reason = buf.reason[done_idx].tolist()
+    trunc = buf.truncated[done_idx].tolist()
+    term_obs = buf.terminal_obs[done_idx]
+    for j, i in enumerate(done_idx):
+        s = stats[j]
+        info = final_info(reason[j], s[0], s[1], s[2], s[3])
+        info["TimeLimit.truncated"] = trunc[j]
+        info["terminal_observation"] = term_obs[j]
         infos[i] = info
