@@ -29,6 +29,20 @@ def _single(seed: int, sensor: dict | None = None, **kw: object) -> gym.Env:
     return env
 
 
+def batched_and_single(n: int, seed: int, sensor: dict, workers: int = 1,
+                       **kw: object) -> tuple[RadarKalmanVecWrapper, list[gym.Env]]:
+    """A batched env (``workers`` processes) and ``n`` single envs seeded ``seed + i``, both with
+    ``radar_kalman`` and reset; asserts that their first observations are identical."""
+    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, workers=workers, **kw),
+                                 RadarKalmanParams(**sensor))
+    envs: list[gym.Env] = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor))
+                           for _ in range(n)]
+    obs_b = venv.reset()
+    obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
+    np.testing.assert_array_equal(obs_b, obs_s)
+    return venv, envs
+
+
 def step_and_compare(venv, envs, act: np.ndarray) -> int:  # noqa: ANN001
     """Step the batched env and the single envs alike; assert identical results.
 
@@ -82,11 +96,7 @@ def test_check_env(sensor: dict | None) -> None:
 def test_batched_equals_single_envs(sensor: dict, scenario: str) -> None:
     n, seed, steps = 3, 7, 200
     kw = {"scenario": scenario, "radar_delay": 0.1} if scenario == "sensor" else {"scenario": scenario}
-    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, **kw), RadarKalmanParams(**sensor))
-    obs_b = venv.reset()
-    envs = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor)) for _ in range(n)]
-    obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
-    np.testing.assert_array_equal(obs_b, obs_s)
+    venv, envs = batched_and_single(n, seed, sensor, **kw)
     rng = np.random.default_rng(0)
     ends = 0
     for _ in range(steps):
@@ -239,11 +249,7 @@ def test_batched_equals_single_envs_with_batched_reset_cache_and_curriculum() ->
     n, seed, steps = 20, 3, 160
     kw = {"scenario": "manoeuvring"}
     sensor = {"mode": "radar", "filter": "ca"}
-    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, **kw), RadarKalmanParams(**sensor))
-    envs = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor)) for _ in range(n)]
-    obs_b = venv.reset()
-    obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
-    np.testing.assert_array_equal(obs_b, obs_s)
+    venv, envs = batched_and_single(n, seed, sensor, **kw)
     rng = np.random.default_rng(5)
     ends = 0
     for step in range(steps):

@@ -14,13 +14,11 @@ import pytest
 
 from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
-from hlynr.envs.intercept import (
-    BatchedInterceptVecEnv, InterceptEnv, RadarKalmanParams, RadarKalmanVecWrapper, RadarKalmanWrapper,
-)
+from hlynr.envs.intercept import BatchedInterceptVecEnv, RadarKalmanParams
 from hlynr.envs.intercept.workers import share_bounds
 from hlynr_testing import coin_config
 
-from test_intercept_env import step_and_compare
+from test_intercept_env import batched_and_single, step_and_compare
 
 
 def _alive(pid: int) -> bool:
@@ -47,13 +45,9 @@ def test_workers_equal_single_envs_with_resets_curriculum_and_params() -> None:
     n, seed, steps = 7, 5, 320
     kw = {"scenario": "manoeuvring"}
     sensor = {"mode": "radar", "filter": "ca"}
-    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, workers=3, **kw), RadarKalmanParams(**sensor))
+    venv, envs = batched_and_single(n, seed, sensor, workers=3, **kw)
     try:
         assert venv.unwrapped.workers == 3 and venv.unwrapped.core.n == 2  # shares 0-1 here, 2-3, 4-6
-        envs = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor)) for _ in range(n)]
-        obs_b = venv.reset()
-        obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
-        np.testing.assert_array_equal(obs_b, obs_s)
         rng = np.random.default_rng(2)
         ends = 0
         change = {"kill_radius": 20.0, "target_accel_g": 4.0, "target_maneuver": "random"}
