@@ -72,8 +72,7 @@ def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
     except ValidationError as exc:
         from hlynr.config.loader import format_validation_error
 
-        raise CliError(format_validation_error(exc, f"--baseline {text}", None)
-                       .replace("invalid config ", "invalid ", 1)) from None
+        raise CliError(format_validation_error(exc, f"--baseline {text}", what="parameters in")) from None
     return name, params
 
 

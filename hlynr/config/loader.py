@@ -211,8 +211,10 @@ def error_message(error: dict[str, Any]) -> str:
 
 def format_validation_error(
     exc: ValidationError, source: str, origins: dict[tuple[Any, ...], Origin] | None = None,
+    what: str = "config",
 ) -> str:
-    """One readable message for a pydantic error: file:line, key path, reason, suggestion."""
+    """One readable message for a pydantic error: file:line, key path, reason, suggestion
+    (headed ``invalid <what> <source>``)."""
     origins = origins or {}
     lines, seen = [], set()
     for error in exc.errors():
@@ -223,4 +225,4 @@ def format_validation_error(
             seen.add(entry)
             lines.append(entry)
     n = len(lines)
-    return f"invalid config {source} ({n} error{'s' if n != 1 else ''}):\n" + "\n".join(lines)
+    return f"invalid {what} {source} ({n} error{'s' if n != 1 else ''}):\n" + "\n".join(lines)

@@ -70,8 +70,7 @@ def score_baseline(name: str, config: ExperimentConfig, settings: ScoreSettings,
                          stage_params=stage_params(config, settings.stage),
                          wrapper_overrides=entry.wrapper_overrides, learner_wrappers=False)
     try:
-        policy = entry.factory(venv.observation_space, venv.action_space,
-                               entry.params.model_validate(params or {}))
+        policy = entry.policy(venv.observation_space, venv.action_space, params)
         return run_episodes(policy, venv, settings.episodes, settings.seed,
                             deterministic=True, success_key=config.env.success_key)
     finally:

@@ -45,5 +45,10 @@ class BaselineEntry:
     wrapper_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     doc: str = ""
 
+    def policy(self, observation_space: gym.Space, action_space: gym.Space,
+               params: dict[str, Any] | None = None) -> Policy:
+        """The baseline acting on these spaces, with ``params`` validated by its parameter model."""
+        return self.factory(observation_space, action_space, self.params.model_validate(params or {}))
+
 
 BASELINES: Registry[BaselineEntry] = Registry("baseline")

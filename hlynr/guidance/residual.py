@@ -119,8 +119,7 @@ class ResidualGuidanceVecWrapper(VecEnvWrapper):
 
 
 def _wrap_vec(venv: VecEnv, p: ResidualGuidanceParams, ctx: WrapContext) -> VecEnv:
-    entry = BASELINES.get(p.baseline)
-    policy = entry.factory(venv.observation_space, venv.action_space, entry.params.model_validate(p.params))
+    policy = BASELINES.get(p.baseline).policy(venv.observation_space, venv.action_space, p.params)
     return ResidualGuidanceVecWrapper(venv, policy, p.scale)
 
 

@@ -29,6 +29,9 @@ from torch import _VF, nn
 
 from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
 
+#: Whether torch exposes the private pieces of ``nn.LSTM.forward`` that :func:`_run_rnn` calls.
+_FAST_LSTM = hasattr(_VF, "lstm") and hasattr(nn.LSTM, "_update_flat_weights")
+
 #: Recurrent cells selectable with ``policy_kwargs={"rnn_type": ...}``.
 RNN_TYPES = ("lstm", "gru")
 
@@ -234,9 +237,11 @@ def _run_rnn(
 
     A plain ``nn.LSTM`` (unidirectional, time-major, no projection) is called through the same
     ``_VF.lstm`` kernel its ``forward`` ends in, skipping only ``forward``'s argument checks
-    (the shapes here are built to match); anything else goes through the module.
+    (the shapes here are built to match); anything else, or a torch without these private
+    helpers, goes through the module.
     """
-    if type(rnn) is nn.LSTM and not (rnn.bidirectional or rnn.batch_first or rnn.proj_size):
+    if (type(rnn) is nn.LSTM and _FAST_LSTM
+            and not (rnn.bidirectional or rnn.batch_first or rnn.proj_size)):
         rnn._update_flat_weights()  # as forward does, in case a weight Parameter was replaced
         output = _VF.lstm(
             padded,
