@@ -12,12 +12,12 @@ import torch
 
 from hlynr.callbacks.best_model import BestModelParams, BestModelSaver
 from hlynr.callbacks.collapse import CollapseGuard, CollapseGuardParams
-from hlynr.callbacks.evaluation import EvalResult
+from hlynr.registries import EvalResult
 from hlynr.callbacks.stopping import (
     EarlyStopping, EarlyStoppingParams, SuccessStreak, SuccessStreakParams,
 )
 from hlynr.config import validate_config
-from hlynr.training.progress_log import ProgressLog, read_progress
+from hlynr.runs.progress_log import ProgressLog, read_progress
 from hlynr.training.runner import start_run
 
 from hlynr_testing import coin_config

@@ -174,7 +174,7 @@ def test_schedule_specs_are_plain_data() -> None:
 
 def test_curriculum_stage_keys_are_checked_against_env_params() -> None:
     pytest.importorskip("hlynr.envs.intercept")
-    from hlynr.envs.registries import ENV_PARAMS
+    from hlynr.registries import ENV_PARAMS
 
     if "hlynr/Intercept-v0" not in ENV_PARAMS:
         pytest.skip("intercept env not registered")

@@ -176,7 +176,7 @@ def test_gru_trains_predicts_and_round_trips(tmp_path: Path) -> None:
 def test_config_validation_sees_all_policy_arguments() -> None:
     """hlynr's policy_kwargs validation reads the constructor signature: rnn_type and the
     sb3-contrib LSTM arguments must all be visible through the mixin's ``__init__``."""
-    from hlynr.algos.registry import policy_kwargs_model
+    from hlynr.config.signatures import policy_kwargs_model
 
     model = policy_kwargs_model("RecurrentPPO", "MlpLstmPolicy")
     ok = model(lstm_hidden_size=64, n_lstm_layers=2, enable_critic_lstm=False, rnn_type="gru")

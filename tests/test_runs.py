@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hlynr.training.progress_log import read_progress
+from hlynr.runs.progress_log import read_progress
 
 from hlynr_testing import REPO, coin_config
 

@@ -21,7 +21,7 @@ def test_shipped_config_validates(path: Path) -> None:
 
 
 def test_unknown_preset_is_named_with_suggestion() -> None:
-    from hlynr.registry import UnknownNameError
+    from hlynr.registries import UnknownNameError
 
     with pytest.raises(UnknownNameError, match="did you mean 'default'"):
         preset_path("defualt")

@@ -11,10 +11,9 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from hlynr.algos.registry import (
-    ALGORITHMS, ActionNoiseSpec, hyperparams_model, policy_kwargs_model, to_python_kwargs,
-)
 from hlynr.config.schema import ExperimentConfig
+from hlynr.config.signatures import ActionNoiseSpec
+from hlynr.registries import ACTIVATIONS, ALGORITHMS, OPTIMIZERS
 
 
 class BuildError(Exception):
@@ -33,20 +32,28 @@ def check_action_space(config: ExperimentConfig, action_space: spaces.Space) -> 
 
 def algorithm_kwargs(config: ExperimentConfig, action_space: spaces.Space) -> dict[str, Any]:
     """Constructor arguments from the validated hyperparameters and policy kwargs."""
-    name, policy = config.algo.name, config.algo.policy or ALGORITHMS.get(config.algo.name).default_policy
-    hp = hyperparams_model(name).model_validate(config.algo.hyperparams)
-    kwargs = {k: getattr(hp, k) for k in hp.model_fields_set}
+    kwargs = config.algo.hyperparam_values()
     noise = kwargs.pop("action_noise", None)
     if isinstance(noise, ActionNoiseSpec):
         dim = int(np.prod(action_space.shape))
         mean, sigma = np.zeros(dim), noise.sigma * np.ones(dim)
         kwargs["action_noise"] = (NormalActionNoise(mean, sigma) if noise.type == "normal"
                                   else OrnsteinUhlenbeckActionNoise(mean, sigma, theta=noise.theta))
-    pk = policy_kwargs_model(name, policy).model_validate(config.algo.policy_kwargs)
-    policy_kwargs = to_python_kwargs({k: getattr(pk, k) for k in pk.model_fields_set})
+    policy_kwargs = to_python_kwargs(config.algo.policy_kwarg_values())
     if policy_kwargs:
         kwargs["policy_kwargs"] = policy_kwargs
     return kwargs
+
+
+def to_python_kwargs(values: dict[str, Any]) -> dict[str, Any]:
+    """Policy kwargs as constructor arguments: registry names become the classes they name."""
+    out = dict(values)
+    for key, registry in (("activation_fn", ACTIVATIONS), ("optimizer_class", OPTIMIZERS)):
+        if out.get(key) is not None:
+            out[key] = registry.get(out[key])
+        else:
+            out.pop(key, None)
+    return out
 
 
 def build_model(

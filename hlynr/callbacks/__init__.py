@@ -12,39 +12,23 @@ entropy_schedule   schedule ``ent_coef`` (on-policy algorithms)
 curriculum         frozen / schedule / adaptive stages of env parameters
 collapse_guard     stop or roll back when the metric collapses from its peak
 =================  ================================================================
+
+They are registered in :data:`hlynr.registries.CALLBACKS` by :mod:`hlynr.builtins`.
 """
-
-from __future__ import annotations
-
-from typing import Any
 
 from hlynr.callbacks.best_model import BestModelParams, BestModelSaver
 from hlynr.callbacks.checkpoint import CheckpointParams, PeriodicCheckpoint
 from hlynr.callbacks.collapse import CollapseGuard, CollapseGuardParams
 from hlynr.callbacks.curriculum import Curriculum, CurriculumParams
-from hlynr.callbacks.evaluation import EvalResult, EvaluationCallback, EvaluationParams
-from hlynr.callbacks.registry import CALLBACKS, CallbackEntry
+from hlynr.callbacks.evaluation import EvaluationCallback, EvaluationParams
 from hlynr.callbacks.schedules import EntropySchedule, EntropyScheduleParams
 from hlynr.callbacks.stopping import (
     EarlyStopping, EarlyStoppingParams, SuccessStreak, SuccessStreakParams,
 )
 
-
-def _needs_entropy_coef(algo: Any) -> str | None:
-    return None if algo.entropy_coef else "it has no fixed entropy coefficient to schedule"
-
-
-for _name, _entry in [
-    ("evaluation", CallbackEntry(EvaluationParams, EvaluationCallback)),
-    ("best_model", CallbackEntry(BestModelParams, BestModelSaver, needs_evaluation=True)),
-    ("checkpoint", CallbackEntry(CheckpointParams, PeriodicCheckpoint)),
-    ("early_stopping", CallbackEntry(EarlyStoppingParams, EarlyStopping, needs_evaluation=True)),
-    ("success_streak", CallbackEntry(SuccessStreakParams, SuccessStreak, needs_evaluation=True)),
-    ("entropy_schedule", CallbackEntry(EntropyScheduleParams, EntropySchedule,
-                                       applies_to=_needs_entropy_coef)),
-    ("curriculum", CallbackEntry(CurriculumParams, Curriculum)),
-    ("collapse_guard", CallbackEntry(CollapseGuardParams, CollapseGuard, needs_evaluation=True)),
-]:
-    CALLBACKS.register(_name, _entry)
-
-__all__ = ["CALLBACKS", "EvalResult"]
+__all__ = [
+    "BestModelParams", "BestModelSaver", "CheckpointParams", "CollapseGuard",
+    "CollapseGuardParams", "Curriculum", "CurriculumParams", "EarlyStopping",
+    "EarlyStoppingParams", "EntropySchedule", "EntropyScheduleParams", "EvaluationCallback",
+    "EvaluationParams", "PeriodicCheckpoint", "SuccessStreak", "SuccessStreakParams",
+]

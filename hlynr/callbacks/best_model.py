@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from hlynr.callbacks.evaluation import EvalResult
 from hlynr.config.base import StrictModel
-from hlynr.training.artifacts import save_model_dir
+from hlynr.registries import EvalResult, EvaluationListener, Resumable
+from hlynr.runs.artifacts import save_model_dir
 
 
 class BestModelParams(StrictModel):
@@ -19,7 +19,7 @@ class BestModelParams(StrictModel):
     tie_break: str | None = "mean_reward"
 
 
-class BestModelSaver:
+class BestModelSaver(EvaluationListener, Resumable):
     """Listens to evaluations; saves ``run_dir/best/`` only when the metric improves."""
 
     state_key = "best_model"

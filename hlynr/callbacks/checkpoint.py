@@ -8,6 +8,7 @@ from pydantic import Field
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
+from hlynr.registries import Resumable
 
 
 class CheckpointParams(StrictModel):
@@ -17,7 +18,7 @@ class CheckpointParams(StrictModel):
     keep_last: int = Field(3, ge=1)
 
 
-class PeriodicCheckpoint(BaseCallback):
+class PeriodicCheckpoint(BaseCallback, Resumable):
     """Saves model, normalisation statistics and callback states every ``every`` timesteps."""
 
     state_key = "checkpoint"

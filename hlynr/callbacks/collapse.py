@@ -17,8 +17,8 @@ import torch
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from hlynr.callbacks.evaluation import EvalResult
 from hlynr.config.base import StrictModel
+from hlynr.registries import EvalResult, EvaluationListener, Resumable, Stopper
 
 
 class CollapseGuardParams(StrictModel):
@@ -50,7 +50,7 @@ def unscaled(schedule: Any) -> Any:
     return schedule
 
 
-class CollapseGuard:
+class CollapseGuard(EvaluationListener, Resumable, Stopper):
     """Listens to evaluations; stops or restores the peak weights on a sustained collapse."""
 
     state_key = "collapse_guard"
@@ -62,7 +62,6 @@ class CollapseGuard:
         self.below = 0
         self.restores = 0
         self.lr_scale = 1.0
-        self.triggered = False
         self.snapshot_path: Path = ctx.run_dir / "collapse_guard" / "peak.pt"
 
     def state_dict(self) -> dict[str, Any]:
@@ -105,11 +104,11 @@ class CollapseGuard:
             self.below = 0
         if self.below < self.params.patience:
             return True
-        self.triggered = True
         self.below = 0
         detail = (f"{self.params.metric} {value:.3g} < {self.params.fraction} x peak "
                   f"{self.peak:.3g} (at {self.peak_timesteps}) for {self.params.patience} evaluations")
         if self.params.action == "stop" or self.restores >= self.params.max_restores:
+            self.stop_reason = f"stopped by collapse_guard: {detail}"
             self.ctx.log.write("event", timesteps=result.timesteps, event="collapse_stop",
                                reason=detail)
             return False

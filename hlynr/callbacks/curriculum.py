@@ -21,9 +21,11 @@ from pydantic import Field, ValidationError, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
+from hlynr.config.loader import error_message, user_loc
+from hlynr.registries import ENV_PARAMS, PETTINGZOO_ENVS, ChecksConfig, Resumable
 
 
-class CurriculumParams(StrictModel):
+class CurriculumParams(StrictModel, ChecksConfig):
     """Stages of env parameters and the rule that moves between them."""
 
     mode: Literal["frozen", "schedule", "adaptive"]
@@ -58,8 +60,6 @@ class CurriculumParams(StrictModel):
 
     def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
         """Validate every stage's parameters against the env's parameter model."""
-        from hlynr.envs.registries import ENV_PARAMS, PETTINGZOO_ENVS
-
         env = config.env
         model = None
         if env.type == "pettingzoo":
@@ -72,10 +72,8 @@ class CurriculumParams(StrictModel):
             try:
                 model.model_validate({**env.kwargs, **stage})
             except ValidationError as exc:
-                from hlynr.config.loader import error_message, user_loc
-
                 err = exc.errors()[0]
-                return ("stages", i, *user_loc(err)), error_message(err)
+                return ("stages", i, *user_loc(err, {**env.kwargs, **stage})), error_message(err)
         return None
 
     def stage_name(self, index: int) -> str:
@@ -83,7 +81,7 @@ class CurriculumParams(StrictModel):
         return self.names[index] if self.names else str(index)
 
 
-class Curriculum(BaseCallback):
+class Curriculum(BaseCallback, Resumable):
     """Moves the training envs through the configured stages."""
 
     state_key = "curriculum"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -13,6 +12,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 
 from hlynr.config.base import StrictModel
 from hlynr.evaluation.episodes import run_episodes
+from hlynr.registries import EvalResult, EvaluationListener, Resumable
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training episodes
 
@@ -29,38 +29,7 @@ class EvaluationParams(StrictModel):
     seed: int | None = Field(None, ge=0, description="first episode seed (default: run seed + offset)")
 
 
-class MetricError(Exception):
-    """A callback asked for an evaluation metric that the evaluation does not produce."""
-
-
-@dataclass
-class EvalResult:
-    """Metrics of one evaluation."""
-
-    timesteps: int
-    metrics: dict[str, float]
-    info: dict[str, dict[str, float]]
-    stage: int | None
-
-    def get(self, metric: str) -> float:
-        """A metric by name: a top-level metric or ``info_key`` (its mean)."""
-        if metric in self.metrics:
-            return self.metrics[metric]
-        if metric in self.info and "mean" in self.info[metric]:
-            return self.info[metric]["mean"]
-        hint = (" (the env reports no success flag in its final info: set the env's "
-                "success_key, or use metric: mean_reward)") if metric.startswith("success") else ""
-        raise MetricError(f"evaluation has no metric '{metric}'{hint}; available: "
-                          f"{', '.join(sorted(list(self.metrics) + list(self.info)))}")
-
-
-class EvalListener(Protocol):
-    """Something that acts on evaluation results; returning False stops training."""
-
-    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool: ...
-
-
-class EvaluationCallback(BaseCallback):
+class EvaluationCallback(BaseCallback, Resumable):
     """Runs seeded evaluation episodes every ``every`` timesteps and notifies its listeners."""
 
     state_key = "evaluation"
@@ -68,7 +37,7 @@ class EvaluationCallback(BaseCallback):
     def __init__(self, params: EvaluationParams, ctx: Any) -> None:
         super().__init__()
         self.params, self.ctx = params, ctx
-        self.listeners: list[EvalListener] = []
+        self.listeners: list[EvaluationListener] = []
         self.next_eval = params.every
         self.history: list[EvalResult] = []
         self._eval_env: VecEnv | None = None
@@ -81,13 +50,7 @@ class EvaluationCallback(BaseCallback):
         self.next_eval = int(state["next_eval"])
 
     def _stage_params(self) -> tuple[int | None, dict[str, Any] | None]:
-        stage = self.params.stage
-        if stage == "current":
-            current = self.ctx.current_stage()
-            return (current[0], current[1]) if current else (None, None)
-        if stage == "final":
-            return (self.ctx.final_stage_index, self.ctx.final_stage)
-        return stage, self.ctx.stage_params(stage)
+        return self.ctx.config.stage(self.params.stage, self.ctx.current_stage())
 
     def _on_training_start(self) -> None:
         _, params = self._stage_params()

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from hlynr.registries import Resumable
+
 
 class RollingEpisodes:
     """Rolling reward / length / success of the last ``window`` finished training episodes."""
@@ -40,7 +42,7 @@ class RollingEpisodes:
                 "success_rate": mean(self.successes), "episodes": self.total}
 
 
-class ProgressCallback(BaseCallback):
+class ProgressCallback(BaseCallback, Resumable):
     """Writes one ``rollout`` record to progress.jsonl per rollout (at most every ``every`` steps)."""
 
     state_key = "progress"

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from hlynr.callbacks.evaluation import EvalResult
 from hlynr.config.base import StrictModel
+from hlynr.registries import EvalResult, EvaluationListener, Resumable, Stopper
 
 
 class EarlyStoppingParams(StrictModel):
@@ -21,7 +21,7 @@ class EarlyStoppingParams(StrictModel):
     min_evaluations: int = Field(0, ge=0, description="never stop before this many evaluations")
 
 
-class EarlyStopping:
+class EarlyStopping(EvaluationListener, Resumable, Stopper):
     """Counts evaluations without an improvement of at least ``min_delta``."""
 
     state_key = "early_stopping"
@@ -31,7 +31,6 @@ class EarlyStopping:
         self.best: float | None = None
         self.stale = 0
         self.evaluations = 0
-        self.stopped = False
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "stale": self.stale, "evaluations": self.evaluations}
@@ -53,10 +52,11 @@ class EarlyStopping:
         else:
             self.stale += 1
         if self.stale >= self.params.patience and self.evaluations >= self.params.min_evaluations:
-            self.stopped = True
+            reason = (f"no improvement of {self.params.metric} by >= {self.params.min_delta} "
+                      f"in {self.stale} evaluations")
+            self.stop_reason = f"stopped by early_stopping: {reason}"
             self.ctx.log.write("event", timesteps=result.timesteps, event="early_stop",
-                               reason=f"no improvement of {self.params.metric} by "
-                                      f">= {self.params.min_delta} in {self.stale} evaluations")
+                               reason=reason)
             return False
         return True
 
@@ -69,7 +69,7 @@ class SuccessStreakParams(StrictModel):
     count: int = Field(3, ge=1)
 
 
-class SuccessStreak:
+class SuccessStreak(EvaluationListener, Resumable, Stopper):
     """Stops training once the metric has stayed at or above a threshold long enough."""
 
     state_key = "success_streak"
@@ -77,7 +77,6 @@ class SuccessStreak:
     def __init__(self, params: SuccessStreakParams, ctx: Any) -> None:
         self.params, self.ctx = params, ctx
         self.streak = 0
-        self.stopped = False
 
     def state_dict(self) -> dict[str, Any]:
         return {"streak": self.streak}
@@ -88,9 +87,10 @@ class SuccessStreak:
     def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool:
         self.streak = self.streak + 1 if result.get(self.params.metric) >= self.params.threshold else 0
         if self.streak >= self.params.count:
-            self.stopped = True
+            reason = (f"{self.params.metric} >= {self.params.threshold} in {self.streak} "
+                      "consecutive evaluations")
+            self.stop_reason = f"stopped by success_streak: {reason}"
             self.ctx.log.write("event", timesteps=result.timesteps, event="success_streak",
-                               reason=f"{self.params.metric} >= {self.params.threshold} in "
-                                      f"{self.streak} consecutive evaluations")
+                               reason=reason)
             return False
         return True

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -20,13 +21,14 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
     from hlynr.algos.builder import BuildError
     from hlynr.config import ConfigError
-    from hlynr.registry import UnknownNameError
+    from hlynr.config.stages import StageError
     from hlynr.evaluation.scoring import LoadError
     from hlynr.evaluation.targets import TargetError
+    from hlynr.registries import UnknownNameError
     from hlynr.training.runner import RunError
 
     return (ConfigError, RunError, BuildError, UnknownNameError, GymError, FileNotFoundError,
-            NotADirectoryError, PermissionError, CliError, TargetError, LoadError)
+            NotADirectoryError, PermissionError, CliError, TargetError, LoadError, StageError)
 
 
 class CliError(Exception):
@@ -38,7 +40,7 @@ def add_config_arguments(
 ) -> argparse._MutuallyExclusiveGroup:
     """``--config``/``--preset`` (returned group, for more sources), ``--set``, ``--runs-dir``."""
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--config", "-c", help=config_help)
+    source.add_argument("--config", "-c", type=_config_path, help=config_help)
     source.add_argument("--preset", help="name of an embedded config (e.g. default, pendulum_ppo)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
@@ -47,13 +49,20 @@ def add_config_arguments(
     return source
 
 
+def _config_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: name a YAML config file")
+    return text
+
+
 def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run ``main``, turning expected errors into ``error: ...`` on stderr and exit code 2."""
     try:
         return main(argv)
     except expected_errors() as exc:
         text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[bold red]error:[/] {text}", markup=True, soft_wrap=True)
+        # User input is printed as plain text: no rich markup is interpreted in it.
+        err_console.print(Text.assemble(("error:", "bold red"), " ", text), soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         err_console.print("interrupted")

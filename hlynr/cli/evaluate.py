@@ -50,11 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:KEY=VALUE,...]`` -> (name, validated parameters); CliError naming the problem."""
-    import yaml
     from pydantic import ValidationError
 
-    from hlynr.guidance.registry import BASELINES
-    from hlynr.registry import UnknownNameError
+    from hlynr.config.loader import ConfigError, format_validation_error, parse_yaml
+    from hlynr.registries import BASELINES, UnknownNameError
 
     name, _, rest = text.partition(":")
     try:
@@ -66,13 +65,15 @@ def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise CliError(f"--baseline {text!r}: expected NAME:KEY=VALUE,..., got {item!r}")
-        params[key.strip()] = yaml.safe_load(value)
+        try:
+            params[key.strip()] = parse_yaml(value, f"--baseline {text!r}: {key.strip()}")[0]
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
     try:
         entry.params.model_validate(params)
     except ValidationError as exc:
-        from hlynr.config.loader import format_validation_error
-
-        raise CliError(format_validation_error(exc, f"--baseline {text}", what="parameters in")) from None
+        raise CliError(format_validation_error(exc, params, f"--baseline {text}",
+                                               what="parameters in")) from None
     return name, params
 
 

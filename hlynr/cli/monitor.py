@@ -126,7 +126,7 @@ def plot(records: list[dict], path: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``monitor_training.py``."""
     from hlynr.monitoring.analysis import analyse
-    from hlynr.training.progress_log import read_progress
+    from hlynr.runs.progress_log import read_progress
 
     args = build_parser().parse_args(argv)
     run = Path(args.run) if args.run else newest_run(Path(args.runs_dir))

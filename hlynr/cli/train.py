@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +18,7 @@ from rich.progress import (
 )
 
 from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry
+from hlynr.registries import EvalResult, EvaluationListener, RunStatus
 
 console = Console(highlight=False)
 
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class _Display:
+class _Display(EvaluationListener):
     """A rich progress bar plus one summary line per evaluation."""
 
     def __init__(self, total: int, quiet: bool) -> None:
@@ -64,7 +66,7 @@ class _Display:
         sps = (timesteps - self._s0) / max(now - self._t0, 1e-9)
         self.progress.update(self.task, completed=timesteps, sps=f"{sps:,.0f}")
 
-    def on_evaluation(self, result, model) -> bool:  # noqa: ANN001 - EvalListener protocol
+    def on_evaluation(self, result: EvalResult, model: Any) -> bool:
         m = result.metrics
         if "success_rate" in m:
             self.last_eval = (f"success {m['success_rate']:.1%} "
@@ -102,14 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(path, args.overrides)
     if args.check:
         if config.tune is not None:
-            from hlynr.tuning.cli import check_only
+            from hlynr.cli.study import check_only
 
             check_only(config, path)
         console.print(f"{path}: config OK ({config.algo.name} on {config.env.id}, "
                       f"{config.total_timesteps:,} timesteps)")
         return 0
     if args.optimize:
-        from hlynr.tuning.cli import run_study_from_config
+        from hlynr.cli.study import run_study_from_config
 
         return run_study_from_config(config, path, runs_dir=args.runs_dir, quiet=args.quiet)
     display = _Display(config.total_timesteps, args.quiet)
@@ -144,10 +146,10 @@ def _report(result) -> int:  # noqa: ANN001 - RunResult
     if result.best:
         console.print(f"best: {result.best.get('metric')} = {result.best.get('value'):.4g} "
                       f"at {result.best.get('timesteps'):,} timesteps")
-    if result.status == "interrupted":
+    if result.status is RunStatus.INTERRUPTED:
         console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}")
         return EXIT_INTERRUPTED
-    return 1 if result.status == "failed" else 0
+    return 1 if result.status is RunStatus.FAILED else 0
 
 
 if __name__ == "__main__":

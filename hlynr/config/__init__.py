@@ -16,12 +16,10 @@ def validate_config(
     data: dict[str, Any], source: str = "<config>", origins: dict | None = None,
 ) -> ExperimentConfig:
     """Validate plain data into an :class:`ExperimentConfig`, raising :class:`ConfigError`."""
-    import hlynr  # noqa: F401  (registers hlynr's environments)
-
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source, origins)) from None
+        raise ConfigError(format_validation_error(exc, data, source, origins)) from None
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:

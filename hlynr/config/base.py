@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from hlynr.registry import suggest
+from hlynr.config.loader import error_message, specific_errors
+from hlynr.registries import suggest
+
+
+def nested_error(msg: str, *subpath: Any) -> PydanticCustomError:
+    """A validation error reported at ``subpath`` below the key being validated."""
+    return PydanticCustomError("nested", "{msg}", {"msg": msg, "subpath": subpath})
+
+
+def reraise_nested(exc: ValidationError, data: Any, *prefix: Any) -> PydanticCustomError:
+    """The first error of a nested validation of ``data`` as one error at its full sub-path."""
+    errors = specific_errors(exc, data)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    loc, first = errors[0]
+    return nested_error(error_message(first) + more, *prefix, *loc)
 
 
 class StrictModel(BaseModel):

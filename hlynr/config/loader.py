@@ -34,7 +34,19 @@ _FLOAT_RE = re.compile(
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``3e-4`` as a float and records each mapping key's line."""
+    """SafeLoader that reads ``3e-4`` as a float and rejects duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (lines {first[key]} and {line}): keep one",
+                    key_node.start_mark)
+            first[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -64,9 +76,9 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(f"{where}: malformed YAML: {exc.problem or exc}") from None
+        raise ConfigError(f"{where}: malformed YAML: {exc.problem or exc.context or 'not YAML'}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: malformed YAML: {exc}") from None
+        raise ConfigError(f"{source}: malformed YAML ({type(exc).__name__})") from None
     lines: dict[tuple[Any, ...], int] = {}
     if node is not None:
         _record_lines(node, (), lines)
@@ -190,16 +202,41 @@ def _where(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], default
     return default
 
 
-def user_loc(error: dict[str, Any]) -> tuple[Any, ...]:
-    """The key path of an error as the user wrote it (union/validator tags removed)."""
-    loc = [p for p in error["loc"] if isinstance(p, int) or not (
-        p in {"gymnasium", "pettingzoo", "float", "linear", "exponential", "step"}
-        or "[" in str(p) or str(p).startswith(("function-", "tagged-union")))]
+def user_loc(error: dict[str, Any], data: Any) -> tuple[Any, ...]:
+    """The key path of an error as the user wrote it in ``data`` (the validated input).
+
+    Pydantic's locations also hold union members and validator tags; a location part is kept
+    only where it indexes the user's data at that depth, so any key name (``step``, ``float``,
+    ...) is reported where it was written.
+    """
+    loc: list[Any] = []
+    node = data
+    for part in error["loc"]:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            continue
+        loc.append(part)
     ctx = error.get("ctx") or {}
     if error["type"] == "unknown_key":
         loc.append(ctx["key"])
     loc.extend(ctx.get("subpath", ()))
     return tuple(loc)
+
+
+def specific_errors(exc: ValidationError, data: Any) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    """``(user key path, error)`` of each error, without those a more specific one explains.
+
+    A union (``3e-4`` or a schedule mapping) reports one error per member; the one located
+    deeper in what the user wrote (``learning_rate.strat``) says what is wrong, the others
+    (``learning_rate``: not a number) only that the union failed.
+    """
+    located = [(user_loc(e, data), e) for e in exc.errors()]
+    paths = [loc for loc, _ in located]
+    return [(loc, e) for loc, e in located
+            if not any(len(other) > len(loc) and other[:len(loc)] == loc for other in paths)]
 
 
 def error_message(error: dict[str, Any]) -> str:
@@ -210,15 +247,14 @@ def error_message(error: dict[str, Any]) -> str:
 
 
 def format_validation_error(
-    exc: ValidationError, source: str, origins: dict[tuple[Any, ...], Origin] | None = None,
-    what: str = "config",
+    exc: ValidationError, data: Any, source: str,
+    origins: dict[tuple[Any, ...], Origin] | None = None, what: str = "config",
 ) -> str:
-    """One readable message for a pydantic error: file:line, key path, reason, suggestion
-    (headed ``invalid <what> <source>``)."""
+    """One readable message for a pydantic error of validating ``data``: file:line, key path,
+    reason, suggestion (headed ``invalid <what> <source>``)."""
     origins = origins or {}
     lines, seen = [], set()
-    for error in exc.errors():
-        loc = user_loc(error)
+    for loc, error in specific_errors(exc, data):
         entry = (f"  {_where(loc, origins, source)}: {dotted(loc) or '(top level)'}: "
                  f"{error_message(error)}")
         if entry not in seen:

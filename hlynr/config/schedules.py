@@ -25,7 +25,9 @@ from pydantic import Field, model_validator
 from hlynr.config.base import StrictModel
 
 
-class _Schedule(StrictModel):
+class Schedule(StrictModel):
+    """A value that moves from ``start`` to ``end`` over ``fraction`` of training."""
+
     start: float
     end: float
     fraction: float = Field(1.0, gt=0.0, le=1.0)
@@ -43,7 +45,7 @@ class _Schedule(StrictModel):
         return self.value_at(1.0 - progress_remaining)
 
 
-class LinearSchedule(_Schedule):
+class LinearSchedule(Schedule):
     """Linear interpolation from ``start`` to ``end``."""
 
     schedule: Literal["linear"] = "linear"
@@ -52,7 +54,7 @@ class LinearSchedule(_Schedule):
         return self.start + t * (self.end - self.start)
 
 
-class ExponentialSchedule(_Schedule):
+class ExponentialSchedule(Schedule):
     """Geometric interpolation from ``start`` to ``end`` (both must be > 0)."""
 
     schedule: Literal["exponential"] = "exponential"
@@ -67,7 +69,7 @@ class ExponentialSchedule(_Schedule):
         return math.exp(math.log(self.start) + t * (math.log(self.end) - math.log(self.start)))
 
 
-class StepSchedule(_Schedule):
+class StepSchedule(Schedule):
     """``steps`` equal drops from ``start`` to ``end``, evenly spaced over ``fraction``."""
 
     schedule: Literal["step"] = "step"
@@ -87,6 +89,6 @@ FloatOrSchedule = Union[float, ScheduleSpec]
 """A constant number or a schedule spec."""
 
 
-def value_at(spec: float | _Schedule, progress: float) -> float:
+def value_at(spec: float | Schedule, progress: float) -> float:
     """Evaluate a constant or a schedule at training progress ``progress`` in [0, 1]."""
-    return spec.value_at(progress) if isinstance(spec, _Schedule) else float(spec)
+    return spec.value_at(progress) if isinstance(spec, Schedule) else float(spec)

@@ -6,31 +6,26 @@ Data flows one way: YAML -> :class:`ExperimentConfig` (validated here, before an
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-import gymnasium as gym
 from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from hlynr.config.base import StrictModel
-from hlynr.registry import Registry, UnknownNameError, suggest
-from hlynr.tuning.schema import TuneConfig
+from hlynr.config.algo import AlgoConfig
+from hlynr.config.base import StrictModel, nested_error, reraise_nested
+from hlynr.config.consistency import check_consistency
+from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
+from hlynr.config.stages import StageSelector, resolve_stage
+from hlynr.config.tuning import TuneConfig
+from hlynr.registries import (
+    CALLBACKS, WRAPPERS, ChecksChain, ChecksConfig, Registry, UnknownNameError,
+)
 
-
-def _nested_error(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> PydanticCustomError:
-    """Re-raise the first error of a nested validation as one error with its sub-path."""
-    from hlynr.config.loader import error_message, user_loc
-
-    errors = exc.errors()
-    first = errors[0]
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return PydanticCustomError("nested", "{msg}", {"msg": error_message(first) + more,
-                                                   "subpath": prefix + user_loc(first)})
+__all__ = ["AlgoConfig", "ComponentSpec", "EnvConfig", "ExperimentConfig", "GymEnvConfig",
+           "PettingZooEnvConfig", "parse_components"]
 
 
 class ComponentSpec(BaseModel):
@@ -38,7 +33,7 @@ class ComponentSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
     name: str
-    params: Any  # the validated StrictModel of the registry entry
+    params: Any  # the validated parameter model of the registry entry
 
     @model_serializer
     def _dump(self) -> dict[str, Any]:
@@ -62,173 +57,19 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
             name, raw = next(iter(item.items()))
             raw = {} if raw is None else raw
         else:
-            raise PydanticCustomError(
-                "nested", "{msg}",
-                {"msg": f"each {kind} is a name or a one-key mapping {{name: {{params}}}}",
-                 "subpath": (i,)})
+            raise nested_error(f"each {kind} is a name or a one-key mapping {{name: {{params}}}}", i)
         try:
             entry = registry.get(name)
         except UnknownNameError as exc:
-            raise PydanticCustomError("nested", "{msg}", {"msg": str(exc), "subpath": (i,)})
+            raise nested_error(str(exc), i)
         if not isinstance(raw, dict):
-            raise PydanticCustomError("nested", "{msg}", {
-                "msg": f"parameters of {kind} '{name}' must be a mapping", "subpath": (i, name)})
+            raise nested_error(f"parameters of {kind} '{name}' must be a mapping", i, name)
         try:
             params = entry.params.model_validate(raw)
         except ValidationError as exc:
-            raise _nested_error(exc, (i, name)) from None
+            raise reraise_nested(exc, raw, i, name) from None
         out.append(ComponentSpec(name=name, params=params))
     return out
-
-
-# --- environment -----------------------------------------------------------------------------
-
-
-def _import_env_module(env_id: str) -> None:
-    if ":" in env_id:  # gymnasium's "module:EnvName-v0" form imports the module first
-        importlib.import_module(env_id.split(":", 1)[0])
-
-
-def _validate_gym_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``env.kwargs`` against the env's parameter model or constructor signature."""
-    from hlynr.envs.registries import ENV_PARAMS
-
-    if env_id in ENV_PARAMS:
-        try:
-            return ENV_PARAMS.get(env_id).model_validate(kwargs).model_dump(exclude_unset=True)
-        except ValidationError as exc:
-            raise _nested_error(exc, ("kwargs",)) from None
-    spec = gym.spec(env_id)
-    creator = spec.entry_point
-    if isinstance(creator, str):
-        creator = gym.envs.registration.load_env_creator(creator)
-    params = inspect.signature(creator).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        known = [n for n in params if n not in ("self", "render_mode")]
-        for key in kwargs:
-            if key not in known:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"unknown keyword for {env_id}{suggest(key, known)}; accepted: "
-                           f"{', '.join(known) or '(none)'}",
-                    "subpath": ("kwargs", key)})
-    return kwargs
-
-
-class _EnvBase(StrictModel):
-    id: str = Field(description="Gymnasium id or registered PettingZoo env name")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="constructor arguments")
-    n_envs: int = Field(1, ge=1, le=65536, description="parallel environment copies")
-    success_key: str = Field("is_success", description="final-step info key counted as success")
-
-
-class GymEnvConfig(_EnvBase):
-    """A Gymnasium environment vectorised by SB3 (``dummy``/``subproc``) or hlynr (``batched``)."""
-
-    type: Literal["gymnasium"] = "gymnasium"
-    vectoriser: Literal["dummy", "subproc", "batched"] = "dummy"
-    workers: int = Field(1, ge=1, le=64, description="batched vectoriser only: processes stepping the "
-                         "envs (1: all in the training process; k: it and k-1 worker processes, "
-                         "each stepping a contiguous share of the envs as one batch)")
-
-    @model_validator(mode="after")
-    def _check_id(self) -> GymEnvConfig:
-        try:
-            _import_env_module(self.id)
-        except ImportError as exc:
-            raise PydanticCustomError("nested", "{msg}", {
-                "msg": f"cannot import the module of env '{self.id}': {exc}", "subpath": ("id",)})
-        if self.id not in gym.registry:
-            raise PydanticCustomError("nested", "{msg}", {
-                "msg": f"unknown Gymnasium env id '{self.id}'{suggest(self.id, list(gym.registry))}",
-                "subpath": ("id",)})
-        from hlynr.envs.registries import BATCHED_ENVS
-
-        if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:
-            raise PydanticCustomError("nested", "{msg}", {
-                "msg": f"env '{self.id}' has no batched implementation; batched envs: "
-                       f"{', '.join(BATCHED_ENVS.names()) or '(none)'}; use dummy or subproc",
-                "subpath": ("vectoriser",)})
-        if self.workers > 1:
-            if self.vectoriser != "batched":
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"workers applies to the batched vectoriser only (this config uses "
-                           f"'{self.vectoriser}'; subproc already runs one process per env)",
-                    "subpath": ("workers",)})
-            factory = BATCHED_ENVS.get(self.id)
-            if "workers" not in inspect.signature(factory).parameters:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"the batched implementation of '{self.id}' runs in one process; "
-                           "remove workers or set it to 1", "subpath": ("workers",)})
-        object.__setattr__(self, "kwargs", _validate_gym_kwargs(self.id, self.kwargs))
-        return self
-
-
-class PettingZooEnvConfig(_EnvBase):
-    """A PettingZoo parallel env trained with one shared policy (SuperSuit parameter sharing)."""
-
-    type: Literal["pettingzoo"]
-    num_cpus: int = Field(0, ge=0, le=64, description="SuperSuit worker processes (0: in-process)")
-
-    @model_validator(mode="after")
-    def _check_id(self) -> PettingZooEnvConfig:
-        from hlynr.envs.registries import PETTINGZOO_ENVS
-
-        try:
-            entry = PETTINGZOO_ENVS.get(self.id)
-        except UnknownNameError as exc:
-            raise PydanticCustomError("nested", "{msg}", {"msg": str(exc), "subpath": ("id",)})
-        try:
-            kw = entry.params.model_validate(self.kwargs).model_dump(exclude_unset=True)
-        except ValidationError as exc:
-            raise _nested_error(exc, ("kwargs",)) from None
-        object.__setattr__(self, "kwargs", kw)
-        return self
-
-
-EnvConfig = Annotated[Union[GymEnvConfig, PettingZooEnvConfig], Field(discriminator="type")]
-
-
-# --- algorithm -------------------------------------------------------------------------------
-
-
-class AlgoConfig(StrictModel):
-    """The SB3 / sb3-contrib / hlynr algorithm, its hyperparameters and policy kwargs."""
-
-    name: str = Field(description="e.g. PPO, A2C, SAC, TD3, TQC, RecurrentPPO")
-    policy: str | None = Field(None, description="policy name; default per algorithm")
-    hyperparams: dict[str, Any] = Field(default_factory=dict)
-    policy_kwargs: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _validate(self) -> AlgoConfig:
-        from hlynr.algos.registry import (
-            ALGORITHMS, hyperparams_model, policy_class, policy_kwargs_model,
-        )
-
-        try:
-            entry = ALGORITHMS.get(self.name)
-        except UnknownNameError as exc:
-            raise PydanticCustomError("nested", "{msg}", {"msg": str(exc), "subpath": ("name",)})
-        policy = self.policy or entry.default_policy
-        try:
-            policy_class(self.name, policy)
-        except UnknownNameError as exc:
-            raise PydanticCustomError("nested", "{msg}", {"msg": str(exc), "subpath": ("policy",)})
-        checked = {}
-        for key, model in (("hyperparams", hyperparams_model(self.name)),
-                           ("policy_kwargs", policy_kwargs_model(self.name, policy))):
-            try:
-                m = model.model_validate(getattr(self, key))
-            except ValidationError as exc:
-                raise _nested_error(exc, (key,)) from None
-            checked[key] = m.model_dump(mode="json", exclude_unset=True)
-        object.__setattr__(self, "policy", policy)
-        object.__setattr__(self, "hyperparams", checked["hyperparams"])
-        object.__setattr__(self, "policy_kwargs", checked["policy_kwargs"])
-        return self
-
-
-# --- experiment ------------------------------------------------------------------------------
 
 
 class ExperimentConfig(StrictModel):
@@ -236,11 +77,11 @@ class ExperimentConfig(StrictModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                       description="run name: runs go to <runs_dir>/<name>/<timestamp>/")
-    seed: int = Field(0, ge=0, lt=2**31)
-    total_timesteps: int = Field(gt=0, description="environment timesteps to train for")
+    seed: int = Field(0, ge=0, lt=2**31, strict=True)
+    total_timesteps: int = Field(gt=0, strict=True, description="environment timesteps to train for")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    torch_threads: int = Field(1, ge=1, le=256, description="torch intra-op threads")
-    runs_dir: str = Field("runs", description="parent folder of run folders")
+    torch_threads: int = Field(1, ge=1, le=256, strict=True, description="torch intra-op threads")
+    runs_dir: str = Field("runs", min_length=1, description="parent folder of run folders")
     env: EnvConfig
     wrappers: list[ComponentSpec] = Field(default_factory=list)
     algo: AlgoConfig
@@ -258,78 +99,77 @@ class ExperimentConfig(StrictModel):
     @field_validator("wrappers", mode="before")
     @classmethod
     def _wrappers(cls, value: Any) -> list[ComponentSpec]:
-        from hlynr.envs.wrappers import WRAPPERS
-
         return parse_components(value, WRAPPERS, "wrapper")
 
     @field_validator("callbacks", mode="before")
     @classmethod
     def _callbacks(cls, value: Any) -> list[ComponentSpec]:
-        import hlynr.callbacks  # noqa: F401  (registers the built-in callbacks)
-        from hlynr.callbacks.registry import CALLBACKS
-
         return parse_components(value, CALLBACKS, "callback")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
-        from hlynr.algos.registry import ALGORITHMS
-        from hlynr.callbacks.registry import CALLBACKS
-        from hlynr.envs.wrappers import WRAPPERS
+        self._check_wrapper_chain()
+        self._check_callbacks()
+        problem = check_consistency(self)
+        if problem:
+            path, msg = problem
+            raise nested_error(msg, *path)
+        return self
 
+    def _check_wrapper_chain(self) -> None:
         vec_seen = False
         for i, spec in enumerate(self.wrappers):
-            entry = WRAPPERS.get(spec.name)
-            level = entry.level_for(self._vectoriser)
-            if level == "vec" and entry.vec is None:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"wrapper '{spec.name}' has no form for the vectorised env this "
-                           f"config builds ({self._vectoriser}); use vectoriser dummy or subproc",
-                    "subpath": ("wrappers", i)})
-            check = getattr(spec.params, "check_in_chain", None)
-            problem = check(self, i) if check is not None else None
-            if problem:
-                path, msg = problem
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": msg, "subpath": ("wrappers", i, spec.name, *path)})
+            level = WRAPPERS.get(spec.name).level_for(self.vectoriser)
+            if isinstance(spec.params, ChecksChain):
+                problem = spec.params.check_in_chain(self, i)
+                if problem:
+                    path, msg = problem
+                    raise nested_error(msg, "wrappers", i, spec.name, *path)
             if level == "vec":
                 vec_seen = True
             elif vec_seen:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"'{spec.name}' wraps single envs and must come before the "
-                           "vectorised-env wrappers (frame_stack, normalize, ...)",
-                    "subpath": ("wrappers", i)})
+                raise nested_error(f"'{spec.name}' wraps single envs and must come before the "
+                                   "vectorised-env wrappers (frame_stack, normalize, ...)",
+                                   "wrappers", i)
+
+    def _check_callbacks(self) -> None:
         names = [c.name for c in self.callbacks]
-        algo = ALGORITHMS.get(self.algo.name)
         for i, spec in enumerate(self.callbacks):
             entry = CALLBACKS.get(spec.name)
             if names.count(spec.name) > 1:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"callback '{spec.name}' is listed more than once",
-                    "subpath": ("callbacks", i)})
+                raise nested_error(f"callback '{spec.name}' is listed more than once", "callbacks", i)
             if entry.needs_evaluation and "evaluation" not in names:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"'{spec.name}' acts on evaluation results: add an 'evaluation' "
-                           "callback", "subpath": ("callbacks", i)})
-            reason = entry.applies_to(algo) if entry.applies_to else None
+                raise nested_error(f"'{spec.name}' acts on evaluation results: add an "
+                                   "'evaluation' callback", "callbacks", i)
+            reason = entry.applies_to(self.algo.entry) if entry.applies_to else None
             if reason:
-                raise PydanticCustomError("nested", "{msg}", {
-                    "msg": f"'{spec.name}' cannot be used with {self.algo.name}: {reason}",
-                    "subpath": ("callbacks", i)})
-            check = getattr(spec.params, "check_against", None)
-            if check is not None:
-                problem = check(self)
+                raise nested_error(f"'{spec.name}' cannot be used with {self.algo.name}: {reason}",
+                                   "callbacks", i)
+            if isinstance(spec.params, ChecksConfig):
+                problem = spec.params.check_against(self)
                 if problem:
                     path, msg = problem
-                    raise PydanticCustomError("nested", "{msg}", {
-                        "msg": msg, "subpath": ("callbacks", i, spec.name, *path)})
-        return self
+                    raise nested_error(msg, "callbacks", i, spec.name, *path)
 
     @property
-    def _vectoriser(self) -> str:
-        if self.env.type == "pettingzoo":
+    def vectoriser(self) -> str:
+        """The vectoriser the env is built with (PettingZoo envs: always batched agent rows)."""
+        if isinstance(self.env, PettingZooEnvConfig):
             return "batched"  # every wrapper applies to the parameter-shared VecEnv
         return self.env.vectoriser
 
     def callback(self, name: str) -> Any | None:
         """The validated parameters of the named callback, or None if not configured."""
         return next((c.params for c in self.callbacks if c.name == name), None)
+
+    @property
+    def stages(self) -> list[dict[str, Any]]:
+        """The curriculum's stages (env parameters), empty without a curriculum."""
+        curriculum = self.callback("curriculum")
+        return [dict(s) for s in curriculum.stages] if curriculum is not None else []
+
+    def stage(self, selector: StageSelector,
+              current: tuple[int, dict[str, Any]] | None = None) -> tuple[int | None, dict[str, Any] | None]:
+        """``(index, env params)`` of a curriculum stage: ``final``, ``current`` or an index."""
+        return resolve_stage(self.stages, selector, current)
+

@@ -1,10 +1,8 @@
-"""Environments, wrappers and their registries; importing this registers hlynr's envs.
+"""Environments, the env builder and the built-in wrappers.
 
 * ``hlynr/Intercept-v0``: radar-guided interception (Gymnasium, batched vectoriser,
   ``radar_kalman`` wrapper); see ``hlynr.envs.intercept``.
 * ``hlynr/Swarm-v0``: multi-agent swarm interception (PettingZoo, parameter sharing); see
   ``hlynr.envs.swarm``.
+* :mod:`hlynr.envs.factory`: builds the VecEnv a config describes.
 """
-
-from hlynr.envs import intercept as _intercept  # noqa: F401
-from hlynr.envs import swarm as _swarm  # noqa: F401

@@ -15,9 +15,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
 
 from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig
-from hlynr.envs.registries import BATCHED_ENVS
-from hlynr.envs.wrappers import WRAPPERS, WrapContext
-from hlynr.registry import suggest
+from hlynr.registries import BATCHED_ENVS, WRAPPERS, WrapContext, suggest
 
 
 class ParamsAdapter(gym.Wrapper):
@@ -63,8 +61,6 @@ def _gym_env_fn(
     params: dict[str, Any] | None,
 ) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
-        import hlynr  # noqa: F401  (registers hlynr envs in subprocess workers)
-
         env = gym.make(cfg.id, **cfg.kwargs)
         if not _has_apply_params(env):
             env = ParamsAdapter(env)
@@ -102,11 +98,9 @@ def build_vec_env(
     n = n_envs or env_cfg.n_envs
     seed = config.seed if seed is None else seed
     overrides = wrapper_overrides or {}
-    gamma = float(config.algo.hyperparams.get("gamma", 0.99))
+    gamma = float(config.algo.hyperparam("gamma", 0.99))
     ctx = WrapContext(training=training, gamma=gamma)
-    vec_kind = vectoriser or getattr(env_cfg, "vectoriser", "dummy")
-    if env_cfg.type == "pettingzoo":
-        vec_kind = "batched"  # no single Gymnasium envs: every wrapper applies to the VecEnv
+    vec_kind = vectoriser if vectoriser and env_cfg.type == "gymnasium" else config.vectoriser
     specs = config.wrappers if learner_wrappers else task_wrappers(config)
     env_level = [(s, _override(s, overrides)) for s in specs
                  if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]

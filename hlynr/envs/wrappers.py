@@ -1,4 +1,4 @@
-"""The wrapper registry: short names in a config's ``wrappers:`` list -> wrapper factories.
+"""Hlynr's general-purpose wrappers: parameter models and apply functions.
 
 A config lists wrappers in order, each as ``name`` or ``{name: {param: value}}``::
 
@@ -7,85 +7,26 @@ A config lists wrappers in order, each as ``name`` or ``{name: {param: value}}``
       - frame_stack: {n_stack: 4}
       - normalize: {norm_obs: true, norm_reward: true}
 
-Each entry declares a parameter model (a :class:`~hlynr.config.base.StrictModel`, so unknown keys
-fail with a suggestion) and how it applies:
-
-* ``env``: applied to every single environment before vectorisation (``dummy``/``subproc``);
-* ``vec``: applied to the vectorised environment (any vectoriser, including ``batched``).
-
-An entry may provide both; then ``vec`` is used with the ``batched`` vectoriser and ``env``
-otherwise. Env-level wrappers must come before vec-level ones in the list. Later modules add
-their own entries with :func:`register_wrapper` (e.g. ``radar_kalman``).
+They are registered in :data:`hlynr.registries.WRAPPERS` by :mod:`hlynr.builtins`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+from gymnasium.utils import RecordConstructorArgs
 from pydantic import Field
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from hlynr.config.base import StrictModel
-from hlynr.registry import Registry
-
-
-
-@dataclass(frozen=True)
-class WrapContext:
-    """What a wrapper may need to know about the run it is built for."""
-
-    training: bool = True  # False for evaluation envs (e.g. frozen normalisation statistics)
-    gamma: float = 0.99  # the algorithm's discount factor
-
-
-EnvWrapFn = Callable[[gym.Env, Any, WrapContext], gym.Env]
-VecWrapFn = Callable[[VecEnv, Any, WrapContext], VecEnv]
-
-
-@dataclass(frozen=True)
-class WrapperEntry:
-    """How one named wrapper validates its parameters and wraps an env or a VecEnv."""
-
-    name: str
-    params: type[StrictModel]
-    env: EnvWrapFn | None = None
-    vec: VecWrapFn | None = None
-    doc: str = ""
-
-    def level_for(self, vectoriser: str) -> str:
-        """``"env"`` or ``"vec"``: where this wrapper applies for the given vectoriser."""
-        if vectoriser == "batched" or self.env is None:
-            return "vec"
-        return "env"
-
-
-WRAPPERS: Registry[WrapperEntry] = Registry("wrapper")
-
-
-def register_wrapper(
-    name: str,
-    params: type[StrictModel],
-    *,
-    env: EnvWrapFn | None = None,
-    vec: VecWrapFn | None = None,
-    doc: str = "",
-) -> WrapperEntry:
-    """Register a wrapper under ``name``; at least one of ``env`` / ``vec`` must be given."""
-    if env is None and vec is None:
-        raise ValueError(f"wrapper '{name}' needs an env-level or vec-level apply function")
-    return WRAPPERS.register(name, WrapperEntry(name, params, env, vec, doc))
-
-
-# --- built-in wrappers ---------------------------------------------------------------------
+from hlynr.registries import WrapContext
 
 
 class FrameStackParams(StrictModel):
     """Stack the last ``n_stack`` observations (SB3 ``VecFrameStack``)."""
 
-    n_stack: int = Field(4, ge=1, le=256)
+    n_stack: int = Field(4, ge=1, le=256, strict=True)
 
 
 class NormalizeParams(StrictModel):
@@ -97,37 +38,16 @@ class NormalizeParams(StrictModel):
 
     norm_obs: bool = True
     norm_reward: bool = True
-    clip_obs: float = Field(10.0, gt=0)
-    clip_reward: float = Field(10.0, gt=0)
+    clip_obs: float = Field(10.0, gt=0, allow_inf_nan=False)
+    clip_reward: float = Field(10.0, gt=0, allow_inf_nan=False)
     gamma: float | None = Field(None, gt=0, le=1, description="defaults to the algorithm's gamma")
-    epsilon: float = Field(1e-8, gt=0)
+    epsilon: float = Field(1e-8, gt=0, allow_inf_nan=False)
 
 
 class TimeLimitParams(StrictModel):
     """End (truncate) episodes after ``max_episode_steps`` steps."""
 
-    max_episode_steps: int = Field(..., ge=1)
-
-
-def _normalize(venv: VecEnv, p: NormalizeParams, ctx: WrapContext) -> VecEnv:
-    return VecNormalize(
-        venv, training=ctx.training, norm_obs=p.norm_obs,
-        norm_reward=p.norm_reward and ctx.training, clip_obs=p.clip_obs,
-        clip_reward=p.clip_reward, epsilon=p.epsilon,
-        gamma=p.gamma if p.gamma is not None else ctx.gamma,
-    )
-
-
-register_wrapper(
-    "frame_stack", FrameStackParams, vec=lambda venv, p, ctx: VecFrameStack(venv, n_stack=p.n_stack),
-    doc=FrameStackParams.__doc__ or "",
-)
-register_wrapper("normalize", NormalizeParams, vec=_normalize, doc=NormalizeParams.__doc__ or "")
-register_wrapper(
-    "time_limit", TimeLimitParams,
-    env=lambda env, p, ctx: gym.wrappers.TimeLimit(env, max_episode_steps=p.max_episode_steps),
-    doc=TimeLimitParams.__doc__ or "",
-)
+    max_episode_steps: int = Field(..., ge=1, strict=True)
 
 
 class MaskObservationParams(StrictModel):
@@ -136,9 +56,32 @@ class MaskObservationParams(StrictModel):
     keep: list[int] = Field(..., min_length=1)
 
 
-class _MaskObservation(gym.ObservationWrapper):
+def frame_stack(venv: VecEnv, p: FrameStackParams, ctx: WrapContext) -> VecEnv:
+    """SB3's ``VecFrameStack``."""
+    return VecFrameStack(venv, n_stack=p.n_stack)
+
+
+def normalize(venv: VecEnv, p: NormalizeParams, ctx: WrapContext) -> VecEnv:
+    """SB3's ``VecNormalize``; frozen statistics and raw rewards for evaluation envs."""
+    return VecNormalize(
+        venv, training=ctx.training, norm_obs=p.norm_obs,
+        norm_reward=p.norm_reward and ctx.training, clip_obs=p.clip_obs,
+        clip_reward=p.clip_reward, epsilon=p.epsilon,
+        gamma=p.gamma if p.gamma is not None else ctx.gamma,
+    )
+
+
+def time_limit(env: gym.Env, p: TimeLimitParams, ctx: WrapContext) -> gym.Env:
+    """Gymnasium's ``TimeLimit`` (a truncation, bootstrapped)."""
+    return gym.wrappers.TimeLimit(env, max_episode_steps=p.max_episode_steps)
+
+
+class MaskObservation(gym.ObservationWrapper, RecordConstructorArgs):
+    """Keeps the entries ``keep`` of a flat Box observation."""
+
     def __init__(self, env: gym.Env, keep: list[int]) -> None:
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self, keep=list(keep))
+        gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             raise ValueError("mask_observation needs a flat Box observation space")
@@ -154,8 +97,6 @@ class _MaskObservation(gym.ObservationWrapper):
         return observation[self.keep]
 
 
-register_wrapper(
-    "mask_observation", MaskObservationParams,
-    env=lambda env, p, ctx: _MaskObservation(env, p.keep),
-    doc=MaskObservationParams.__doc__ or "",
-)
+def mask_observation(env: gym.Env, p: MaskObservationParams, ctx: WrapContext) -> gym.Env:
+    """:class:`MaskObservation` with the configured indices."""
+    return MaskObservation(env, p.keep)

@@ -10,8 +10,8 @@ from hlynr.config import ExperimentConfig
 from hlynr.envs.factory import build_vec_env
 from hlynr.evaluation.episodes import EvaluationSummary, run_episodes
 from hlynr.evaluation.targets import ModelTarget
-from hlynr.guidance.registry import BASELINES
-from hlynr.training.artifacts import restore_vecnormalize
+from hlynr.registries import BASELINES
+from hlynr.runs.artifacts import restore_vecnormalize
 
 
 class LoadError(Exception):
@@ -29,23 +29,11 @@ class ScoreSettings:
     stage: str | int = "final"  # curriculum stage: final, none (env kwargs as given) or index
 
 
-def stage_params(config: ExperimentConfig, stage: str | int) -> dict[str, Any] | None:
-    """Env parameters of the requested curriculum stage (None: the env kwargs as configured)."""
-    curriculum = config.callback("curriculum")
-    if curriculum is None or stage == "none":
-        return None
-    stages = curriculum.stages
-    index = len(stages) - 1 if stage == "final" else int(stage)
-    if not 0 <= index < len(stages):
-        raise ValueError(f"no curriculum stage {stage}: the config has {len(stages)} stages")
-    return dict(stages[index])
-
-
 def score_model(target: ModelTarget, settings: ScoreSettings) -> EvaluationSummary:
     """Evaluate one saved model with its normalisation statistics and recurrent state handling."""
     config = target.config
     venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
-                         stage_params=stage_params(config, settings.stage))
+                         stage_params=config.stage(settings.stage)[1])
     try:
         try:
             model = load_model(config, target.model_path, venv, device="cpu")
@@ -67,7 +55,7 @@ def score_baseline(name: str, config: ExperimentConfig, settings: ScoreSettings,
         raise ValueError(f"baseline '{name}' drives {', '.join(entry.env_ids)}, "
                          f"not {config.env.id}")
     venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
-                         stage_params=stage_params(config, settings.stage),
+                         stage_params=config.stage(settings.stage)[1],
                          wrapper_overrides=entry.wrapper_overrides, learner_wrappers=False)
     try:
         policy = entry.policy(venv.observation_space, venv.action_space, params)

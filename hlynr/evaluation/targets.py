@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlynr.config import ExperimentConfig, load_config
-from hlynr.training.artifacts import MODEL_FILE, is_complete
-from hlynr.training.context import list_checkpoints
+from hlynr.runs.artifacts import MODEL_FILE, is_complete
+from hlynr.runs.checkpoints import list_checkpoints
 
 
 class TargetError(Exception):

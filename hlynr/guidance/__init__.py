@@ -1,9 +1,8 @@
 """Classical guidance laws used as baselines and teachers.
 
-Importing ``hlynr.guidance`` registers the Intercept baselines (``pure_pursuit``, ``pn``,
-``apn``, ``truth_pn``) in :data:`hlynr.guidance.registry.BASELINES` and the
-``residual_guidance`` wrapper (a learned correction on top of a baseline).
+* :mod:`hlynr.guidance.laws`: pure pursuit, PN and APN on the intercept observation;
+* :mod:`hlynr.guidance.baselines`: the intercept baselines (``pure_pursuit``, ``pn``, ``apn``,
+  ``truth_pn``, ``zero``, ``constant_turn``), registered by :mod:`hlynr.builtins`;
+* :mod:`hlynr.guidance.residual`: the ``residual_guidance`` wrapper (a learned correction on top
+  of a baseline).
 """
-
-from hlynr.guidance import baselines  # noqa: F401  (registers the baselines)
-from hlynr.guidance import residual  # noqa: F401  (registers the residual_guidance wrapper)

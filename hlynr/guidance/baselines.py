@@ -22,7 +22,7 @@ from hlynr.config.base import StrictModel
 from hlynr.envs.intercept import ENV_ID
 from hlynr.envs.intercept.observation import OBS_DIM
 from hlynr.guidance.laws import augmented_pn, proportional_navigation, pure_pursuit
-from hlynr.guidance.registry import BASELINES, BaselineEntry
+from hlynr.registries import BaselineEntry
 
 
 class PursuitParams(StrictModel):
@@ -76,32 +76,20 @@ def _factory(law: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[gym.Spac
     return make
 
 
-def register() -> None:
-    """Register the guidance baselines and the no-free-lunch references (idempotent)."""
-    entries: dict[str, BaselineEntry] = {
-        "pure_pursuit": BaselineEntry(
-            PursuitParams, _factory(lambda o, p: pure_pursuit(o, p.gain)), (ENV_ID,), {},
-            doc="pure pursuit on the radar/Kalman LOS estimate"),
-        "pn": BaselineEntry(
-            PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,), {},
-            doc="proportional navigation on the radar/Kalman track"),
-        "apn": BaselineEntry(
-            PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
-            {"radar_kalman": {"filter": "ca"}}, doc="augmented PN fed by the constant-acceleration filter"),
-        "truth_pn": BaselineEntry(
-            PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
-            {"radar_kalman": {"mode": "truth"}}, doc="PN on the true threat state (upper bound)"),
-        # No-free-lunch references: a good env gives these (almost) no intercepts.
-        "zero": BaselineEntry(
-            NoParams, _factory(lambda o, p: np.zeros((len(o), 2))), (ENV_ID,), {},
-            doc="no lateral command at all"),
-        "constant_turn": BaselineEntry(
-            ConstantParams, _factory(lambda o, p: np.tile(p.command, (len(o), 1))), (ENV_ID,), {},
-            doc="a constant command (default: full lateral command toward the estimated LOS)"),
-    }
-    for name, entry in entries.items():
-        if name not in BASELINES:
-            BASELINES.register(name, entry)
-
-
-register()
+INTERCEPT_BASELINES: dict[str, BaselineEntry] = {
+    "pure_pursuit": BaselineEntry(
+        PursuitParams, _factory(lambda o, p: pure_pursuit(o, p.gain)), (ENV_ID,), {}),
+    "pn": BaselineEntry(
+        PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,), {}),
+    "apn": BaselineEntry(
+        PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
+        {"radar_kalman": {"filter": "ca"}}),
+    "truth_pn": BaselineEntry(
+        PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
+        {"radar_kalman": {"mode": "truth"}}),
+    # No-free-lunch references: a good env gives these (almost) no intercepts.
+    "zero": BaselineEntry(
+        NoParams, _factory(lambda o, p: np.zeros((len(o), 2))), (ENV_ID,), {}),
+    "constant_turn": BaselineEntry(
+        ConstantParams, _factory(lambda o, p: np.tile(p.command, (len(o), 1))), (ENV_ID,), {}),
+}

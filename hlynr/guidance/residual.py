@@ -31,14 +31,12 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from hlynr.config.base import StrictModel
-from hlynr.envs.wrappers import WRAPPERS, WrapContext, register_wrapper
-from hlynr.guidance.registry import BASELINES, Policy
-from hlynr.registry import UnknownNameError
+from hlynr.registries import BASELINES, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext
 
 NAME = "residual_guidance"
 
 
-class ResidualGuidanceParams(StrictModel):
+class ResidualGuidanceParams(StrictModel, ChecksChain):
     """Residual policy: the env receives ``clip(baseline(obs) + scale * action, -1, 1)``.
 
     ``baseline``: a registered guidance baseline (e.g. ``pn``); ``params``: its parameters
@@ -118,16 +116,6 @@ class ResidualGuidanceVecWrapper(VecEnvWrapper):
         return obs, rewards, dones, infos
 
 
-def _wrap_vec(venv: VecEnv, p: ResidualGuidanceParams, ctx: WrapContext) -> VecEnv:
+def wrap_vec(venv: VecEnv, p: ResidualGuidanceParams, ctx: WrapContext) -> VecEnv:
     policy = BASELINES.get(p.baseline).policy(venv.observation_space, venv.action_space, p.params)
     return ResidualGuidanceVecWrapper(venv, policy, p.scale)
-
-
-def register() -> None:
-    """Register ``residual_guidance`` in the wrapper registry (idempotent)."""
-    if NAME not in WRAPPERS:
-        register_wrapper(NAME, ResidualGuidanceParams, vec=_wrap_vec,
-                         doc=ResidualGuidanceParams.__doc__ or "")
-
-
-register()

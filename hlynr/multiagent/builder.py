@@ -7,7 +7,7 @@ from typing import Any
 from stable_baselines3.common.vec_env import VecEnv
 from supersuit import concat_vec_envs_v1, pettingzoo_env_to_vec_env_v1
 
-from hlynr.envs.registries import PETTINGZOO_ENVS
+from hlynr.registries import PETTINGZOO_ENVS
 from hlynr.multiagent.channel import CallableMarkovVectorEnv
 from hlynr.multiagent.vec_env import SharedPolicyVecEnv
 
@@ -27,8 +27,6 @@ def build_pettingzoo_vec_env(
         raise ValueError(f"n_envs must be >= 1, got {n_envs}")
     if num_cpus < 0:
         raise ValueError(f"num_cpus must be >= 0, got {num_cpus}")
-    import hlynr.envs.swarm  # noqa: F401  (registers hlynr/Swarm-v0)
-
     entry = PETTINGZOO_ENVS.get(env_id)
     entry.params(**env_kwargs)
     par_env = entry.factory(**env_kwargs)

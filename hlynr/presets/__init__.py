@@ -9,7 +9,7 @@ PRESETS_DIR = Path(__file__).parent
 
 def preset_path(name: str) -> Path:
     """Path of the embedded config ``name`` (``default``, ...)."""
-    from hlynr.registry import UnknownNameError
+    from hlynr.registries import UnknownNameError
 
     path = PRESETS_DIR / f"{name}.yaml"
     if not path.is_file():

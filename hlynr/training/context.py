@@ -6,27 +6,17 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.config.schema import ExperimentConfig
-from hlynr.training.artifacts import is_complete, save_model_dir, write_json
-from hlynr.training.progress_log import ProgressLog
-
-CHECKPOINT_PREFIX = "step_"
-STATE_FILE = "state.json"
-
-
-class Stateful(Protocol):
-    """A callback whose state must survive a resume."""
-
-    state_key: str
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+from hlynr.registries import Resumable
+from hlynr.runs.artifacts import save_model_dir, write_json
+from hlynr.runs.checkpoints import checkpoint_dir, list_checkpoints
+from hlynr.runs.progress_log import ProgressLog
 
 
 @dataclass
@@ -41,37 +31,15 @@ class RunContext:
     wall_time: Callable[[], float]
     """Training wall-clock seconds so far (including time before a resume)."""
     resume_state: dict[str, Any] = field(default_factory=dict)
-    stateful: list[Stateful] = field(default_factory=list)
+    stateful: list[Resumable] = field(default_factory=list)
     current_stage: Callable[[], tuple[int, dict[str, Any]] | None] = lambda: None
     """The curriculum's current stage (index, params), if a curriculum is configured."""
-
-    @property
-    def stages(self) -> list[dict[str, Any]]:
-        """The curriculum's stages (env parameters), empty without a curriculum."""
-        curriculum = self.config.callback("curriculum")
-        return [dict(s) for s in curriculum.stages] if curriculum is not None else []
-
-    @property
-    def final_stage_index(self) -> int | None:
-        """Index of the hardest (last) curriculum stage, None without a curriculum."""
-        return len(self.stages) - 1 if self.stages else None
-
-    @property
-    def final_stage(self) -> dict[str, Any] | None:
-        """Env parameters of the hardest curriculum stage (the evaluation default)."""
-        return self.stages[-1] if self.stages else None
-
-    def stage_params(self, index: int) -> dict[str, Any]:
-        """Env parameters of curriculum stage ``index``."""
-        if not self.stages or not 0 <= index < len(self.stages):
-            raise ValueError(f"no curriculum stage {index} (stages: {len(self.stages)})")
-        return self.stages[index]
 
     @property
     def checkpoints_dir(self) -> Path:
         return self.run_dir / "checkpoints"
 
-    def register_state(self, obj: Stateful) -> None:
+    def register_state(self, obj: Resumable) -> None:
         """Save ``obj``'s state with every checkpoint and restore it on resume."""
         self.stateful.append(obj)
         if obj.state_key in self.resume_state:
@@ -83,10 +51,10 @@ class RunContext:
 
     def save_checkpoint(self, model: BaseAlgorithm, reason: str, wall_time: float) -> Path:
         """Save model, normalisation stats, replay buffer and callback states atomically."""
-        folder = self.checkpoints_dir / f"{CHECKPOINT_PREFIX}{model.num_timesteps:012d}"
+        folder = checkpoint_dir(self.run_dir, int(model.num_timesteps))
         meta = {"timesteps": int(model.num_timesteps), "reason": reason,
                 "wall_time": wall_time, "state": self.collect_state()}
-        save_model_dir(folder, model, meta, replay_buffer=hasattr(model, "replay_buffer"))
+        save_model_dir(folder, model, meta, replay_buffer=isinstance(model, OffPolicyAlgorithm))
         return folder
 
     def prune_checkpoints(self, keep_last: int) -> None:
@@ -98,13 +66,3 @@ class RunContext:
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write ``summary.json`` (status, timesteps, best metrics) into the run folder."""
         write_json(self.run_dir / "summary.json", summary)
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints of a run, oldest first."""
-    folder = run_dir / "checkpoints"
-    if not folder.is_dir():
-        return []
-    found = [p for p in folder.iterdir()
-             if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and is_complete(p)]
-    return sorted(found, key=lambda p: p.name)  # names hold zero-padded timesteps

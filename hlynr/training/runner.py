@@ -31,19 +31,24 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+import hlynr
 from hlynr.algos.builder import build_model, load_model
-from hlynr.callbacks import CALLBACKS, EvalResult
 from hlynr.callbacks.collapse import CollapseGuard
-from hlynr.callbacks.evaluation import EvalListener, EvaluationCallback, MetricError
+from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config, load_config
 from hlynr.envs.factory import build_vec_env
-from hlynr.training.artifacts import (
+from hlynr.registries import (
+    CALLBACKS, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus, Stopper,
+    TrainingDiverged,
+)
+from hlynr.runs.artifacts import (
     MODEL_FILE, REPLAY_FILE, read_meta, restore_vecnormalize, save_model_dir, write_json,
     write_text_atomic,
 )
-from hlynr.training.context import RunContext, list_checkpoints
-from hlynr.training.progress_log import ProgressLog
+from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.runs.progress_log import ProgressLog
+from hlynr.training.context import RunContext
 
 
 class RunError(Exception):
@@ -56,7 +61,7 @@ class RunHooks:
 
     on_step: Callable[[int], None] | None = None
     on_rollout: Callable[[dict[str, Any]], None] | None = None
-    listeners: list[EvalListener] = field(default_factory=list)
+    listeners: list[EvaluationListener] = field(default_factory=list)
     """Extra evaluation listeners (e.g. an Optuna pruner); returning False stops training."""
 
 
@@ -65,7 +70,7 @@ class RunResult:
     """How a run ended."""
 
     run_dir: Path
-    status: str  # completed | stopped | interrupted | failed
+    status: RunStatus
     reason: str
     timesteps: int
     wall_time: float
@@ -118,12 +123,18 @@ def versions() -> dict[str, str]:
     import sb3_contrib
     import stable_baselines3
 
-    import hlynr
-
     return {"python": platform.python_version(), "hlynr": hlynr.__version__,
             "torch": torch.__version__, "stable_baselines3": stable_baselines3.__version__,
             "sb3_contrib": sb3_contrib.__version__, "gymnasium": gymnasium.__version__,
             "numpy": numpy.__version__}
+
+
+def diverged_parameters(model: Any) -> str | None:
+    """The name of the first policy parameter that is not finite, or None."""
+    for name, param in model.policy.named_parameters():
+        if not torch.isfinite(param).all():
+            return name
+    return None
 
 
 def new_run_dir(config: ExperimentConfig, runs_dir: Path | None = None) -> Path:
@@ -170,15 +181,15 @@ class Run:
                                     on_record=self.hooks.on_rollout)
         ordered: list[BaseCallback] = [progress]
         for obj in [progress, *built.values()]:
-            if hasattr(obj, "state_key"):
+            if isinstance(obj, Resumable):
                 ctx.register_state(obj)
-        evaluation: EvaluationCallback | None = built.get("evaluation")
-        for name, obj in built.items():
-            if isinstance(obj, BaseCallback) and name != "evaluation":
-                ordered.append(obj)
-            elif not isinstance(obj, BaseCallback) and evaluation is not None:
+        evaluation = built.get("evaluation")
+        for obj in built.values():
+            if isinstance(obj, EvaluationListener) and isinstance(evaluation, EvaluationCallback):
                 evaluation.listeners.append(obj)
-        if evaluation is not None:
+            elif isinstance(obj, BaseCallback) and obj is not evaluation:
+                ordered.append(obj)
+        if isinstance(evaluation, EvaluationCallback):
             evaluation.listeners.extend(self.hooks.listeners)
             ordered.insert(1, evaluation)
         if isinstance(built.get("collapse_guard"), CollapseGuard):
@@ -192,52 +203,53 @@ class Run:
         """Train ``model`` to ``total_timesteps``, then save final model, checkpoint, summary."""
         callbacks, built = self._callbacks(ctx, model)
         remaining = self.config.total_timesteps - model.num_timesteps
-        status, reason = "completed", f"reached {self.config.total_timesteps} timesteps"
+        status, reason = RunStatus.COMPLETED, f"reached {self.config.total_timesteps} timesteps"
         try:
             with self.stop.installed():
                 if remaining > 0:
-                    model.learn(remaining, callback=CallbackList(callbacks),
-                                reset_num_timesteps=reset_num_timesteps, log_interval=1)
+                    try:
+                        model.learn(remaining, callback=CallbackList(callbacks),
+                                    reset_num_timesteps=reset_num_timesteps, log_interval=1)
+                    except (ValueError, RuntimeError) as exc:
+                        diverged = diverged_parameters(model)
+                        if diverged is None:
+                            raise  # not a divergence: a bug, shown as such
+                        raise TrainingDiverged(f"non-finite parameters in {diverged} "
+                                               f"({type(exc).__name__}: {exc})") from exc
         except MetricError as exc:
-            raise RunError(f"{self.run_dir}: {exc}") from None
-        except (ValueError, RuntimeError) as exc:
-            # A diverged update (NaN parameters) ends the run as failed; other errors are bugs.
-            if "nan" not in str(exc).lower() and "invalid values" not in str(exc):
-                raise
-            status, reason = "failed", f"{type(exc).__name__}: {exc}"
-        if status != "failed":
+            raise RunError(f"{self.run_dir}: {exc}") from exc
+        except TrainingDiverged as exc:
+            status, reason = RunStatus.FAILED, f"diverged: {exc}"
+        if status is not RunStatus.FAILED:
             if self.stop():
-                status = "interrupted"
+                status = RunStatus.INTERRUPTED
                 reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
             elif model.num_timesteps < self.config.total_timesteps:
-                status, reason = "stopped", self._stop_reason(built)
+                status, reason = RunStatus.STOPPED, self._stop_reason(built)
         evaluation = built.get("evaluation")
-        history = evaluation.history if evaluation is not None else []
-        if status != "failed":
-            ctx.save_checkpoint(model, status, self.wall_time())
-            keep = getattr(built.get("checkpoint"), "params", None)
-            ctx.prune_checkpoints(keep.keep_last if keep else 1)
-            if status != "interrupted":
+        history = evaluation.history if isinstance(evaluation, EvaluationCallback) else []
+        if status is not RunStatus.FAILED:
+            ctx.save_checkpoint(model, status.value, self.wall_time())
+            checkpoint = self.config.callback("checkpoint")
+            ctx.prune_checkpoints(checkpoint.keep_last if checkpoint is not None else 1)
+            if status is not RunStatus.INTERRUPTED:
                 save_model_dir(self.run_dir / "final", model,
-                               {"timesteps": int(model.num_timesteps), "status": status})
+                               {"timesteps": int(model.num_timesteps), "status": status.value})
         best_path = self.run_dir / "best"
         best = read_meta(best_path) if (best_path / "meta.json").is_file() else None
-        ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status,
+        ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status.value,
                       reason=reason, wall_time=self.wall_time())
-        summary = {"status": status, "reason": reason, "timesteps": int(model.num_timesteps),
+        summary = {"status": status.value, "reason": reason, "timesteps": int(model.num_timesteps),
                    "total_timesteps": self.config.total_timesteps, "wall_time": self.wall_time(),
                    "best": best, "last_evaluation": history[-1].metrics if history else None}
         ctx.write_summary(summary)
         return RunResult(self.run_dir, status, reason, int(model.num_timesteps),
                          self.wall_time(), history, best)
 
-    @staticmethod
-    def _stop_reason(built: dict[str, Any]) -> str:
-        for name in ("early_stopping", "success_streak", "collapse_guard"):
-            obj = built.get(name)
-            if obj is not None and (getattr(obj, "stopped", False) or getattr(obj, "triggered", False)):
-                return f"stopped by {name}"
-        return "stopped by an evaluation listener"
+    def _stop_reason(self, built: dict[str, Any]) -> str:
+        stoppers = [*built.values(), *self.hooks.listeners]
+        reasons = [obj.stop_reason for obj in stoppers if isinstance(obj, Stopper) and obj.stop_reason]
+        return reasons[0] if reasons else "stopped by an evaluation listener"
 
 
 def _context(run: Run, log: ProgressLog, resume_state: dict[str, Any] | None = None) -> RunContext:
@@ -296,7 +308,7 @@ def resume_run(
     try:
         meta = read_meta(ckpt)
     except (OSError, ValueError) as exc:
-        raise RunError(f"checkpoint {ckpt} is corrupt (meta.json: {exc})") from None
+        raise RunError(f"checkpoint {ckpt} is corrupt (meta.json: {exc})") from exc
     if meta["timesteps"] >= config.total_timesteps:
         raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
                        "train further with --resume RUN --set total_timesteps=N")

@@ -10,12 +10,3 @@ Entry points: ``python train.py --config FILE --optimize`` (``hlynr tune --confi
 :func:`hlynr.tuning.study.run_study` from Python.
 """
 
-# hlynr.config must be imported before hlynr.tuning.schema: the config schema imports
-# TuneConfig, and importing hlynr.config.base (which TuneConfig needs) first runs
-# hlynr/config/__init__.py. Importing it here first keeps that chain acyclic.
-import hlynr.config  # noqa: F401  isort: skip
-from hlynr.tuning.schema import (  # noqa: E402
-    ObjectiveConfig, ParamSpec, PrunerConfig, SamplerConfig, TuneConfig,
-)
-
-__all__ = ["ObjectiveConfig", "ParamSpec", "PrunerConfig", "SamplerConfig", "TuneConfig"]

@@ -19,9 +19,10 @@ from typing import Any
 import optuna
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from hlynr.callbacks.evaluation import EvalResult, MetricError
 from hlynr.config import ConfigError, ExperimentConfig, validate_config
-from hlynr.tuning.schema import ObjectiveConfig, TuneConfig
+from hlynr.registries import EvalResult, EvaluationListener, MetricError, RunStatus
+from hlynr.training.runner import RunError, RunHooks, start_run
+from hlynr.config.tuning import ObjectiveConfig, TuneConfig
 from hlynr.tuning.space import sample, trial_config_data
 
 DEFAULT_K = 3
@@ -54,7 +55,7 @@ def aggregate(values: Sequence[float], objective: ObjectiveConfig) -> float:
     return float(sum(values[-k:]) / k)
 
 
-class _TrialListener:
+class _TrialListener(EvaluationListener):
     """Evaluation listener of one trial run: reports to Optuna and stops pruned/diverged runs."""
 
     def __init__(self, trial: optuna.Trial, objective: ObjectiveConfig, step0: int,
@@ -136,8 +137,6 @@ class Objective:
         return TrialFailed(reason)
 
     def _run(self, trial: optuna.Trial, values: dict[str, Any], folder: Path) -> float:
-        from hlynr.training.runner import RunError, RunHooks, start_run
-
         ctx = self.ctx
         tune = ctx.tune
         timesteps = tune.timesteps or ctx.config.total_timesteps
@@ -164,7 +163,7 @@ class Objective:
             try:
                 result = start_run(config, run_dir=run_dir, hooks=RunHooks(listeners=[listener]))
             except RunError as exc:
-                if isinstance(exc.__context__, MetricError) or "has no metric" in str(exc):
+                if isinstance(exc.__cause__, MetricError):
                     trial.set_user_attr("fail_reason", str(exc))
                     raise StudyAborted(f"tune.objective.metric: {exc}") from None
                 raise
@@ -172,11 +171,11 @@ class Objective:
             metric = listener.metric or metric
             if metric:
                 trial.set_user_attr("metric", metric)
-            if result.status == "interrupted":
+            if result.status is RunStatus.INTERRUPTED:
                 trial.set_user_attr("fail_reason", f"interrupted ({result.reason})")
                 raise StudyAborted(f"interrupted ({result.reason}); trial {trial.number} "
                                    "marked failed")
-            if result.status == "failed":
+            if result.status is RunStatus.FAILED:
                 raise self._fail(trial, f"diverged (seed {seed}): {result.reason}")
             if listener.diverged:
                 raise self._fail(trial, f"diverged (seed {seed}): {listener.diverged}")

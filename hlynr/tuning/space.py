@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from hlynr.config import ConfigError, ExperimentConfig, dump_config
 from hlynr.config.loader import ConfigError as _LoaderConfigError
-from hlynr.config.loader import apply_override, dotted, error_message, user_loc
-from hlynr.tuning.schema import ParamSpec, TuneConfig, condition_values
+from hlynr.config.loader import apply_override, dotted, error_message, specific_errors
+from hlynr.config.tuning import ParamSpec, TuneConfig, condition_values
 
 _PRIMITIVE = (type(None), bool, int, float, str)
 _MISSING = object()
@@ -128,13 +128,11 @@ def base_config(config: ExperimentConfig) -> dict[str, Any]:
     left out so that each trial gets its own algorithm's default (e.g. MlpLstmPolicy for
     RecurrentPPO).
     """
-    from hlynr.algos.registry import ALGORITHMS
-
     raw = dump_config(config)
     tune = raw.pop("tune", None) or {}
     params = tune.get("params", {})
     if "algo.name" in params and "algo.policy" not in params:
-        if config.algo.policy == ALGORITHMS.get(config.algo.name).default_policy:
+        if config.algo.policy == config.algo.entry.default_policy:
             raw["algo"].pop("policy", None)
     return raw
 
@@ -152,14 +150,12 @@ def trial_config_data(base: dict[str, Any], values: Mapping[str, Any], *, timest
 
 def _validation_lines(data: dict[str, Any]) -> list[str]:
     """The problems of plain config data, one ``key.path: message`` line each (none if valid)."""
-    import hlynr  # noqa: F401
-
     try:
         ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         lines = []
-        for error in exc.errors():
-            line = f"{dotted(user_loc(error)) or '(top level)'}: {error_message(error)}"
+        for loc, error in specific_errors(exc, data):
+            line = f"{dotted(loc) or '(top level)'}: {error_message(error)}"
             if line not in lines:
                 lines.append(line)
         return lines

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import optuna
 
-from hlynr.tuning.schema import storage_kind
+from hlynr.config.tuning import storage_kind
 
 DEFAULT_STORAGE_FILE = "tune.db"
 SQLITE_LOCK_TIMEOUT_S = 60.0  # parallel processes wait this long for SQLite's write lock

@@ -24,7 +24,7 @@ from hlynr.tuning.objective import Objective, StudyAborted, TrialContext, TrialF
 from hlynr.tuning.report import (
     BEST_FILE, SUMMARY_FILE, export_best, param_importances, trial_values, write_summary,
 )
-from hlynr.tuning.schema import TuneConfig
+from hlynr.config.tuning import TuneConfig
 from hlynr.tuning.space import (
     Lines, base_config, check_search_space, choice_labels, encode_params,
 )

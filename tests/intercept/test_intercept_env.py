@@ -17,8 +17,8 @@ from hlynr.envs.intercept import (
     RadarKalmanVecWrapper, RadarKalmanWrapper, SensorSettings,
 )
 from hlynr.envs.intercept.params import G0, RewardParams
-from hlynr.envs.registries import BATCHED_ENVS, ENV_PARAMS
-from hlynr.envs.wrappers import WRAPPERS, WrapContext
+from hlynr.registries import BATCHED_ENVS, ENV_PARAMS
+from hlynr.registries import WRAPPERS, WrapContext
 
 
 def _single(seed: int, sensor: dict | None = None, **kw: object) -> gym.Env:

@@ -12,7 +12,7 @@ from hlynr.envs.intercept import (
     OBS_DIM, OBS_SLICES, BatchedInterceptVecEnv, RadarKalmanParams, RadarKalmanVecWrapper,
 )
 from hlynr.envs.intercept.env import action_space, observation_space
-from hlynr.guidance.registry import BASELINES
+from hlynr.registries import BASELINES
 
 
 def _episodes(policy: Any, scenario: str, n: int, sensor: dict[str, Any], seed: int = 1000,

@@ -40,7 +40,7 @@ def _rollout(venv: Any, policy: Any, steps: int) -> tuple[list[np.ndarray], list
 
 def test_zero_residual_flies_the_baseline_exactly() -> None:
     """A zero correction gives exactly the baseline's trajectory (automatic resets included)."""
-    from hlynr.guidance.registry import BASELINES
+    from hlynr.registries import BASELINES
 
     resid = validate_config(_config([SENSOR, {"residual_guidance": {"baseline": "pn", "params": {"N": 6}}}]))
     plain = validate_config(_config([SENSOR]))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from hlynr.envs.registries import PETTINGZOO_ENVS
+from hlynr.registries import PETTINGZOO_ENVS
 from hlynr.envs.swarm import STAGES, SwarmInterceptEnv, layout
 from hlynr.envs.swarm import physics as P
 from hlynr.envs.swarm.baselines import InterceptPointPolicy

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from hlynr.config import ConfigError, load_config
 from hlynr.training.runner import start_run
-from hlynr.tuning.cli import run_study_from_config
+from hlynr.cli.study import run_study_from_config
 
 from .conftest import make_config, open_existing
 

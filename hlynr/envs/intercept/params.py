@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, create_model, model_validator
 
 from hlynr.config.base import StrictModel
-from hlynr.registry import suggest
+from hlynr.registries import suggest
 
 G0 = 9.80665
 """Standard gravity (m/s^2), used for g-limits and specific impulse."""

@@ -27,7 +27,7 @@ from hlynr.config.base import StrictModel
 from hlynr.envs.intercept.core import SensorSettings
 from hlynr.envs.intercept.env import InterceptEnv
 from hlynr.envs.intercept.vec_env import BatchedInterceptVecEnv
-from hlynr.envs.wrappers import WrapContext, register_wrapper
+from hlynr.registries import WrapContext
 
 
 class RadarKalmanParams(StrictModel):
@@ -81,21 +81,12 @@ class RadarKalmanVecWrapper(VecEnvWrapper):
         return self.venv.step_wait()
 
 
-def _wrap_env(env: gym.Env, p: RadarKalmanParams, ctx: WrapContext) -> gym.Env:
+def wrap_env(env: gym.Env, p: RadarKalmanParams, ctx: WrapContext) -> gym.Env:
     return RadarKalmanWrapper(env, p)
 
 
-def _wrap_vec(venv: VecEnv, p: RadarKalmanParams, ctx: WrapContext) -> VecEnv:
+def wrap_vec(venv: VecEnv, p: RadarKalmanParams, ctx: WrapContext) -> VecEnv:
     return RadarKalmanVecWrapper(venv, p)
 
 
-def register() -> None:
-    """Register ``radar_kalman`` in the wrapper registry (idempotent)."""
-    from hlynr.envs.wrappers import WRAPPERS
-
-    if "radar_kalman" not in WRAPPERS:
-        register_wrapper("radar_kalman", RadarKalmanParams, env=_wrap_env, vec=_wrap_vec,
-                         doc=RadarKalmanParams.__doc__ or "")
-
-
-__all__: list[Any] = ["RadarKalmanParams", "RadarKalmanVecWrapper", "RadarKalmanWrapper", "register"]
+__all__: list[Any] = ["RadarKalmanParams", "RadarKalmanVecWrapper", "RadarKalmanWrapper", "wrap_env", "wrap_vec"]

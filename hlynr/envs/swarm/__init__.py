@@ -1,26 +1,27 @@
-"""Multi-agent swarm interception (issue 4): ``hlynr/Swarm-v0`` and its stage presets.
+"""Multi-agent swarm interception: ``hlynr/Swarm-v0`` and its stage presets.
 
-Importing this package registers, in :data:`hlynr.envs.registries.PETTINGZOO_ENVS`:
+:mod:`hlynr.builtins` registers, in :data:`hlynr.registries.PETTINGZOO_ENVS`:
 
 * ``hlynr/Swarm-v0``: :class:`SwarmInterceptEnv` with :class:`SwarmParams` (``stage`` optional);
 * ``hlynr/Swarm-basic-v0``, ``hlynr/Swarm-intermediate-v0``, ``hlynr/Swarm-advanced-v0``: the
   same env starting from that stage preset (explicit kwargs still override it);
 
-and the scripted baseline ``swarm_intercept_point`` in :data:`hlynr.guidance.registry.BASELINES`.
+and the scripted baseline ``swarm_intercept_point`` in :data:`hlynr.registries.BASELINES`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hlynr.envs.registries import PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.envs.swarm.env import END_KEYS, SwarmInterceptEnv, make_swarm_env
 from hlynr.envs.swarm.params import STAGES, SwarmParams
 
 ENV_ID = "hlynr/Swarm-v0"
 
 
-def _stage_factory(stage: str) -> Any:
+def stage_factory(stage: str) -> Any:
+    """A factory of ``hlynr/Swarm-v0`` starting from the named stage preset."""
+
     def factory(**kwargs: Any) -> SwarmInterceptEnv:
         return SwarmInterceptEnv(**{"stage": stage, **kwargs})
 
@@ -29,13 +30,5 @@ def _stage_factory(stage: str) -> Any:
     return factory
 
 
-if ENV_ID not in PETTINGZOO_ENVS:
-    PETTINGZOO_ENVS.register(ENV_ID, PettingZooEntry(make_swarm_env, SwarmParams))
-    for _name in STAGES:
-        PETTINGZOO_ENVS.register(
-            f"hlynr/Swarm-{_name}-v0", PettingZooEntry(_stage_factory(_name), SwarmParams)
-        )
-
-from hlynr.envs.swarm import baselines as _baselines  # noqa: E402,F401  (registers the baseline)
-
-__all__ = ["ENV_ID", "END_KEYS", "STAGES", "SwarmInterceptEnv", "SwarmParams", "make_swarm_env"]
+__all__ = ["ENV_ID", "END_KEYS", "STAGES", "SwarmInterceptEnv", "SwarmParams", "make_swarm_env",
+           "stage_factory"]

@@ -21,7 +21,7 @@ from hlynr.config.base import StrictModel
 from hlynr.envs.swarm import layout as L
 from hlynr.envs.swarm.params import STAGES
 from hlynr.envs.swarm.physics import left_normal, los_kinematics, unit
-from hlynr.guidance.registry import BASELINES, BaselineEntry
+from hlynr.registries import BaselineEntry
 
 
 class InterceptPointParams(StrictModel):
@@ -115,13 +115,10 @@ def _factory(
     return InterceptPointPolicy(params)
 
 
-if "swarm_intercept_point" not in BASELINES:
-    BASELINES.register(
-        "swarm_intercept_point",
-        BaselineEntry(
-            params=InterceptPointParams,
-            factory=_factory,
-            env_ids=("hlynr/Swarm-v0", *(f"hlynr/Swarm-{s}-v0" for s in STAGES)),
-            doc=__doc__ or "",
-        ),
-    )
+SWARM_BASELINES: dict[str, BaselineEntry] = {
+    "swarm_intercept_point": BaselineEntry(
+        params=InterceptPointParams,
+        factory=_factory,
+        env_ids=("hlynr/Swarm-v0", *(f"hlynr/Swarm-{s}-v0" for s in STAGES)),
+    ),
+}

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from hlynr.config.base import StrictModel
-from hlynr.registry import suggest
+from hlynr.registries import suggest
 
 Evasion = Literal["none", "basic", "full"]
 EVASION_LEVELS: tuple[str, ...] = ("none", "basic", "full")

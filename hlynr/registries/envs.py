@@ -1,8 +1,8 @@
-"""Registries that let environment modules plug into the env builder.
+"""Registries that let environment packages plug into the env builder.
 
-* :data:`ENV_PARAMS`: Gymnasium id -> parameter model (a ``StrictModel``) used to validate the
-  config's ``env.kwargs`` at load time, before anything runs. Ids without an entry are validated
-  against the env constructor's signature.
+* :data:`ENV_PARAMS`: Gymnasium id -> parameter model used to validate the config's
+  ``env.kwargs`` at load time, before anything runs. Ids without an entry are validated against
+  the env constructor's signature.
 * :data:`BATCHED_ENVS`: Gymnasium id -> factory building one SB3 ``VecEnv`` that steps all
   ``n_envs`` copies as NumPy arrays (the ``batched`` vectoriser).
 * :data:`PETTINGZOO_ENVS`: name -> factory of a PettingZoo ``ParallelEnv`` (``env.type:
@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stable_baselines3.common.vec_env import VecEnv
+from pydantic import BaseModel
 
-from hlynr.config.base import StrictModel
-from hlynr.registry import Registry
+from hlynr.registries.base import Registry
 
-ENV_PARAMS: Registry[type[StrictModel]] = Registry("environment parameter model")
+ENV_PARAMS: Registry[type[BaseModel]] = Registry("environment parameter model")
 
-BatchedEnvFactory = Callable[..., VecEnv]
+BatchedEnvFactory = Callable[..., Any]
 """``factory(n_envs: int, seed: int | None, **env_kwargs) -> VecEnv``."""
 
 BATCHED_ENVS: Registry[BatchedEnvFactory] = Registry("batched environment")
@@ -36,7 +35,7 @@ class PettingZooEntry:
     """A PettingZoo parallel env: ``factory(**kwargs) -> ParallelEnv`` and its parameter model."""
 
     factory: Callable[..., Any]
-    params: type[StrictModel]
+    params: type[BaseModel]
 
 
 PETTINGZOO_ENVS: Registry[PettingZooEntry] = Registry("PettingZoo environment")

@@ -9,28 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hlynr.config.base import StrictModel
-from hlynr.registry import Registry
+from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    from hlynr.algos.registry import AlgorithmEntry
+from hlynr.registries.algorithms import AlgorithmEntry
+from hlynr.registries.base import Registry
 
 
 @dataclass(frozen=True)
 class CallbackEntry:
     """How one named callback validates its parameters and is built."""
 
-    params: type[StrictModel]
-    build: Callable[[Any, Any], BaseCallback]
-    """``build(params, context) -> BaseCallback`` (context: :class:`hlynr.training.context.RunContext`)."""
+    params: type[BaseModel]
+    build: Callable[[Any, Any], Any]
+    """``build(params, context) -> BaseCallback | EvaluationListener`` (context: the run's)."""
     needs_evaluation: bool = False
     applies_to: Callable[[AlgorithmEntry], str | None] | None = None
     """Returns a reason string when the callback cannot work with the algorithm, else None."""
-    doc: str = ""
 
 
 CALLBACKS: Registry[CallbackEntry] = Registry("callback")

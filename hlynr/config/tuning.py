@@ -3,8 +3,6 @@
 Only the section's own structure is checked here (bounds, choices, option combinations); that
 every tuned key path gives a valid experiment config is checked before the first trial by
 :func:`hlynr.tuning.space.check_search_space`, which needs the whole config.
-
-This module imports nothing from :mod:`hlynr.config.schema` (which imports it).
 """
 
 from __future__ import annotations
@@ -13,25 +11,18 @@ import math
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from hlynr.config.base import StrictModel
+from hlynr.config.base import nested_error as _err
 
 # Metrics every evaluation reports that are better when higher.
 HIGHER_IS_BETTER = ("success_rate", "success_ci_low", "success_ci_high", "mean_reward")
-# Metrics every evaluation reports that have no natural direction (ask the user).
-NO_NATURAL_DIRECTION = ("mean_length", "std_reward")
 # Reported, but not a measure of the policy.
 NOT_OBJECTIVES = ("episodes",)
 
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 RDB_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql")
-
-
-def _err(msg: str, *subpath: Any) -> PydanticCustomError:
-    """A validation error located at ``subpath`` below the current model."""
-    return PydanticCustomError("nested", "{msg}", {"msg": msg, "subpath": subpath})
 
 
 def _is_int(x: Any) -> bool:

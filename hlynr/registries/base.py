@@ -1,4 +1,4 @@
-"""A small name -> object registry with "did you mean" suggestions.
+"""The name -> object registry behind every name a config can use, with "did you mean" hints.
 
 Every user-facing name in a config (algorithm, wrapper, callback, schedule, activation, env type)
 is looked up through a :class:`Registry`, so an unknown name always fails with the same clear

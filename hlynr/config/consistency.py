@@ -1,0 +1,109 @@
+"""Cross-key checks: what SB3 would reject (or silently mis-train) when the keys meet.
+
+Each check returns ``(key path, message)`` for the first problem, before anything is built:
+
+* the algorithm can act on the env's action space (SAC on a discrete env is rejected);
+* on-policy rollouts: ``n_steps * n_envs > 1`` and ``1 < batch_size <= n_steps * n_envs``
+  (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
+* episodic ``train_freq`` (``[k, episode]``) needs a single env;
+* an evaluation at a curriculum stage index needs a curriculum with that stage.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from hlynr.config.stages import StageError, resolve_stage
+
+if TYPE_CHECKING:
+    from hlynr.config.schema import ExperimentConfig
+
+Problem = tuple[tuple[Any, ...], str] | None
+
+@lru_cache(maxsize=64)
+def _env_facts(kind: str, env_id: str, kwargs_json: str, maker: Any) -> tuple[type, int]:
+    """``(action space class, rows per env copy)``: PettingZoo copies hold one row per agent."""
+    env = maker()
+    try:
+        if kind == "pettingzoo":
+            return type(env.action_space(env.possible_agents[0])), len(env.possible_agents)
+        return type(env.action_space), 1
+    finally:
+        env.close()
+
+
+def env_facts(config: ExperimentConfig) -> tuple[type, int]:
+    """The env's action space class and the number of VecEnv rows each env copy gives."""
+    env = config.env
+    return _env_facts(env.type, env.id, json.dumps(env.kwargs, sort_keys=True, default=str),
+                      env.make_single)
+
+
+def _check_action_space(config: ExperimentConfig) -> Problem:
+    env = config.env
+    space_cls, _ = env_facts(config)
+    supported = config.algo.entry.action_spaces
+    if not issubclass(space_cls, supported):
+        names = ", ".join(s.__name__ for s in supported)
+        return ("algo", "name"), (f"{config.algo.name} cannot act on {env.id}: its action space is "
+                                  f"{space_cls.__name__}, {config.algo.name} supports {names}")
+    return None
+
+
+def _check_rollout(config: ExperimentConfig) -> Problem:
+    algo = config.algo
+    if algo.entry.off_policy:
+        return None
+    n_steps = algo.hyperparam("n_steps")
+    if n_steps is None:
+        return None
+    rows = config.env.n_envs * env_facts(config)[1]
+    rollout = int(n_steps) * rows
+    if rollout <= 1:
+        return ("algo", "hyperparams", "n_steps"), (
+            f"a rollout of n_steps x env rows = {rollout} sample cannot be trained on: make it >= 2")
+    batch = algo.hyperparam("batch_size")
+    if batch is None:
+        return None
+    given = "" if "batch_size" in algo.hyperparams else f" (the {algo.name} default)"
+    if batch > rollout:
+        return ("algo", "hyperparams", "batch_size"), (
+            f"batch_size {batch}{given} is larger than the rollout n_steps x env rows = "
+            f"{n_steps} x {rows} = {rollout}")
+    if batch < 2 and algo.hyperparam("normalize_advantage", True):
+        return ("algo", "hyperparams", "batch_size"), (
+            "batch_size must be >= 2 when advantages are normalised (normalize_advantage)")
+    return None
+
+
+def _check_train_freq(config: ExperimentConfig) -> Problem:
+    freq = config.algo.hyperparams.get("train_freq")
+    if isinstance(freq, (list, tuple)) and len(freq) == 2 and str(freq[1]) == "episode":
+        if config.env.n_envs > 1:
+            return ("algo", "hyperparams", "train_freq"), (
+                f"train_freq counted in episodes needs a single env (n_envs is "
+                f"{config.env.n_envs}): count it in steps, e.g. [{freq[0]}, step]")
+    return None
+
+
+def _check_evaluation_stage(config: ExperimentConfig) -> Problem:
+    for i, spec in enumerate(config.callbacks):
+        stage = getattr(spec.params, "stage", None) if spec.name == "evaluation" else None
+        if stage is None:
+            continue
+        try:
+            resolve_stage(config.stages, stage)
+        except StageError as exc:
+            return ("callbacks", i, spec.name, "stage"), str(exc)
+    return None
+
+
+def check_consistency(config: ExperimentConfig) -> Problem:
+    """The first cross-key problem of ``config``, or None."""
+    for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage):
+        problem = check(config)
+        if problem:
+            return problem
+    return None

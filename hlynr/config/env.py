@@ -1,0 +1,114 @@
+"""The ``env:`` section: a Gymnasium env (SB3 or hlynr vectorisers) or a PettingZoo env."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Annotated, Any, Literal, Union
+
+import gymnasium as gym
+from pydantic import Field, ValidationError, model_validator
+
+from hlynr.config.base import StrictModel, nested_error, reraise_nested
+from hlynr.registries import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, UnknownNameError, suggest
+
+
+def _import_env_module(env_id: str) -> None:
+    if ":" in env_id:  # gymnasium's "module:EnvName-v0" form imports the module first
+        importlib.import_module(env_id.split(":", 1)[0])
+
+
+def _validate_gym_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``env.kwargs`` against the env's parameter model or constructor signature."""
+    if env_id in ENV_PARAMS:
+        try:
+            return ENV_PARAMS.get(env_id).model_validate(kwargs).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise reraise_nested(exc, kwargs, "kwargs") from None
+    spec = gym.spec(env_id)
+    creator = spec.entry_point
+    if isinstance(creator, str):
+        creator = gym.envs.registration.load_env_creator(creator)
+    params = inspect.signature(creator).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        known = [n for n in params if n not in ("self", "render_mode")]
+        for key in kwargs:
+            if key not in known:
+                raise nested_error(f"unknown keyword for {env_id}{suggest(key, known)}; accepted: "
+                                   f"{', '.join(known) or '(none)'}", "kwargs", key)
+    return kwargs
+
+
+class _EnvBase(StrictModel):
+    id: str = Field(description="Gymnasium id or registered PettingZoo env name")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="constructor arguments")
+    n_envs: int = Field(1, ge=1, le=65536, strict=True, description="parallel environment copies")
+    success_key: str = Field("is_success", description="final-step info key counted as success")
+
+
+class GymEnvConfig(_EnvBase):
+    """A Gymnasium environment vectorised by SB3 (``dummy``/``subproc``) or hlynr (``batched``)."""
+
+    type: Literal["gymnasium"] = "gymnasium"
+    vectoriser: Literal["dummy", "subproc", "batched"] = "dummy"
+    workers: int = Field(1, ge=1, le=64, strict=True,
+                         description="batched vectoriser only: processes stepping the envs (1: all "
+                         "in the training process; k: it and k-1 worker processes, each stepping a "
+                         "contiguous share of the envs as one batch)")
+
+    @model_validator(mode="after")
+    def _check_id(self) -> GymEnvConfig:
+        try:
+            _import_env_module(self.id)
+        except ImportError as exc:
+            raise nested_error(f"cannot import the module of env '{self.id}': {exc}", "id")
+        if self.id not in gym.registry:
+            raise nested_error(f"unknown Gymnasium env id '{self.id}'"
+                               f"{suggest(self.id, list(gym.registry))}", "id")
+        if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:
+            raise nested_error(f"env '{self.id}' has no batched implementation; batched envs: "
+                               f"{', '.join(BATCHED_ENVS.names()) or '(none)'}; use dummy or subproc",
+                               "vectoriser")
+        if self.workers > 1:
+            if self.vectoriser != "batched":
+                raise nested_error(f"workers applies to the batched vectoriser only (this config "
+                                   f"uses '{self.vectoriser}'; subproc already runs one process "
+                                   "per env)", "workers")
+            factory = BATCHED_ENVS.get(self.id)
+            if "workers" not in inspect.signature(factory).parameters:
+                raise nested_error(f"the batched implementation of '{self.id}' runs in one "
+                                   "process; remove workers or set it to 1", "workers")
+        object.__setattr__(self, "kwargs", _validate_gym_kwargs(self.id, self.kwargs))
+        return self
+
+    def make_single(self) -> gym.Env:
+        """One instance of the env (e.g. to read its spaces)."""
+        return gym.make(self.id, **self.kwargs)
+
+
+class PettingZooEnvConfig(_EnvBase):
+    """A PettingZoo parallel env trained with one shared policy (SuperSuit parameter sharing)."""
+
+    type: Literal["pettingzoo"]
+    num_cpus: int = Field(0, ge=0, le=64, strict=True,
+                          description="SuperSuit worker processes (0: in-process)")
+
+    @model_validator(mode="after")
+    def _check_id(self) -> PettingZooEnvConfig:
+        try:
+            entry = PETTINGZOO_ENVS.get(self.id)
+        except UnknownNameError as exc:
+            raise nested_error(str(exc), "id")
+        try:
+            kw = entry.params.model_validate(self.kwargs).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise reraise_nested(exc, self.kwargs, "kwargs") from None
+        object.__setattr__(self, "kwargs", kw)
+        return self
+
+    def make_single(self) -> Any:
+        """One instance of the parallel env (e.g. to read an agent's spaces)."""
+        return PETTINGZOO_ENVS.get(self.id).factory(**self.kwargs)
+
+
+EnvConfig = Annotated[Union[GymEnvConfig, PettingZooEnvConfig], Field(discriminator="type")]

@@ -1,0 +1,24 @@
+"""The ground floor: every registry, its entry type, and the typed protocols of a run.
+
+Nothing here imports any other part of hlynr; ``hlynr.config`` validates against these
+registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on ``import hlynr``.
+"""
+
+from hlynr.registries.algorithms import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, AlgorithmEntry
+from hlynr.registries.base import Registry, UnknownNameError, suggest
+from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
+from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
+from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
+from hlynr.registries.protocols import (
+    ChecksChain, ChecksConfig, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
+    Stopper, TrainingDiverged,
+)
+from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
+
+__all__ = [
+    "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
+    "OPTIMIZERS", "PETTINGZOO_ENVS", "WRAPPERS", "AlgorithmEntry", "BaselineEntry",
+    "CallbackEntry", "ChecksChain", "ChecksConfig", "EvalResult", "EvaluationListener",
+    "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
+    "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
+]

@@ -1,0 +1,34 @@
+"""The algorithm registry (SB3, sb3-contrib and hlynr algorithms), activations and optimizers."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from hlynr.registries.base import Registry
+
+
+@dataclass(frozen=True)
+class AlgorithmEntry:
+    """An algorithm class (imported lazily) and what it can act on."""
+
+    import_path: str  # "module:Class"
+    default_policy: str
+    action_spaces: tuple[type, ...]
+    """The gymnasium space classes it can act on."""
+    recurrent: bool = False
+    entropy_coef: bool = False  # has a float ``ent_coef`` that a schedule may change each rollout
+    off_policy: bool = False
+
+    def load(self) -> type:
+        """Import and return the algorithm class."""
+        module, name = self.import_path.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+ALGORITHMS: Registry[AlgorithmEntry] = Registry("algorithm")
+ACTIVATIONS: Registry[Any] = Registry("activation")
+"""Names of ``torch.nn`` activation classes for ``policy_kwargs.activation_fn``."""
+OPTIMIZERS: Registry[Any] = Registry("optimizer")
+"""Names of ``torch.optim`` classes for ``policy_kwargs.optimizer_class``."""

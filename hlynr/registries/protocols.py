@@ -1,0 +1,109 @@
+"""The typed protocols that components of a run talk through, and the data they exchange.
+
+* :class:`Resumable`: a component whose state is saved with every checkpoint and restored on
+  resume (keyed by its ``state_key``).
+* :class:`EvaluationListener`: acts on each evaluation result; returning False stops training.
+* :class:`Stopper`: a component that can end training early; it carries its own stop reason.
+* :class:`EvalResult`: the metrics of one evaluation; :class:`MetricError` when a metric is
+  missing.
+* :class:`TrainingDiverged`: an update produced non-finite parameters or losses.
+* :class:`RunStatus`: how a run ended (or that it is still running).
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+
+class Resumable(ABC):
+    """A component whose state must survive a resume."""
+
+    state_key: ClassVar[str]
+    """Key of this component's state in a checkpoint's ``meta.json``; unique within a run."""
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class MetricError(Exception):
+    """An evaluation metric was asked for that the evaluation does not produce."""
+
+
+@dataclass
+class EvalResult:
+    """Metrics of one evaluation."""
+
+    timesteps: int
+    metrics: dict[str, float]
+    info: dict[str, dict[str, float]]
+    stage: int | None
+
+    def get(self, metric: str) -> float:
+        """A metric by name: a top-level metric or ``info_key`` (its mean)."""
+        if metric in self.metrics:
+            return self.metrics[metric]
+        if metric in self.info and "mean" in self.info[metric]:
+            return self.info[metric]["mean"]
+        hint = (" (the env reports no success flag in its final info: set the env's "
+                "success_key, or use metric: mean_reward)") if metric.startswith("success") else ""
+        raise MetricError(f"evaluation has no metric '{metric}'{hint}; available: "
+                          f"{', '.join(sorted(list(self.metrics) + list(self.info)))}")
+
+
+class EvaluationListener(ABC):
+    """Something that acts on evaluation results."""
+
+    @abstractmethod
+    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool:
+        """React to ``result``; return False to stop training."""
+
+
+class Stopper(ABC):
+    """A component that may end training early; it says why in :attr:`stop_reason`."""
+
+    stop_reason: str | None = None
+    """Set (to a one-line reason) when this component stopped the run."""
+
+
+class TrainingDiverged(Exception):
+    """An update produced non-finite parameters or losses; the run ends as failed."""
+
+
+class RunStatus(str, enum.Enum):
+    """The status of a run, as written to ``summary.json`` and the end event of the log."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ChecksChain:
+    """A wrapper parameter model that checks its place in the config's wrapper chain."""
+
+    def check_in_chain(self, config: Any, index: int) -> tuple[tuple[Any, ...], str] | None:
+        """``(sub-path, message)`` when wrapper ``index`` of ``config`` is misplaced, else None."""
+        raise NotImplementedError  # pragma: no cover  (every subclass defines it)
+
+
+class ChecksConfig:
+    """A component parameter model that checks itself against the rest of the config."""
+
+    def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
+        """``(sub-path, message)`` when these parameters do not fit ``config``, else None."""
+        raise NotImplementedError  # pragma: no cover  (every subclass defines it)
