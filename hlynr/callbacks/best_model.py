@@ -7,8 +7,8 @@ from typing import Any, Literal
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, Resumable
-from hlynr.runs.artifacts import save_model_dir
+from hlynr.registries import EvalResult, EvaluationListener, MetricError, Resumable
+from hlynr.runs.artifacts import is_complete, read_meta, save_model_dir
 
 
 class BestModelParams(StrictModel):
@@ -36,6 +36,32 @@ class BestModelSaver(EvaluationListener, Resumable):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = tuple(state["best"]) if state.get("best") else None  # type: ignore[assignment]
         self.best_timesteps = state.get("timesteps")
+        self._adopt_saved_best()
+
+    def _adopt_saved_best(self) -> None:
+        """Take the best from ``best/meta.json`` when it beats the checkpoint's record.
+
+        ``best/`` can be newer than the checkpoint a run resumes from (a kill right after a new
+        best): the model on disk is the one to beat, and the log keeps a record of it.
+        """
+        folder = self.ctx.run_dir / "best"
+        if not is_complete(folder):
+            return
+        try:
+            meta = read_meta(folder)
+            saved = EvalResult(int(meta["timesteps"]), meta["metrics"], meta.get("info", {}),
+                               meta.get("stage"))
+            if meta.get("metric") != self.params.metric:
+                return
+            key = self._key(saved)
+        except (OSError, ValueError, KeyError, TypeError, MetricError):
+            return  # an unreadable record cannot be compared: the checkpoint's record stands
+        if self.best is None or key > self.best:
+            self.best, self.best_timesteps = key, saved.timesteps
+            self.ctx.log.write("event", timesteps=self.ctx.resumed_at, event="best_kept",
+                               best_timesteps=saved.timesteps, metric=self.params.metric,
+                               value=saved.get(self.params.metric),
+                               **{f"eval_{k}": v for k, v in saved.metrics.items()})
 
     def _key(self, result: EvalResult) -> tuple[float, float]:
         sign = 1.0 if self.params.mode == "max" else -1.0

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
+from pydantic import RootModel, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
-from hlynr.config.base import StrictModel
-from hlynr.config.schedules import ExponentialSchedule, LinearSchedule, StepSchedule
+from hlynr.config.schedules import ScheduleSpec
 
 
-class EntropyScheduleParams(StrictModel):
-    """``ent_coef`` from ``start`` to ``end`` over ``fraction`` of training."""
+class EntropyScheduleParams(RootModel[ScheduleSpec]):
+    """``ent_coef`` as a schedule spec (``schedule`` defaults to ``linear``); values >= 0."""
 
-    schedule: Literal["linear", "exponential", "step"] = "linear"
-    start: float = Field(..., ge=0.0)
-    end: float = Field(..., ge=0.0)
-    fraction: float = Field(1.0, gt=0.0, le=1.0)
-    steps: int = Field(1, ge=1, description="number of drops (step schedule only)")
+    @model_validator(mode="before")
+    @classmethod
+    def _linear_by_default(cls, data: Any) -> Any:
+        return {"schedule": "linear", **data} if isinstance(data, dict) else data
 
-    def build(self) -> LinearSchedule | ExponentialSchedule | StepSchedule:
-        """The schedule object these parameters describe."""
-        common = dict(start=self.start, end=self.end, fraction=self.fraction)
-        if self.schedule == "linear":
-            return LinearSchedule(**common)
-        if self.schedule == "exponential":
-            return ExponentialSchedule(**common)
-        return StepSchedule(**common, steps=self.steps)
+    @model_validator(mode="after")
+    def _non_negative(self) -> EntropyScheduleParams:
+        if self.root.start < 0 or self.root.end < 0:
+            raise ValueError("an entropy coefficient cannot be negative")
+        return self
 
 
 class EntropySchedule(BaseCallback):
@@ -35,7 +30,7 @@ class EntropySchedule(BaseCallback):
 
     def __init__(self, params: EntropyScheduleParams, ctx: Any) -> None:
         super().__init__()
-        self.schedule = params.build()
+        self.schedule = params.root
         self.total = ctx.config.total_timesteps
 
     def value(self, timesteps: int) -> float:

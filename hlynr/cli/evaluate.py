@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hlynr.cli.common import CliError, entry
+from hlynr.cli.common import CliError, entry, err_console
 
 console = Console(highlight=False)
 
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``evaluate.py``."""
     import hlynr  # noqa: F401
     from hlynr.config import load_config
-    from hlynr.evaluation.scoring import ScoreSettings, score_baseline, score_model
+    from hlynr.evaluation.scoring import LoadError, ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
 
     args = build_parser().parse_args(argv)
@@ -211,13 +211,22 @@ def main(argv: list[str] | None = None) -> int:
         for t in targets:
             label = (t.label if labels.count(t.label) == 1
                      else f"{t.model_path.parent.parent.name}/{t.label}")
-            stage_rows.append(_row(label + suffix, score_model(t, settings), below))
+            try:
+                summary = score_model(t, settings)
+            except LoadError as exc:
+                if len(targets) == 1:
+                    raise
+                err_console.print(f"skipped {label}: {exc}", markup=False)
+                continue
+            stage_rows.append(_row(label + suffix, summary, below))
         for text, (name, params) in zip(args.baseline, baselines):
             stage_rows.append(_row(f"baseline:{text}{suffix}",
                                    score_baseline(name, config, settings, params), below))
         ranked = sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
         _add_paired(ranked)
         rows += ranked
+    if not rows:
+        raise CliError("no model could be scored (every one named above is damaged)")
     _print(rows, settings)
     if args.json_path:
         out = {"settings": {**vars(settings), "stage": stages if len(stages) > 1 else stages[0]},

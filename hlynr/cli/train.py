@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         run_config = Path(args.resume) / "config.yaml"
         config = load_config(run_config) if run_config.is_file() else None
         display = _Display(total or (config.total_timesteps if config else 0), args.quiet)
-        hooks = RunHooks(on_step=display.on_step, listeners=[display])
+        hooks = RunHooks(on_step=display.on_step, listeners=[display],
+                         on_notice=lambda text: display.progress.console.print(text, markup=False))
         with display.progress:
             result = resume_run(Path(args.resume), total_timesteps=total, hooks=hooks)
         return _report(result)

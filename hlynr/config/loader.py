@@ -211,8 +211,11 @@ def user_loc(error: dict[str, Any], data: Any) -> tuple[Any, ...]:
     """
     loc: list[Any] = []
     node = data
-    for part in error["loc"]:
-        if isinstance(node, dict) and part in node:
+    parts = list(error["loc"])
+    for i, part in enumerate(parts):
+        if error["type"] == "missing" and i == len(parts) - 1:
+            loc.append(part)  # the missing key itself is, by definition, not in the data
+        elif isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]

@@ -87,14 +87,6 @@ class EvaluationSummary:
         return out
 
 
-def _is_recurrent(policy: Any) -> bool:
-    try:
-        from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
-    except ImportError:  # pragma: no cover - sb3-contrib is a dependency
-        return False
-    return isinstance(getattr(policy, "policy", None), RecurrentActorCriticPolicy)
-
-
 def run_episodes(
     policy: Any,
     venv: VecEnv,

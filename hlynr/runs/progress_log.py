@@ -38,30 +38,27 @@ class ProgressLog:
         """Drop records beyond ``timesteps`` (used on resume: the log matches the checkpoint)."""
         if not self.path.exists():
             return
-        keep = []
-        for line in self.path.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a hard kill
-            if rec.get("timesteps", 0) <= timesteps:
-                keep.append(line)
+        keep = [line for line, rec in _records(self.path) if rec.get("timesteps", 0) <= timesteps]
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text("".join(k + "\n" for k in keep))
         os.replace(tmp, self.path)
 
 
-def read_progress(path: Path) -> list[dict[str, Any]]:
-    """All complete records of a ``progress.jsonl`` (a partially written last line is skipped)."""
-    records = []
-    if not path.exists():
-        return records
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line:
-            continue
+def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(line, record)`` of every complete record; lines cut short by a hard kill, damaged or
+    not UTF-8 are skipped."""
+    out = []
+    for raw in path.read_bytes().splitlines():
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            line = raw.decode("utf-8").strip()
+            rec = json.loads(line) if line else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
             continue
-    return records
+        if isinstance(rec, dict):
+            out.append((line, rec))
+    return out
+
+
+def read_progress(path: Path) -> list[dict[str, Any]]:
+    """All complete records of a ``progress.jsonl`` (damaged lines are skipped)."""
+    return [rec for _, rec in _records(path)] if path.exists() else []

@@ -31,6 +31,8 @@ class RunContext:
     wall_time: Callable[[], float]
     """Training wall-clock seconds so far (including time before a resume)."""
     resume_state: dict[str, Any] = field(default_factory=dict)
+    resumed_at: int = 0
+    """The timestep this run resumed from (0 for a new run)."""
     stateful: list[Resumable] = field(default_factory=list)
     current_stage: Callable[[], tuple[int, dict[str, Any]] | None] = lambda: None
     """The curriculum's current stage (index, params), if a curriculum is configured."""

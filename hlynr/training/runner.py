@@ -46,7 +46,7 @@ from hlynr.runs.artifacts import (
     MODEL_FILE, REPLAY_FILE, read_meta, restore_vecnormalize, save_model_dir, write_json,
     write_text_atomic,
 )
-from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.runs.checkpoints import DamagedCheckpoint, list_checkpoints, verify_checkpoint
 from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
 
@@ -61,6 +61,8 @@ class RunHooks:
 
     on_step: Callable[[int], None] | None = None
     on_rollout: Callable[[dict[str, Any]], None] | None = None
+    on_notice: Callable[[str], None] | None = None
+    """One-line notices for the user (e.g. a damaged checkpoint passed over on resume)."""
     listeners: list[EvaluationListener] = field(default_factory=list)
     """Extra evaluation listeners (e.g. an Optuna pruner); returning False stops training."""
 
@@ -252,10 +254,11 @@ class Run:
         return reasons[0] if reasons else "stopped by an evaluation listener"
 
 
-def _context(run: Run, log: ProgressLog, resume_state: dict[str, Any] | None = None) -> RunContext:
+def _context(run: Run, log: ProgressLog, meta: dict[str, Any] | None = None) -> RunContext:
+    meta = meta or {}
     return RunContext(config=run.config, run_dir=run.run_dir, log=log,
                       make_eval_env=run._make_eval_env, wall_time=run.wall_time,
-                      resume_state=resume_state or {})
+                      resume_state=meta.get("state", {}), resumed_at=int(meta.get("timesteps", 0)))
 
 
 def _setup_torch(config: ExperimentConfig) -> None:
@@ -288,6 +291,50 @@ def start_run(
         venv.close()
 
 
+def _state_keys(config: ExperimentConfig) -> set[str]:
+    """The components whose state every checkpoint of ``config``'s runs must hold."""
+    keys = {ProgressCallback.state_key}
+    for spec in config.callbacks:
+        build = CALLBACKS.get(spec.name).build
+        if isinstance(build, type) and issubclass(build, Resumable):
+            keys.add(build.state_key)
+    return keys
+
+
+def _newest_resumable(
+    run_dir: Path, checkpoints: list[Path], config: ExperimentConfig, hooks: RunHooks | None,
+) -> tuple[Path, dict[str, Any], Any, VecEnv]:
+    """The newest checkpoint that verifies and loads, with its model on a fresh env.
+
+    Damaged checkpoints (unreadable files, incomplete meta, missing callback state) are passed
+    over, newest first; falling back is reported in one line through ``hooks.on_notice``.
+    """
+    problems: list[str] = []
+    for ckpt in reversed(checkpoints):
+        try:
+            meta = verify_checkpoint(ckpt, _state_keys(config))
+        except DamagedCheckpoint as exc:
+            problems.append(f"{ckpt.name} is damaged ({exc})")
+            continue
+        if meta["timesteps"] >= config.total_timesteps:
+            raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
+                           "train further with --resume RUN --set total_timesteps=N")
+        venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
+        try:
+            model = load_model(config, ckpt / MODEL_FILE, venv)
+            restore_vecnormalize(ckpt, model.get_env(), training=True)
+            if (ckpt / REPLAY_FILE).is_file():
+                model.load_replay_buffer(ckpt / REPLAY_FILE)
+        except Exception as exc:  # a damaged zip/pickle that passed the checks
+            venv.close()
+            problems.append(f"{ckpt.name} could not be loaded ({type(exc).__name__}: {exc})")
+            continue
+        if problems and hooks is not None and hooks.on_notice is not None:
+            hooks.on_notice(f"{'; '.join(problems)}: resuming from {ckpt.name}")
+        return ckpt, meta, model, venv
+    raise RunError(f"{run_dir}: no checkpoint can be resumed from: {'; '.join(problems)}")
+
+
 def resume_run(
     run_dir: Path, *, total_timesteps: int | None = None, hooks: RunHooks | None = None,
 ) -> RunResult:
@@ -304,24 +351,9 @@ def resume_run(
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise RunError(f"{run_dir} has no complete checkpoint to resume from")
-    ckpt = checkpoints[-1]
-    try:
-        meta = read_meta(ckpt)
-    except (OSError, ValueError) as exc:
-        raise RunError(f"checkpoint {ckpt} is corrupt (meta.json: {exc})") from exc
-    if meta["timesteps"] >= config.total_timesteps:
-        raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
-                       "train further with --resume RUN --set total_timesteps=N")
     _setup_torch(config)
-    venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
+    ckpt, meta, model, venv = _newest_resumable(run_dir, checkpoints, config, hooks)
     try:
-        try:
-            model = load_model(config, ckpt / MODEL_FILE, venv)
-            restore_vecnormalize(ckpt, model.get_env(), training=True)
-            if (ckpt / REPLAY_FILE).is_file():
-                model.load_replay_buffer(ckpt / REPLAY_FILE)
-        except Exception as exc:  # a damaged zip/pickle: one clear message
-            raise RunError(f"checkpoint {ckpt} could not be loaded: {type(exc).__name__}: {exc}") from None
         model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
         if overrides:
             write_text_atomic(run_dir / "config.yaml",
@@ -331,7 +363,7 @@ def resume_run(
         log = ProgressLog(run_dir / "progress.jsonl")
         log.truncate_after(int(meta["timesteps"]))
         log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
-        return run.execute(model, _context(run, log, meta.get("state", {})),
+        return run.execute(model, _context(run, log, meta),
                            reset_num_timesteps=False)
     finally:
         venv.close()

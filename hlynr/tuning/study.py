@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from hlynr.tuning.storage import (
 )
 
 FINGERPRINT_ATTR = "hlynr"
+WORKER_ATTR = "hlynr_worker:"
+WORKER_SEED_STRIDE = 1_000_003
 # Keys that may differ between processes sharing a study (they do not change the results).
 _LOCAL_KEYS = ("runs_dir", "device", "torch_threads")
 
@@ -52,9 +55,27 @@ class StudyOutcome:
     aborted: str | None = None
 
 
-def make_sampler(tune: TuneConfig) -> optuna.samplers.BaseSampler:
-    """The configured Optuna sampler."""
-    s = tune.sampler
+def worker_seed(seed: int | None, worker: int) -> int | None:
+    """The sampler seed of the ``worker``-th process of a study (worker 0: the seed itself)."""
+    return None if seed is None else (seed + worker * WORKER_SEED_STRIDE) % 2**32
+
+
+def register_worker(study: optuna.Study) -> int:
+    """This process's index among the processes that have joined ``study`` (0 for the first).
+
+    Each process records a marker (time of joining, unique id) in the study's user attributes
+    and counts the markers recorded before its own: two processes never share an index, so
+    their samplers never share a seed.
+    """
+    marker = f"{time.time():.6f}:{uuid.uuid4().hex}"
+    study.set_user_attr(f"{WORKER_ATTR}{marker}", True)
+    markers = sorted(k[len(WORKER_ATTR):] for k in study.user_attrs if k.startswith(WORKER_ATTR))
+    return markers.index(marker)
+
+
+def make_sampler(tune: TuneConfig, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured Optuna sampler of the ``worker``-th process of the study."""
+    s = tune.sampler.model_copy(update={"seed": worker_seed(tune.sampler.seed, worker)})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if s.name == "random":
@@ -157,6 +178,7 @@ def open_study(config: ExperimentConfig, storage: StorageSpec, name: str,
             "search space; trials of both would mix. Differences:\n  " + "\n  ".join(diffs[:8])
             + ("\n  ..." if len(diffs) > 8 else "")
             + "\nUse another study name (tune.study or --study) or the same config.")
+    study.sampler = make_sampler(tune, register_worker(study))
     return study
 
 
