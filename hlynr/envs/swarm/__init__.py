@@ -1,4 +1,4 @@
-"""Multi-agent swarm interception (issue 4): ``hlynr/Swarm-v0`` and its stage presets.
+"""Multi-agent swarm interception: ``hlynr/Swarm-v0`` and its stage presets.
 
 Importing this package registers, in :data:`hlynr.envs.registries.PETTINGZOO_ENVS`:
 
