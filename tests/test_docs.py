@@ -87,8 +87,10 @@ def broken_links(page: Path) -> list[str]:
         path_part, _, anchor = target.partition("#")
         dest = (page.parent / path_part).resolve() if path_part else page
         if not dest.exists():
-            broken.append(f"{target}: no file {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest}")
-        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest.read_text(encoding="utf-8")):
+            shown = dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest
+            broken.append(f"{target}: no file {shown}")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(
+                dest.read_text(encoding="utf-8")):
             broken.append(f"{target}: no heading with anchor #{anchor} in {dest.name}")
     return broken
 
@@ -97,7 +99,8 @@ def test_detectors_catch_what_they_are_for() -> None:
     """The history patterns and the link checker flag real cases and leave ordinary text alone."""
     assert len(history_mentions("fixed in issue 4\nIssue #12, measured 2026-11-22 01:30 UTC")) == 4
     assert history_mentions("an issue with 4 envs; seed 10000-10199; 2-3 evaluations; 1e-5") == []
-    assert slug("Speed (`python benchmarks/bench_intercept.py`)") == "speed-python-benchmarksbench_interceptpy"
+    assert (slug("Speed (`python benchmarks/bench_intercept.py`)")
+            == "speed-python-benchmarksbench_interceptpy")
     assert anchors("# A b\n## A b\n```\n# not a heading\n```\n") == {"a-b", "a-b-1"}
     assert prose("[x](gone.md) `[y](gone.md)`\n```\n[z](gone.md)\n```\n").count("gone.md") == 1
 
