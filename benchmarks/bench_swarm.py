@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Swarm benchmarks and results (issue 4).
+"""Swarm benchmarks and results.
 
 ``python benchmarks/bench_swarm.py speed``: agent-steps/s of the parameter-shared vector env
 (hlynr's adapter over SuperSuit) and of PPO end to end, beside a single-agent reference of the
