@@ -2,7 +2,8 @@
 
 Each check returns ``(key path, message)`` for the first problem, before anything is built:
 
-* the algorithm can act on the env's action space (SAC on a discrete env is rejected);
+* the algorithm can act on the env's action space (SAC on a discrete env is rejected; gSDE
+  needs continuous actions);
 * on-policy rollouts: ``n_steps * n_envs > 1`` and ``1 < batch_size <= n_steps * n_envs``
   (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
 * episodic ``train_freq`` (``[k, episode]``) needs a single env;
@@ -49,6 +50,9 @@ def _check_action_space(config: ExperimentConfig) -> Problem:
         names = ", ".join(s.__name__ for s in supported)
         return ("algo", "name"), (f"{config.algo.name} cannot act on {env.id}: its action space is "
                                   f"{space_cls.__name__}, {config.algo.name} supports {names}")
+    if config.algo.hyperparam("use_sde", False) and space_cls.__name__ != "Box":
+        return ("algo", "hyperparams", "use_sde"), (
+            f"gSDE needs continuous actions; {env.id} has a {space_cls.__name__} action space")
     return None
 
 
