@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import random
 from pathlib import Path
 
 import pytest
 
-from hlynr.config import load_config
+from hlynr.config import ConfigError, load_config, validate_config
+from hlynr.config.loader import load_raw
 from hlynr.presets import PRESETS_DIR, preset_path
 
 from hlynr_testing import REPO
@@ -55,3 +58,43 @@ def test_readme_config_examples_validate() -> None:
     from hlynr.tuning.space import check_search_space
 
     check_search_space(validate_config(base, "README.md"), "README.md")
+
+
+def _key_paths(node: object, path: tuple = ()) -> list[tuple]:
+    """Every mapping key path of plain config data (list items by index)."""
+    out = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str):
+                out.append(path + (key,))
+            out += _key_paths(value, path + (key,))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            out += _key_paths(item, path + (i,))
+    return out
+
+
+def _typo(key: str, rng: random.Random) -> str:
+    i = rng.randrange(len(key))
+    letters = [c for c in "abcdefghijklmnopqrstuvwxyz" if c != key[i]]
+    return key[:i] + rng.choice(letters) + key[i + 1:]
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_random_key_typos_are_all_rejected_naming_the_key(path: Path) -> None:
+    """Seeded one-letter typos at every depth: none is accepted, each error names the typo."""
+    data, _ = load_raw(path)
+    rng = random.Random(str(path.name))
+    paths = [p for p in _key_paths(data) if p[-1] != "extends"]
+    for key_path in rng.sample(paths, min(len(paths), 25)):
+        parent = copy.deepcopy(data)
+        node = parent
+        for part in key_path[:-1]:
+            node = node[part]
+        typo = _typo(key_path[-1], rng)
+        if typo in node:
+            continue  # the typo is another key of the same mapping
+        node[typo] = node.pop(key_path[-1])
+        with pytest.raises(ConfigError) as err:
+            validate_config(parent, str(path))
+        assert typo in str(err.value), (key_path, typo, str(err.value))

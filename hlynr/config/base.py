@@ -41,7 +41,8 @@ class StrictModel(BaseModel):
             known |= {f.alias for f in cls.model_fields.values() if f.alias}
             unknown = [k for k in data if isinstance(k, str) and k not in known]
             if unknown:
-                key = unknown[0]
+                # A key with a likely intended spelling first: a typo says more than an extra key.
+                key = next((k for k in unknown if suggest(k, known)), unknown[0])
                 raise PydanticCustomError(
                     "unknown_key",
                     "unknown key '{key}'{hint}; allowed keys: {allowed}",
