@@ -1,7 +1,7 @@
 """hlynr: config-driven Stable-Baselines3 experiments for guidance and interception RL.
 
 Importing ``hlynr`` registers its environments (``hlynr/Intercept-v0``, ``hlynr/Swarm-v0``),
-wrappers (``radar_kalman``, ``residual_guidance``) and guidance baselines, so configs and ``gymnasium.make`` can name them.
+wrappers (e.g. ``residual_guidance``) and guidance baselines, so configs and ``gymnasium.make`` can name them.
 """
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ fail with a suggestion) and how it applies:
 
 An entry may provide both; then ``vec`` is used with the ``batched`` vectoriser and ``env``
 otherwise. Env-level wrappers must come before vec-level ones in the list. Later modules add
-their own entries with :func:`register_wrapper` (e.g. ``radar_kalman``).
+their own entries with :func:`register_wrapper` (e.g. ``residual_guidance``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Guidance baselines registered in :data:`hlynr.guidance.registry.BASELINES`.
 
 Each baseline is an SB3-like policy over a batch of raw ``hlynr/Intercept-v0`` observations
-(env + ``radar_kalman`` only, no frame stack or normalisation):
+(the env's own sensor, no frame stack or normalisation):
 
 * ``pure_pursuit``: turn onto the estimated LOS (radar-fed);
-* ``pn``: proportional navigation with configurable N' (radar-fed, CV filter);
-* ``apn``: augmented PN fed by the constant-acceleration filter (overrides ``filter: ca``);
-* ``truth_pn``: PN on the true threat state, an upper bound (overrides ``mode: truth``).
+* ``pn``: proportional navigation with configurable N' (on the config's sensor);
+* ``apn``: augmented PN fed by the constant-acceleration filter (sets ``sensor: {filter: ca}``);
+* ``truth_pn``: PN on the true threat state, an upper bound (sets ``sensor: {mode: truth}``).
 """
 
 from __future__ import annotations
@@ -87,10 +87,10 @@ def register() -> None:
             doc="proportional navigation on the radar/Kalman track"),
         "apn": BaselineEntry(
             PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
-            {"radar_kalman": {"filter": "ca"}}, doc="augmented PN fed by the constant-acceleration filter"),
+            {"sensor": {"filter": "ca"}}, doc="augmented PN fed by the constant-acceleration filter"),
         "truth_pn": BaselineEntry(
             PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
-            {"radar_kalman": {"mode": "truth"}}, doc="PN on the true threat state (upper bound)"),
+            {"sensor": {"mode": "truth"}}, doc="PN on the true threat state (upper bound)"),
         # No-free-lunch references: a good env gives these (almost) no intercepts.
         "zero": BaselineEntry(
             NoParams, _factory(lambda o, p: np.zeros((len(o), 2))), (ENV_ID,), {},

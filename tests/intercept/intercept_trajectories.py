@@ -36,17 +36,16 @@ CASES: tuple[tuple[str, str, dict[str, Any], dict[str, Any]], ...] = tuple(
 
 def make_single(scenario: str, sensor: dict[str, Any], **kw: Any) -> Any:
     """A single gymnasium env of the case."""
-    from hlynr.envs.intercept import InterceptEnv, RadarKalmanParams, RadarKalmanWrapper
+    from hlynr.envs.intercept import InterceptEnv
 
-    return RadarKalmanWrapper(InterceptEnv(scenario=scenario, **kw), RadarKalmanParams(**sensor))
+    return InterceptEnv(scenario=scenario, sensor=sensor, **kw)
 
 
 def make_batched(n: int, seed: int, scenario: str, sensor: dict[str, Any], **kw: Any) -> Any:
     """A batched VecEnv of ``n`` envs of the case."""
-    from hlynr.envs.intercept import BatchedInterceptVecEnv, RadarKalmanParams, RadarKalmanVecWrapper
+    from hlynr.envs.intercept import BatchedInterceptVecEnv
 
-    return RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, scenario=scenario, **kw),
-                                 RadarKalmanParams(**sensor))
+    return BatchedInterceptVecEnv(n, seed=seed, scenario=scenario, sensor=sensor, **kw)
 
 
 def _actions(obs: np.ndarray, noise: np.ndarray) -> np.ndarray:
