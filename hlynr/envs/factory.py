@@ -20,12 +20,16 @@ from hlynr.envs.wrappers import WRAPPERS, WrapContext
 from hlynr.registry import suggest
 
 
-class ParamsAdapter(gym.Wrapper):
+class ParamsAdapter(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Gives any Gymnasium env ``apply_params(**params)`` by setting attributes of the raw env.
 
     Used for curricula on envs that do not implement ``apply_params`` themselves (e.g.
     Pendulum's ``g``); an unknown attribute fails with a suggestion.
     """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
 
     def apply_params(self, **params: Any) -> None:
         """Set each parameter as an attribute of the unwrapped env (takes effect immediately)."""

@@ -136,9 +136,13 @@ class MaskObservationParams(StrictModel):
     keep: list[int] = Field(..., min_length=1)
 
 
-class _MaskObservation(gym.ObservationWrapper):
+class MaskObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Keeps the entries ``keep`` of a flat Box observation (records its arguments, so
+    ``gym.make(env.spec)`` rebuilds a wrapped env)."""
+
     def __init__(self, env: gym.Env, keep: list[int]) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, keep=list(keep))
+        gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             raise ValueError("mask_observation needs a flat Box observation space")
@@ -151,11 +155,12 @@ class _MaskObservation(gym.ObservationWrapper):
                                                 dtype=space.dtype)
 
     def observation(self, observation: Any) -> Any:
+        """The kept entries."""
         return observation[self.keep]
 
 
 register_wrapper(
     "mask_observation", MaskObservationParams,
-    env=lambda env, p, ctx: _MaskObservation(env, p.keep),
+    env=lambda env, p, ctx: MaskObservation(env, p.keep),
     doc=MaskObservationParams.__doc__ or "",
 )

@@ -237,8 +237,9 @@ class InterceptCore:
         then each clipped to [-1, 1] (as np.clip), transposed to contiguous rows u0, u1; and the
         factor ``scale`` (n,) that limits the norm of ``u`` to 1."""
         a = np.asarray(actions, dtype=np.float64).reshape(self.n, 2)
-        if not np.isfinite(np.add.reduce(a, axis=None)):  # a NaN or inf (or an overflowing sum)
-            a = np.where(np.isfinite(a), a, 0.0)
+        finite = np.isfinite(a)
+        if not finite.all():
+            a = np.where(finite, a, 0.0)
         u = np.maximum(a.T, -1.0, out=np.empty((2, self.n)))
         np.minimum(u, 1.0, out=u)
         u0, u1 = u
