@@ -77,3 +77,25 @@ def test_no_free_lunch_for_constant_actions(action: tuple[float, float]) -> None
     assert _rate(finals) <= 0.05
     if action == (0.0, 1.0):  # full command all the time exhausts the fuel: that end is reachable
         assert any(f["termination_reason"] == "fuel_exhausted" for f in finals)
+
+
+def test_baseline_overrides_reach_the_scored_env() -> None:
+    """``truth_pn`` is scored on the truth and ``apn`` on a CA track, the rest of the config's
+    sensor kept; the config itself is unchanged."""
+    from hlynr.config import validate_config
+    from hlynr.envs.factory import build_vec_env
+
+    cfg = validate_config({
+        "name": "t", "total_timesteps": 1000, "algo": {"name": "PPO", "policy": "MlpPolicy"},
+        "env": {"id": "hlynr/Intercept-v0", "n_envs": 2, "vectoriser": "batched",
+                "kwargs": {"scenario": "standard", "sensor": {"filter": "cv", "process_noise": 40.0}}}})
+    cores = {}
+    for name in ("pn", "apn", "truth_pn"):
+        venv = build_vec_env(cfg, training=False, env_overrides=BASELINES.get(name).env_overrides,
+                             learner_wrappers=False)
+        cores[name] = venv.unwrapped.core
+        venv.close()
+    assert cores["pn"].tracker.kind == "cv" and cores["apn"].tracker.kind == "ca"
+    assert cores["apn"].sensor.process_noise == 40.0
+    assert cores["truth_pn"].tracker is None
+    assert cfg.env.kwargs["sensor"] == {"filter": "cv", "process_noise": 40.0}

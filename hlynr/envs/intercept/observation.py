@@ -16,7 +16,7 @@ The action ``u`` in [-1, 1]^2 commands the lateral acceleration ``a_max (u_0 e_y
 (its norm clipped to ``a_max``) in the frame of the observation the policy saw.
 
 ``OBS_FIELDS`` lists (name, size, meaning); ``OBS_SLICES[name]`` indexes a batch ``obs[:, sl]``.
-The wrapper, the guidance baselines and the docs all use these names.
+The guidance laws, the baselines and the docs all use these names.
 """
 
 from __future__ import annotations
