@@ -31,7 +31,8 @@ from hlynr.envs.intercept.param_table import ParamTable, derive
 from hlynr.envs.intercept.params import InterceptParams, SensorParams
 from hlynr.envs.intercept.physics import dot, target_accel
 from hlynr.envs.intercept.reward import (
-    FINAL_STATS, TERMINATION_REASONS, Reason, final_info, potential, reasons, step_reward,
+    FINAL_STATS, INTERCEPT, RUNNING, TERMINATION_REASONS, TIME_LIMIT, Reason, final_info, potential,
+    reasons, step_reward,
 )
 from hlynr.envs.intercept.sampling import N_CACHE_ROWS, sample_initial
 from hlynr.envs.intercept.sensing import make_tracker, radar_scan, write_target_estimate
@@ -274,13 +275,13 @@ class InterceptCore:
         opening = (rv > 0.0) & self.closing_seen
         self.closing_seen |= rv < 0.0
         reason = reasons(self.t, D["max_time"], tp[2], P["target_reached_altitude"], fuel, mp[2], opening, hit)
-        done = reason != Reason.RUNNING
-        truncated = reason == Reason.TIME_LIMIT
+        done = reason != RUNNING
+        truncated = reason == TIME_LIMIT
         terminated = done ^ truncated  # truncated envs are a subset of the done ones
 
         phi = potential(r, vrel, D["neg_shaping"], P["reward_zem_scale"], rv, rng_)
         control = P["reward_control"] * (mag * scale) ** 2 * self.dt
-        reward = step_reward(phi, self.phi, control, done, reason == Reason.INTERCEPT, self.min_dist, P)
+        reward = step_reward(phi, self.phi, control, done, reason == INTERCEPT, self.min_dist, P)
         self.phi = phi  # copied into the state matrix
         return (self._observe(None) if observe else None), reward, terminated, truncated, reason
 

@@ -17,6 +17,9 @@ from hlynr.envs.intercept.physics import (
     autopilot_step, closest_approach, fuel_flow, interceptor_accel, sin32, target_accel, unit,
 )
 
+WEAVE, STEP, RANDOM = int(Maneuver.WEAVE), int(Maneuver.STEP), int(Maneuver.RANDOM)
+"""Plain-int codes for array comparisons (NumPy compares an IntEnum member several times slower)."""
+
 
 @dataclass
 class ManeuverMix:
@@ -31,10 +34,10 @@ class ManeuverMix:
     @classmethod
     def of(cls, code: np.ndarray) -> ManeuverMix:
         """The mix of the manoeuvre codes ``code`` (n,)."""
-        weave = code == Maneuver.WEAVE
+        weave = code == WEAVE
         all_weave = bool(weave.all())
         return cls(all_weave, all_weave or bool(weave.any()),
-                   not all_weave and bool((code >= Maneuver.STEP).any()))
+                   not all_weave and bool((code >= STEP).any()))
 
 
 def maneuver_magnitude(sv: StateViews, code: np.ndarray, level: np.ndarray, idx: np.ndarray | slice,
@@ -49,11 +52,11 @@ def maneuver_magnitude(sv: StateViews, code: np.ndarray, level: np.ndarray, idx:
         return level * np.sin(x.astype(np.float32))  # = level * sin32(x) (exact promotion)
     out = np.zeros(code.shape)
     if mix.has_weave:
-        out = np.where(code == Maneuver.WEAVE, sin32(v["man_omega"][idx] * t + v["man_phase"][idx]), out)
+        out = np.where(code == WEAVE, sin32(v["man_omega"][idx] * t + v["man_phase"][idx]), out)
     if mix.has_other:
         sign = v["man_sign"][idx]
-        out = np.where(code == Maneuver.STEP, np.where(t >= v["man_tstep"][idx], sign, 0.0), out)
-        out = np.where(code == Maneuver.RANDOM, sign, out)
+        out = np.where(code == STEP, np.where(t >= v["man_tstep"][idx], sign, 0.0), out)
+        out = np.where(code == RANDOM, sign, out)
     return level * out
 
 
@@ -61,7 +64,7 @@ def flip_random_switches(sv: StateViews, code: np.ndarray, ep_key: np.ndarray, k
                          flip_p: np.ndarray) -> None:
     """Random-switching threats flip sign at Poisson events (one draw per control step)."""
     uf = rng.uniforms(ep_key, rng.STREAM_TARGET, k, 1)[0]
-    flip = (code == Maneuver.RANDOM) & (uf < flip_p)
+    flip = (code == RANDOM) & (uf < flip_p)
     sign = sv.views["man_sign"]
     np.negative(sign, out=sign, where=flip)
 

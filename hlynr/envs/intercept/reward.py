@@ -28,6 +28,9 @@ class Reason(IntEnum):
     TIME_LIMIT = 6
 
 
+RUNNING, INTERCEPT, TIME_LIMIT = int(Reason.RUNNING), int(Reason.INTERCEPT), int(Reason.TIME_LIMIT)
+"""Plain-int codes for array comparisons (NumPy compares an IntEnum member several times slower)."""
+
 TERMINATION_REASONS: tuple[str, ...] = tuple(r.name.lower() for r in Reason)
 """``termination_code`` -> ``termination_reason``; only ``time_limit`` is a truncation."""
 
@@ -76,12 +79,15 @@ def reasons(t: np.ndarray, max_time: np.ndarray, threat_altitude: np.ndarray,
     """The :class:`Reason` code of every env after a step (later causes take precedence:
     an intercept beats everything, a time limit nothing)."""
     reason = np.zeros(t.shape, dtype=np.int64)
-    for cond, code in ((t >= max_time, Reason.TIME_LIMIT),
-                       (threat_altitude <= reached_altitude, Reason.TARGET_REACHED),
-                       (fuel <= 0.0, Reason.FUEL_EXHAUSTED), (own_altitude < 0.0, Reason.GROUND_IMPACT),
-                       (opening, Reason.MISS), (hit, Reason.INTERCEPT)):
-        reason[cond] = int(code)
+    for cond, code in zip((t >= max_time, threat_altitude <= reached_altitude, fuel <= 0.0,
+                           own_altitude < 0.0, opening, hit), _PRECEDENCE):
+        reason[cond] = code
     return reason
+
+
+_PRECEDENCE = tuple(int(r) for r in (Reason.TIME_LIMIT, Reason.TARGET_REACHED, Reason.FUEL_EXHAUSTED,
+                                     Reason.GROUND_IMPACT, Reason.MISS, Reason.INTERCEPT))
+"""The codes of :func:`reasons`' conditions, in order (later ones take precedence)."""
 
 
 def step_reward(phi: np.ndarray, phi_before: np.ndarray, control_cost: np.ndarray, done: np.ndarray,

@@ -60,8 +60,8 @@ def sample_initial(out: np.ndarray, idx: np.ndarray, key: np.ndarray, P: Subset,
     mv = P["interceptor_speed"] * d
     # manoeuvre: ``mixed`` picks weave, step or random (consecutive codes) per episode
     code = P["maneuver"].astype(np.int64)
-    mixed = code == Maneuver.MIXED
-    code = np.where(mixed, Maneuver.WEAVE + np.minimum((3.0 * U["mixed"]).astype(np.int64), 2), code)
+    mixed = code == int(Maneuver.MIXED)
+    code = np.where(mixed, int(Maneuver.WEAVE) + np.minimum((3.0 * U["mixed"]).astype(np.int64), 2), code)
     period = lerp("weave_period_min", "weave_period_max", U["weave_period"])
     r = tp - mp
     vrel = tv - mv
