@@ -33,7 +33,9 @@ _FIELDS: tuple[tuple[str, int, str], ...] = (
     ("closing", 1, "range has been closing (0/1); live copy: the bool array ``closing_seen``"),
     ("phi", 1, "shaping potential of the current state"),
 )
-"""(name, rows, meaning) in row order."""
+"""(name, rows, meaning) in row order. ``man_code`` and ``closing`` are only read from the
+reset cache (:mod:`hlynr.envs.intercept.sampling`); the engine keeps their live values in typed
+arrays."""
 
 ROWS: dict[str, slice | int] = {}
 """Row (scalars) or row slice (3-vectors) of each named quantity."""
@@ -43,10 +45,6 @@ for _name, _size, _ in _FIELDS:
     _i += _size
 N_STATE_ROWS: int = _i
 """Rows of the state matrix."""
-
-CACHE_ONLY: frozenset[str] = frozenset({"man_code", "closing"})
-"""Rows whose live value is kept in a typed array of the engine (the state row is only read
-from the next-episode cache, see :mod:`hlynr.envs.intercept.sampling`)."""
 
 BODIES = slice(ROWS["tp"].start, ROWS["mp"].stop)  # type: ignore[union-attr]
 """Positions of threat and interceptor (6 rows), moved together."""

@@ -247,4 +247,5 @@ def _build_params_model() -> type[_InterceptParamsBase]:
 
 
 InterceptParams = _build_params_model()
-"""``env.kwargs`` model: ``{scenario: standard, kill_radius: 5.0, reward: {success: 10}, sensor: {filter: ca}}``."""
+"""``env.kwargs`` model, e.g. ``{scenario: standard, kill_radius: 5.0, reward: {success: 10},
+sensor: {filter: ca}}``."""
