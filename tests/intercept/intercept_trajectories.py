@@ -21,7 +21,7 @@ import numpy as np
 FIXTURE = Path(__file__).parent / "data" / "trajectories.npz"
 STEPS = 240
 N_ENVS = 3
-OBS_EVERY = 8
+OBS_EVERY = 24
 STATS = ("miss_distance", "time_to_intercept", "episode_time", "fuel_remaining", "termination_code")
 
 CASES: tuple[tuple[str, str, dict[str, Any], dict[str, Any]], ...] = tuple(
