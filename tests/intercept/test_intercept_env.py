@@ -79,9 +79,11 @@ def test_sensor_defaults_to_radar_and_truth_only_when_asked() -> None:
         InterceptParams(sensor={"filtr": "ca"})
     with pytest.raises(ValueError, match="process_noise"):
         InterceptParams(sensor={"process_noise": float("nan")})
-    env = InterceptEnv()
+    env = InterceptEnv(sensor={"filter": "ca", "process_noise": 50.0})
     with pytest.raises(ValueError, match="'sensor' is fixed for the life of the env"):
         env.apply_params(sensor={"mode": "truth"})
+    env.apply_params(scenario="lag")  # a new preset keeps the sensor
+    assert env.core.models[0].sensor == SensorParams(filter="ca", process_noise=50.0)
 
 
 @pytest.mark.parametrize("sensor", [{"mode": "truth"}, {"mode": "radar", "filter": "ca"}])
