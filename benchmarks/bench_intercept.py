@@ -4,11 +4,11 @@
     python benchmarks/bench_intercept.py --quick      # fewer steps
     python benchmarks/bench_intercept.py --workers 2  # processes of the multi-process form (default 2)
 
-For 1, 64 and 1024 envs it steps, in the same run, the batched VecEnv with the ``radar_kalman``
-wrapper (CV filter, ``standard`` scenario, random actions, automatic resets included) in one
-process and with ``workers`` processes (this one plus ``workers - 1`` worker processes; not
-for 1 env), and the same scenario as SB3 ``DummyVecEnv`` over single ``InterceptEnv`` +
-``RadarKalmanWrapper``; it prints env-steps/s and the ratios. The versions are stepped in
+For 1, 64 and 1024 envs it steps, in the same run, the batched VecEnv with the radar sensor
+(CV filter, the default ``sensor``; ``standard`` scenario, random actions, automatic resets
+included) in one process and with ``workers`` processes (this one plus ``workers - 1`` worker
+processes; not for 1 env), and the same scenario as SB3 ``DummyVecEnv`` over single
+``InterceptEnv``; it prints env-steps/s and the ratios. The versions are stepped in
 alternating rounds so that all see the same machine load. Then it measures end-to-end PPO
 steps/s (batched env, 64 envs, frame stack 4, VecNormalize, MLP 64x64, one torch thread) with
 one process and with ``workers`` processes.
@@ -78,9 +78,9 @@ def main() -> None:
     torch.set_num_threads(1)
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from hlynr.envs.intercept import (
-        BatchedInterceptVecEnv, InterceptEnv, RadarKalmanParams, RadarKalmanVecWrapper, RadarKalmanWrapper,
-    )
+    from hlynr.envs.intercept import BatchedInterceptVecEnv, InterceptEnv
+
+    sensor = {"mode": "radar", "filter": "cv"}
 
     secs = 1.5 if args.quick else 4.0
     rounds = 3 if args.quick else 5
@@ -93,14 +93,13 @@ def main() -> None:
           f"{'DummyVecEnv wall / cpu':>23} {'1p ratio':>15} {f'{w}p ratio':>15}")
 
     def make() -> Any:
-        return RadarKalmanWrapper(InterceptEnv(scenario="standard"), RadarKalmanParams())
+        return InterceptEnv(scenario="standard", sensor=sensor)
 
     for n in (1, 64, 1024):
-        runners = {"1p": _Runner(RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=0, scenario="standard"),
-                                                       RadarKalmanParams()), n)}
+        runners = {"1p": _Runner(BatchedInterceptVecEnv(n, seed=0, scenario="standard", sensor=sensor), n)}
         if n > 1 and w > 1:
-            runners["mp"] = _Runner(RadarKalmanVecWrapper(
-                BatchedInterceptVecEnv(n, seed=0, scenario="standard", workers=w), RadarKalmanParams()), n)
+            runners["mp"] = _Runner(
+                BatchedInterceptVecEnv(n, seed=0, scenario="standard", sensor=sensor, workers=w), n)
         dummy = DummyVecEnv([make for _ in range(n)])
         dummy.seed(0)
         runners["dummy"] = _Runner(dummy, n)
@@ -127,8 +126,7 @@ def main() -> None:
     from stable_baselines3.common.vec_env import VecFrameStack, VecMonitor, VecNormalize
 
     for workers in sorted({1, w}):
-        venv: Any = RadarKalmanVecWrapper(BatchedInterceptVecEnv(64, seed=0, scenario="standard", workers=workers),
-                                          RadarKalmanParams())
+        venv: Any = BatchedInterceptVecEnv(64, seed=0, scenario="standard", sensor=sensor, workers=workers)
         venv = VecNormalize(VecFrameStack(VecMonitor(venv), 4))
         model = PPO("MlpPolicy", venv, n_steps=64, batch_size=1024, n_epochs=5, device="cpu", seed=0,
                     policy_kwargs=dict(net_arch=[64, 64], activation_fn=torch.nn.Tanh))

@@ -16,7 +16,6 @@ from gymnasium import spaces
 
 from hlynr import callbacks as cb
 from hlynr.envs import intercept, swarm, wrappers
-from hlynr.envs.intercept import radar_kalman
 from hlynr.envs.swarm.baselines import SWARM_BASELINES
 from hlynr.guidance import residual
 from hlynr.guidance.baselines import INTERCEPT_BASELINES
@@ -56,8 +55,6 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
 _WRAPPERS = {
     "time_limit": WrapperEntry(wrappers.TimeLimitParams, env=wrappers.time_limit),
     "mask_observation": WrapperEntry(wrappers.MaskObservationParams, env=wrappers.mask_observation),
-    "radar_kalman": WrapperEntry(radar_kalman.RadarKalmanParams, env=radar_kalman.wrap_env,
-                                 vec=radar_kalman.wrap_vec),
     "residual_guidance": WrapperEntry(residual.ResidualGuidanceParams, vec=residual.wrap_vec),
     "frame_stack": WrapperEntry(wrappers.FrameStackParams, vec=wrappers.frame_stack),
     "normalize": WrapperEntry(wrappers.NormalizeParams, vec=wrappers.normalize),
@@ -91,6 +88,12 @@ def _register_envs() -> None:
                                  PettingZooEntry(swarm.stage_factory(stage), swarm.SwarmParams))
 
 
+_RETIRED_WRAPPERS = {
+    "radar_kalman": "the sensor is part of the env: remove 'radar_kalman' from wrappers and write "
+                    "its settings under env.kwargs.sensor, e.g. sensor: {mode: radar, filter: ca}",
+}
+
+
 def register_builtins() -> None:
     """Fill the registries with hlynr's own components (runs once, on ``import hlynr``)."""
     for table, registry in ((_ALGORITHMS, ALGORITHMS), (_ACTIVATIONS, ACTIVATIONS),
@@ -99,6 +102,8 @@ def register_builtins() -> None:
                             (SWARM_BASELINES, BASELINES)):
         for name, item in table.items():
             registry.register(name, item)
+    for name, hint in _RETIRED_WRAPPERS.items():
+        WRAPPERS.retire(name, hint)
     _register_envs()
 
 

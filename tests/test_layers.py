@@ -121,8 +121,9 @@ names = {"algorithms": ALGORITHMS.names(), "wrappers": WRAPPERS.names(),
          "pettingzoo": PETTINGZOO_ENVS.names()}
 data = {
     "name": "all", "total_timesteps": 1000,
-    "env": {"id": "hlynr/Intercept-v0", "n_envs": 2, "vectoriser": "batched"},
-    "wrappers": [{"radar_kalman": {"filter": "ca"}}, {"residual_guidance": {"baseline": "pn"}},
+    "env": {"id": "hlynr/Intercept-v0", "n_envs": 2, "vectoriser": "batched",
+            "kwargs": {"sensor": {"filter": "ca"}}},
+    "wrappers": [{"residual_guidance": {"baseline": "pn"}},
                  {"frame_stack": {"n_stack": 2}}, {"normalize": {}}],
     "algo": {"name": "PPO", "hyperparams": {"n_steps": 64, "batch_size": 32},
              "policy_kwargs": {"activation_fn": "relu", "optimizer_class": "adamw"}},
@@ -149,7 +150,7 @@ print(json.dumps(names))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     names = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "residual_guidance" in names["wrappers"] and "radar_kalman" in names["wrappers"]
+    assert {"residual_guidance", "frame_stack", "normalize"} <= set(names["wrappers"])
     assert {"evaluation", "curriculum", "collapse_guard"} <= set(names["callbacks"])
     assert {"pn", "swarm_intercept_point"} <= set(names["baselines"])
     assert "RecurrentPPO" in names["algorithms"] and "hlynr/Swarm-v0" in names["pettingzoo"]

@@ -1,7 +1,7 @@
 """Environments, the env builder and the built-in wrappers.
 
-* ``hlynr/Intercept-v0``: radar-guided interception (Gymnasium, batched vectoriser,
-  ``radar_kalman`` wrapper); see ``hlynr.envs.intercept``.
+* ``hlynr/Intercept-v0``: radar-guided interception (Gymnasium, batched vectoriser, the
+  sensor in ``env.kwargs.sensor``); see ``hlynr.envs.intercept``.
 * ``hlynr/Swarm-v0``: multi-agent swarm interception (PettingZoo, parameter sharing); see
   ``hlynr.envs.swarm``.
 * :mod:`hlynr.envs.factory`: builds the VecEnv a config describes.

@@ -18,12 +18,16 @@ from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig
 from hlynr.registries import BATCHED_ENVS, WRAPPERS, WrapContext, suggest
 
 
-class ParamsAdapter(gym.Wrapper):
+class ParamsAdapter(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Gives any Gymnasium env ``apply_params(**params)`` by setting attributes of the raw env.
 
     Used for curricula on envs that do not implement ``apply_params`` themselves (e.g.
     Pendulum's ``g``); an unknown attribute fails with a suggestion.
     """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
 
     def apply_params(self, **params: Any) -> None:
         """Set each parameter as an attribute of the unwrapped env (takes effect immediately)."""
@@ -44,11 +48,14 @@ def _has_apply_params(env: gym.Env) -> bool:
     return True
 
 
-def _override(spec: ComponentSpec, overrides: dict[str, dict[str, Any]]) -> Any:
-    params = spec.params
-    if spec.name in overrides:
-        params = type(params).model_validate({**params.model_dump(), **overrides[spec.name]})
-    return params
+def merged_kwargs(kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``overrides`` applied: a mapping merged into a mapping of the same key,
+    anything else replacing the value (e.g. ``{"sensor": {"mode": "truth"}}``)."""
+    out = dict(kwargs)
+    for key, value in overrides.items():
+        old = out.get(key)
+        out[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 def task_wrappers(config: ExperimentConfig) -> list[ComponentSpec]:
@@ -80,7 +87,7 @@ def build_vec_env(
     n_envs: int | None = None,
     seed: int | None = None,
     stage_params: dict[str, Any] | None = None,
-    wrapper_overrides: dict[str, dict[str, Any]] | None = None,
+    env_overrides: dict[str, Any] | None = None,
     learner_wrappers: bool = True,
     vectoriser: str | None = None,
 ) -> VecEnv:
@@ -90,22 +97,22 @@ def build_vec_env(
     :param n_envs: number of env copies (default ``config.env.n_envs``).
     :param seed: seed of the first env's first reset (default ``config.seed``).
     :param stage_params: env parameters applied before the first reset (a curriculum stage).
-    :param wrapper_overrides: per-wrapper parameter overrides, e.g. ``{"radar_kalman": {...}}``.
+    :param env_overrides: entries merged into ``env.kwargs`` (see :func:`merged_kwargs`), e.g.
+        ``{"sensor": {"mode": "truth"}}``.
     :param learner_wrappers: False to keep only wrappers that define the task (for baselines).
     :param vectoriser: override the config's vectoriser (e.g. ``dummy`` for evaluation).
     """
     env_cfg = config.env
     n = n_envs or env_cfg.n_envs
     seed = config.seed if seed is None else seed
-    overrides = wrapper_overrides or {}
+    if env_overrides:
+        env_cfg = env_cfg.model_copy(update={"kwargs": merged_kwargs(env_cfg.kwargs, env_overrides)})
     gamma = float(config.algo.hyperparam("gamma", 0.99))
     ctx = WrapContext(training=training, gamma=gamma)
     vec_kind = vectoriser if vectoriser and env_cfg.type == "gymnasium" else config.vectoriser
     specs = config.wrappers if learner_wrappers else task_wrappers(config)
-    env_level = [(s, _override(s, overrides)) for s in specs
-                 if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]
-    vec_level = [(s, _override(s, overrides)) for s in specs
-                 if WRAPPERS.get(s.name).level_for(vec_kind) == "vec"]
+    env_level = [(s, s.params) for s in specs if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]
+    vec_level = [(s, s.params) for s in specs if WRAPPERS.get(s.name).level_for(vec_kind) == "vec"]
 
     venv: VecEnv
     if env_cfg.type == "pettingzoo":

@@ -56,7 +56,7 @@ def score_baseline(name: str, config: ExperimentConfig, settings: ScoreSettings,
                          f"not {config.env.id}")
     venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
                          stage_params=config.stage(settings.stage)[1],
-                         wrapper_overrides=entry.wrapper_overrides, learner_wrappers=False)
+                         env_overrides=entry.env_overrides, learner_wrappers=False)
     try:
         policy = entry.policy(venv.observation_space, venv.action_space, params)
         return run_episodes(policy, venv, settings.episodes, settings.seed,

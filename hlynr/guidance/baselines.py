@@ -1,12 +1,12 @@
-"""Guidance baselines registered in :data:`hlynr.guidance.registry.BASELINES`.
+"""Guidance baselines registered in :data:`hlynr.registries.BASELINES`.
 
 Each baseline is an SB3-like policy over a batch of raw ``hlynr/Intercept-v0`` observations
-(env + ``radar_kalman`` only, no frame stack or normalisation):
+(the env's own sensor, no frame stack or normalisation):
 
 * ``pure_pursuit``: turn onto the estimated LOS (radar-fed);
-* ``pn``: proportional navigation with configurable N' (radar-fed, CV filter);
-* ``apn``: augmented PN fed by the constant-acceleration filter (overrides ``filter: ca``);
-* ``truth_pn``: PN on the true threat state, an upper bound (overrides ``mode: truth``).
+* ``pn``: proportional navigation with configurable N' (on the config's sensor);
+* ``apn``: augmented PN fed by the constant-acceleration filter (sets ``sensor: {filter: ca}``);
+* ``truth_pn``: PN on the true threat state, an upper bound (sets ``sensor: {mode: truth}``).
 """
 
 from __future__ import annotations
@@ -83,10 +83,10 @@ INTERCEPT_BASELINES: dict[str, BaselineEntry] = {
         PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,), {}),
     "apn": BaselineEntry(
         PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
-        {"radar_kalman": {"filter": "ca"}}),
+        {"sensor": {"filter": "ca"}}),
     "truth_pn": BaselineEntry(
         PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
-        {"radar_kalman": {"mode": "truth"}}),
+        {"sensor": {"mode": "truth"}}),
     # No-free-lunch references: a good env gives these (almost) no intercepts.
     "zero": BaselineEntry(
         NoParams, _factory(lambda o, p: np.zeros((len(o), 2))), (ENV_ID,), {}),

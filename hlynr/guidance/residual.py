@@ -7,17 +7,19 @@ flies the baseline exactly, and training starts from the baseline's performance 
 from scratch. The baseline sees only what the policy sees (the sensor path of the config), so
 no privileged information reaches the commands::
 
+    env:
+      id: hlynr/Intercept-v0
+      kwargs: {scenario: manoeuvring, sensor: {filter: ca}}
     wrappers:
-      - radar_kalman: {filter: ca}
       - residual_guidance: {baseline: pn, params: {N: 6}}
       - frame_stack: {n_stack: 4}
       - normalize: {}
 
-It must come after the wrappers that define the task (the sensor model) and before learner
-preprocessing (``frame_stack``, ``normalize``), because the baseline needs the raw observation.
-It is a learner wrapper: baselines scored by ``evaluate.py`` never see it. A baseline that
-changes the sensor path (``apn`` needs ``filter: ca``, ``truth_pn`` needs ``mode: truth``) is
-only accepted if the config's own wrappers already have those settings, so a residual policy
+It must come before learner preprocessing (``frame_stack``, ``normalize``), because the
+baseline needs the raw observation. It is a learner wrapper: baselines scored by
+``evaluate.py`` never see it. A baseline that changes the env's parameters when scored
+(``apn`` needs ``sensor: {filter: ca}``, ``truth_pn`` needs ``sensor: {mode: truth}``) is only
+accepted if the config's own ``env.kwargs`` already have those settings, so a residual policy
 can never be fed the true target state through its baseline.
 """
 
@@ -31,7 +33,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import BASELINES, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext
+from hlynr.registries import (
+    BASELINES, ENV_PARAMS, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext,
+)
 
 NAME = "residual_guidance"
 
@@ -74,17 +78,20 @@ class ResidualGuidanceParams(StrictModel, ChecksChain):
         for spec in before:
             if WRAPPERS.get(spec.name).env is None:
                 return (), (f"{NAME} needs the raw observation: put it before '{spec.name}' "
-                            "(right after the sensor wrappers)")
-        for wrapper, wanted in entry.wrapper_overrides.items():
-            spec = next((s for s in before if s.name == wrapper), None)
-            have = spec.params.model_dump() if spec is not None else None
-            for key, value in wanted.items():
-                if have is None or have.get(key) != value:
-                    current = "missing" if have is None else f"{key}: {have.get(key)!r}"
-                    return ("baseline",), (
-                        f"baseline '{self.baseline}' needs {wrapper}: {{{key}: {value}}} before "
-                        f"{NAME} (the config has {current}); a residual policy acts through the "
-                        "config's own sensor path")
+                            "(before the learner preprocessing)")
+        if entry.env_overrides:
+            env = ENV_PARAMS.get(config.env.id).model_validate(config.env.kwargs)
+            for section, wanted in entry.env_overrides.items():
+                have = getattr(env, section)
+                pairs = wanted.items() if isinstance(wanted, dict) else [(None, wanted)]
+                for key, value in pairs:
+                    current = have if key is None else getattr(have, key)
+                    if current != value:
+                        want = f"{section}: {value}" if key is None else f"{section}: {{{key}: {value}}}"
+                        now = f"{section}" + ("" if key is None else f".{key}") + f": {current}"
+                        return ("baseline",), (
+                            f"baseline '{self.baseline}' needs env.kwargs.{want} (the config has "
+                            f"{now}); a residual policy acts through the config's own sensor path")
         return None
 
 

@@ -33,12 +33,21 @@ class UnknownNameError(KeyError):
         return self.args[0]
 
 
+class RetiredNameError(UnknownNameError):
+    """Raised when a lookup names a removed entry; the message says what to write instead."""
+
+    def __init__(self, kind: str, name: str, hint: str) -> None:
+        KeyError.__init__(self, f"{kind} '{name}' no longer exists: {hint}")
+        self.kind, self.name, self.known = kind, name, []
+
+
 class Registry(Generic[T]):
     """Maps names to objects of one kind (``kind`` is used in error messages)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._retired: dict[str, str] = {}
 
     def register(self, name: str, item: T, *, replace: bool = False) -> T:
         """Add ``item`` under ``name``; re-registering a name is an error unless ``replace``."""
@@ -52,7 +61,13 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
+            if name in self._retired:
+                raise RetiredNameError(self.kind, name, self._retired[name]) from None
             raise UnknownNameError(self.kind, name, list(self._items)) from None
+
+    def retire(self, name: str, hint: str) -> None:
+        """Mark ``name`` as removed: looking it up fails with ``hint`` (what to write instead)."""
+        self._retired[name] = hint
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -2,10 +2,10 @@
 
 A baseline acts like an SB3 model on a VecEnv: ``predict(obs, state=None, episode_start=None,
 deterministic=True) -> (actions, state)`` over a batch of observations. It sees the observation
-of the environment *with its env-level wrappers only* (e.g. the sensor model), never the
-vec-level ones meant for learners (``frame_stack``, ``normalize``), so it acts through the same
-sensor path as the agent. ``wrapper_overrides`` lets an upper-bound baseline change a wrapper's
-parameters (e.g. a truth-fed PN sets ``radar_kalman: {mode: truth}``).
+of the environment *with its task wrappers only* (e.g. ``time_limit``), never the vec-level
+ones meant for learners (``frame_stack``, ``normalize``), so it acts through the same sensor
+path as the agent. ``env_overrides`` lets a baseline change sections of the env's parameters
+(e.g. a truth-fed PN sets ``sensor: {mode: truth}``, APN ``sensor: {filter: ca}``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ class BaselineEntry:
     """``factory(observation_space, action_space, params) -> Policy``."""
     env_ids: tuple[str, ...]
     """Gymnasium ids / PettingZoo names this baseline can drive."""
-    wrapper_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env_overrides: dict[str, Any] = field(default_factory=dict)
+    """Entries merged into ``env.kwargs`` when the baseline is scored (a mapping value is merged
+    into the section of that name, e.g. ``{"sensor": {"mode": "truth"}}``)."""
 
     def policy(self, observation_space: Any, action_space: Any,
                params: dict[str, Any] | None = None) -> Policy:

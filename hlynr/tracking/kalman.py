@@ -23,21 +23,34 @@ from __future__ import annotations
 
 import numpy as np
 
-CV_ROWS = 9
-"""Rows of a CV track matrix: p 0:3, v 3:6, pp 6, pv 7, vv 8."""
-CA_ROWS = 15
-"""Rows of a CA track matrix: p 0:3, v 3:6, a 6:9, pp 9, pv 10, pa 11, vv 12, va 13, aa 14."""
-
-
-def _cov_row(i: int, name: str) -> property:
-    """A read-only property: covariance entry ``name`` = row ``i`` of ``cov`` (a view, (N,))."""
-    return property(lambda self: self.cov[i], doc=f"Covariance entry ``{name}`` (N,) (a view).")
+def _cov_rows(names: tuple[str, ...]) -> list[property]:
+    """Read-only properties for the covariance entries ``names``, in order (row ``i`` of ``cov``)."""
+    def make(i: int, name: str) -> property:
+        return property(lambda self: self.cov[i], doc=f"Covariance entry ``{name}`` (N,) (a view).")
+    return [make(i, name) for i, name in enumerate(names)]
 
 
 class _Track:
     """A batched track stored in one matrix ``X``; ``dim`` state vectors of 3 rows, then ``cov``."""
 
     dim = 0
+    VECTORS: tuple[str, ...] = ()
+    """Names of the state vectors (3 rows each), in row order."""
+    COV: tuple[str, ...] = ()
+    """Names of the covariance entries (one row each), after the state vectors."""
+
+    @classmethod
+    def row(cls, name: str) -> slice | int:
+        """The rows of ``X`` holding state vector or covariance entry ``name``."""
+        if name in cls.VECTORS:
+            i = 3 * cls.VECTORS.index(name)
+            return slice(i, i + 3)
+        return 3 * cls.dim + cls.COV.index(name)
+
+    @classmethod
+    def n_rows(cls) -> int:
+        """Rows of the track matrix."""
+        return 3 * cls.dim + len(cls.COV)
 
     def __init__(self, X: np.ndarray) -> None:
         self.X = X
@@ -74,20 +87,29 @@ class CVTrack(_Track):
     """CV filter state: ``p, v`` (3, N); covariance ``pp, pv, vv`` (N,) (views of ``X`` (9, N))."""
 
     dim = 2
-    pp, pv, vv = _cov_row(0, "pp"), _cov_row(1, "pv"), _cov_row(2, "vv")
+    VECTORS = ("p", "v")
+    COV = ("pp", "pv", "vv")
+    pp, pv, vv = _cov_rows(COV)
 
 
 class CATrack(_Track):
     """CA filter state: ``p, v, a`` (3, N) and the six covariance entries (views of ``X`` (15, N))."""
 
     dim = 3
-    pp, pv, pa = _cov_row(0, "pp"), _cov_row(1, "pv"), _cov_row(2, "pa")
-    vv, va, aa = _cov_row(3, "vv"), _cov_row(4, "va"), _cov_row(5, "aa")
+    VECTORS = ("p", "v", "a")
+    COV = ("pp", "pv", "pa", "vv", "va", "aa")
+    pp, pv, pa, vv, va, aa = _cov_rows(COV)
 
     @property
     def a(self) -> np.ndarray:
         """Acceleration estimates (3, N)."""
         return self.x[2]
+
+
+CV_ROWS = CVTrack.n_rows()
+"""Rows of a CV track matrix (9: p, v, then pp, pv, vv)."""
+CA_ROWS = CATrack.n_rows()
+"""Rows of a CA track matrix (15: p, v, a, then pp, pv, pa, vv, va, aa)."""
 
 
 def cv_process_noise(dt: float, q_var: np.ndarray | float) -> tuple[np.ndarray | float, ...]:
@@ -173,7 +195,8 @@ def ca_update(t: CATrack, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray) ->
 def cv_init(p: np.ndarray, v: np.ndarray, p_var: np.ndarray, v_var: np.ndarray) -> CVTrack:
     """A CV track at ``p, v`` (3, N) with diagonal covariance ``p_var, v_var`` (N,)."""
     X = np.zeros((CV_ROWS, p.shape[1]))
-    X[0:3], X[3:6], X[6], X[8] = p, v, p_var, v_var
+    R = CVTrack.row
+    X[R("p")], X[R("v")], X[R("pp")], X[R("vv")] = p, v, p_var, v_var
     return CVTrack(X)
 
 
@@ -181,5 +204,6 @@ def ca_init(p: np.ndarray, v: np.ndarray, a: np.ndarray, p_var: np.ndarray, v_va
             a_var: np.ndarray) -> CATrack:
     """A CA track at ``p, v, a`` (3, N) with diagonal covariance (N,)."""
     X = np.zeros((CA_ROWS, p.shape[1]))
-    X[0:3], X[3:6], X[6:9], X[9], X[12], X[14] = p, v, a, p_var, v_var, a_var
+    R = CATrack.row
+    X[R("p")], X[R("v")], X[R("a")], X[R("pp")], X[R("vv")], X[R("aa")] = p, v, a, p_var, v_var, a_var
     return CATrack(X)

@@ -27,7 +27,12 @@ class BatchTracker:
         self.n, self.kind, self.dt, self.delay = n, kind, dt, int(delay_steps)
         self.rows = CV_ROWS if kind == "cv" else CA_ROWS
         """Rows of the track matrix (and of the blocks :meth:`init_block` makes)."""
-        self.track: CVTrack | CATrack = (CVTrack if kind == "cv" else CATrack)(np.zeros((self.rows, n)))
+        cls = CVTrack if kind == "cv" else CATrack
+        self.track: CVTrack | CATrack = cls(np.zeros((self.rows, n)))
+        self._cls = cls
+        pp, vv = cls.row("pp"), cls.row("vv")
+        self._pp_vv = slice(pp, vv + 1, vv - pp)  # type: ignore[operator]
+        """Rows ``pp`` and ``vv`` of the track matrix as one strided slice."""
         self.since_detection = np.zeros(n)
         self.detected = np.zeros(n, dtype=bool)
         d = self.delay + 1
@@ -43,13 +48,10 @@ class BatchTracker:
         """The track-matrix columns ``(rows, m)`` of new tracks at ``p, v`` (3, m) (zero
         acceleration) with diagonal covariance ``p_var, v_var[, a_var]`` (m,), for :meth:`init_idx`."""
         block = np.zeros((self.rows, p.shape[1]))
-        block[0:3], block[3:6] = p, v
-        c = 3 * self.track.dim  # first covariance row: pp; then vv at +2 (CV) / +3 (CA), aa at +5
-        block[c] = p_var
-        if self.kind == "cv":
-            block[c + 2] = v_var
-        else:
-            block[c + 3], block[c + 5] = v_var, a_var
+        R = self._cls.row
+        block[R("p")], block[R("v")], block[R("pp")], block[R("vv")] = p, v, p_var, v_var
+        if self.kind == "ca":
+            block[R("aa")] = a_var
         return block
 
     def init_idx(self, idx: np.ndarray, block: np.ndarray) -> None:
@@ -112,8 +114,7 @@ class BatchTracker:
             a[...] = t.x[2][:, sel]
         else:
             a[...] = 0.0
-        pp_vv = t.cov[0::2] if self.kind == "cv" else t.cov[0::3]  # rows pp, vv
-        np.sqrt(np.maximum(pp_vv[:, sel], 0.0), out=std)
+        np.sqrt(np.maximum(t.X[self._pp_vv][:, sel], 0.0), out=std)
         since[...] = self.since_detection[sel]
         detected[...] = self.detected[sel]
 

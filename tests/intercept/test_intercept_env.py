@@ -13,30 +13,24 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import hlynr.envs.intercept as intercept
 from hlynr.envs.intercept import (
-    BatchedInterceptVecEnv, InterceptCore, InterceptEnv, InterceptParams, RadarKalmanParams,
-    RadarKalmanVecWrapper, RadarKalmanWrapper, SensorSettings,
+    BatchedInterceptVecEnv, InterceptCore, InterceptEnv, InterceptParams, SensorParams,
 )
 from hlynr.envs.intercept.params import G0, RewardParams
 from hlynr.registries import BATCHED_ENVS, ENV_PARAMS
-from hlynr.registries import WRAPPERS, WrapContext
 
 
 def _single(seed: int, sensor: dict | None = None, **kw: object) -> gym.Env:
-    env: gym.Env = InterceptEnv(**kw)
-    if sensor is not None:
-        env = RadarKalmanWrapper(env, RadarKalmanParams(**sensor))
+    env: gym.Env = InterceptEnv(**kw, **({} if sensor is None else {"sensor": sensor}))
     env.reset(seed=seed)
     return env
 
 
 def batched_and_single(n: int, seed: int, sensor: dict, workers: int = 1,
-                       **kw: object) -> tuple[RadarKalmanVecWrapper, list[gym.Env]]:
+                       **kw: object) -> tuple[BatchedInterceptVecEnv, list[gym.Env]]:
     """A batched env (``workers`` processes) and ``n`` single envs seeded ``seed + i``, both with
-    ``radar_kalman`` and reset; asserts that their first observations are identical."""
-    venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(n, seed=seed, workers=workers, **kw),
-                                 RadarKalmanParams(**sensor))
-    envs: list[gym.Env] = [RadarKalmanWrapper(InterceptEnv(**kw), RadarKalmanParams(**sensor))
-                           for _ in range(n)]
+    the sensor ``sensor`` and reset; asserts that their first observations are identical."""
+    venv = BatchedInterceptVecEnv(n, seed=seed, workers=workers, sensor=sensor, **kw)
+    envs: list[gym.Env] = [InterceptEnv(sensor=sensor, **kw) for _ in range(n)]
     obs_b = venv.reset()
     obs_s = np.stack([e.reset(seed=seed + i)[0] for i, e in enumerate(envs)])
     np.testing.assert_array_equal(obs_b, obs_s)
@@ -69,24 +63,35 @@ def step_and_compare(venv, envs, act: np.ndarray) -> int:  # noqa: ANN001
 def test_registration() -> None:
     assert intercept.ENV_ID in gym.registry
     assert ENV_PARAMS.get(intercept.ENV_ID) is InterceptParams
-    venv = BATCHED_ENVS.get(intercept.ENV_ID)(3, 0, scenario="easy")
-    assert venv.num_envs == 3
-    entry = WRAPPERS.get("radar_kalman")
-    wrapped = entry.vec(venv, entry.params(filter="ca"), WrapContext())
-    assert wrapped.reset().shape == (3, intercept.OBS_DIM)
-    env = entry.env(gym.make(intercept.ENV_ID, scenario="lag"), entry.params(), WrapContext())
+    venv = BATCHED_ENVS.get(intercept.ENV_ID)(3, 0, scenario="easy", sensor={"filter": "ca"})
+    assert venv.num_envs == 3 and venv.core.tracker is not None and venv.core.tracker.kind == "ca"
+    assert venv.reset().shape == (3, intercept.OBS_DIM)
+    env = gym.make(intercept.ENV_ID, scenario="lag")
     assert env.reset(seed=1)[0].shape == (intercept.OBS_DIM,)
 
 
-@pytest.mark.parametrize("sensor", [None, {"mode": "radar"}])
-def test_check_env(sensor: dict | None) -> None:
-    env: gym.Env = InterceptEnv()
-    if sensor:
-        env = RadarKalmanWrapper(env, RadarKalmanParams(**sensor))
+def test_sensor_defaults_to_radar_and_truth_only_when_asked() -> None:
+    assert InterceptParams().sensor == SensorParams(mode="radar", filter="cv")
+    assert InterceptEnv().unwrapped.core.tracker is not None
+    assert InterceptEnv(sensor={"mode": "truth"}).core.tracker is None
+    assert BatchedInterceptVecEnv(2, seed=0).core.tracker is not None
+    with pytest.raises(ValueError, match="did you mean 'filter'"):
+        InterceptParams(sensor={"filtr": "ca"})
+    with pytest.raises(ValueError, match="process_noise"):
+        InterceptParams(sensor={"process_noise": float("nan")})
+    env = InterceptEnv(sensor={"filter": "ca", "process_noise": 50.0})
+    with pytest.raises(ValueError, match="'sensor' is fixed for the life of the env"):
+        env.apply_params(sensor={"mode": "truth"})
+    env.apply_params(scenario="lag")  # a new preset keeps the sensor
+    assert env.core.models[0].sensor == SensorParams(filter="ca", process_noise=50.0)
+
+
+@pytest.mark.parametrize("sensor", [{"mode": "truth"}, {"mode": "radar", "filter": "ca"}])
+def test_check_env(sensor: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gym_check_env(env, skip_render_check=True)
-        sb3_check_env(InterceptEnv() if sensor is None else RadarKalmanWrapper(InterceptEnv()), warn=False)
+        gym_check_env(InterceptEnv(sensor=sensor), skip_render_check=True)
+        sb3_check_env(InterceptEnv(sensor=sensor), warn=False)
 
 
 @pytest.mark.parametrize(("scenario", "sensor"), [
@@ -106,7 +111,7 @@ def test_batched_equals_single_envs(sensor: dict, scenario: str) -> None:
 
 def test_seeded_determinism() -> None:
     def rollout(seed: int) -> np.ndarray:
-        venv = RadarKalmanVecWrapper(BatchedInterceptVecEnv(4, scenario="manoeuvring"))
+        venv = BatchedInterceptVecEnv(4, scenario="manoeuvring")
         venv.seed(seed)
         out = [venv.reset()]
         rng = np.random.default_rng(3)
@@ -120,7 +125,7 @@ def test_seeded_determinism() -> None:
 
 
 def test_physical_invariants() -> None:
-    core = InterceptCore(64, {"scenario": "manoeuvring"}, SensorSettings(mode="radar"))
+    core = InterceptCore(64, {"scenario": "manoeuvring", "sensor": {"mode": "radar"}})
     core.seed_idx(np.arange(64), list(range(64)))
     core.reset_idx(np.arange(64))
     rng = np.random.default_rng(0)
@@ -171,7 +176,7 @@ def test_time_limit_is_truncation() -> None:
 def test_radar_mode_never_sees_the_true_threat() -> None:
     """Without detections, moving the true threat changes nothing the policy sees or does."""
     def run(perturb: bool) -> np.ndarray:
-        core = InterceptCore(2, {"scenario": "standard", "radar_max_range": 1.0}, SensorSettings(mode="radar"))
+        core = InterceptCore(2, {"scenario": "standard", "radar_max_range": 1.0, "sensor": {"mode": "radar"}})
         core.seed_idx(np.arange(2), [5, 6])
         out = [core.reset_idx(np.arange(2))]
         for k in range(60):
@@ -195,8 +200,6 @@ def test_bad_scenario_and_params_fail_clearly() -> None:
         InterceptParams(radar_rate=7.0)
     with pytest.raises(ValueError, match="target_speed_min"):
         InterceptParams(target_speed_min=900.0, target_speed_max=500.0)
-    with pytest.raises(ValueError, match="did you mean 'filter'"):
-        RadarKalmanParams(filtr="ca")
     with pytest.raises(ValueError):
         gym.make(intercept.ENV_ID, scenario="nope")
 
@@ -217,8 +220,8 @@ def test_apply_params_for_curriculum() -> None:
         venv.env_method("apply_params", kill_radius=-2.0)
     with pytest.raises(ValueError, match="control_rate"):
         venv.env_method("apply_params", control_rate=50.0)
-    # single envs through SB3's DummyVecEnv and the radar wrapper
-    dummy = DummyVecEnv([lambda: RadarKalmanWrapper(InterceptEnv())])
+    # single envs through SB3's DummyVecEnv
+    dummy = DummyVecEnv([lambda: InterceptEnv()])
     dummy.env_method("apply_params", kill_radius=30.0)
     dummy.reset()
     assert dummy.envs[0].unwrapped.core.P["kill_radius"][0] == 30.0
@@ -226,7 +229,7 @@ def test_apply_params_for_curriculum() -> None:
 
 def test_track_error_small_with_predict_then_update() -> None:
     """The in-env CV track follows a 3 g weaving threat closely (the predecessor's: ~150 m, 220 m/s)."""
-    core = InterceptCore(64, {"scenario": "standard"}, SensorSettings(mode="radar"))
+    core = InterceptCore(64, {"scenario": "standard", "sensor": {"mode": "radar"}})
     core.seed_idx(np.arange(64), list(range(64)))
     core.reset_idx(np.arange(64))
     pos_err, vel_err = [], []
@@ -269,7 +272,7 @@ def test_copied_core_keeps_parameter_views() -> None:
     import pickle
 
     for duplicate in (copy.deepcopy, lambda c: pickle.loads(pickle.dumps(c))):
-        core = InterceptCore(20, {"scenario": "standard"}, SensorSettings(mode="radar"))
+        core = InterceptCore(20, {"scenario": "standard", "sensor": {"mode": "radar"}})
         core.seed_idx(np.arange(20), list(range(20)))
         core.reset_idx(np.arange(20))
         clone = duplicate(core)

@@ -14,7 +14,7 @@ import pytest
 
 from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
-from hlynr.envs.intercept import BatchedInterceptVecEnv, RadarKalmanParams
+from hlynr.envs.intercept import BatchedInterceptVecEnv
 from hlynr.envs.intercept.workers import share_bounds
 from hlynr_testing import coin_config
 
@@ -40,7 +40,7 @@ def test_share_bounds_cover_all_envs_contiguously() -> None:
 
 def test_workers_equal_single_envs_with_resets_curriculum_and_params() -> None:
     """Env i of a 3-process batched env seeded s gives exactly single env i seeded s + i: radar
-    observations (so set_sensor reached the workers), rewards, dones, automatic resets with
+    observations (so the sensor reached the workers), rewards, dones, automatic resets with
     terminal observations and final infos, and a curriculum change on envs of every share."""
     n, seed, steps = 7, 5, 320
     kw = {"scenario": "manoeuvring"}
@@ -69,11 +69,9 @@ def test_workers_match_one_process_and_reseed() -> None:
     """Same numbers with 1 and 2 processes; ``seed`` + ``reset`` restarts the same sequences and
     a plain ``reset`` continues with the next episodes."""
     n = 5
-    one = BatchedInterceptVecEnv(n, seed=11, scenario="sensor")
-    two = BatchedInterceptVecEnv(n, seed=11, scenario="sensor", workers=2)
+    one = BatchedInterceptVecEnv(n, seed=11, scenario="sensor", sensor={"filter": "cv"})
+    two = BatchedInterceptVecEnv(n, seed=11, scenario="sensor", sensor={"filter": "cv"}, workers=2)
     try:
-        for venv in (one, two):
-            venv.set_sensor(RadarKalmanParams(filter="cv").settings())
         rng = np.random.default_rng(0)
         first = []
         for episode in range(3):
@@ -160,9 +158,8 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path) -> None:  # noqa: ANN0
 
 def test_workers_option_in_config_and_factory() -> None:
     cfg = coin_config()
-    cfg["env"] = {"id": "hlynr/Intercept-v0", "kwargs": {"scenario": "easy"}, "n_envs": 4,
-                  "vectoriser": "batched", "workers": 2}
-    cfg["wrappers"] = [{"radar_kalman": {"filter": "cv"}}]
+    cfg["env"] = {"id": "hlynr/Intercept-v0", "kwargs": {"scenario": "easy", "sensor": {"filter": "cv"}},
+                  "n_envs": 4, "vectoriser": "batched", "workers": 2}
     config = validate_config(cfg)
     venv = build_vec_env(config)
     try:

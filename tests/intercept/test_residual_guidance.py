@@ -11,11 +11,11 @@ from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.guidance.residual import ResidualGuidanceVecWrapper
 
-SENSOR = {"radar_kalman": {"mode": "radar", "filter": "ca"}}
+SENSOR = {"mode": "radar", "filter": "ca"}
 
 
 def _config(wrappers: list[Any], env_id: str = "hlynr/Intercept-v0", **env_kwargs: Any) -> dict[str, Any]:
-    kwargs = env_kwargs or {"scenario": "manoeuvring"}
+    kwargs = {"scenario": "manoeuvring", "sensor": SENSOR, **env_kwargs}
     env = {"id": env_id, "kwargs": kwargs if env_id.startswith("hlynr") else {},
            "n_envs": 4, "vectoriser": "batched" if env_id.startswith("hlynr") else "dummy"}
     return {"name": "t", "total_timesteps": 1000, "env": env, "wrappers": wrappers,
@@ -42,8 +42,8 @@ def test_zero_residual_flies_the_baseline_exactly() -> None:
     """A zero correction gives exactly the baseline's trajectory (automatic resets included)."""
     from hlynr.registries import BASELINES
 
-    resid = validate_config(_config([SENSOR, {"residual_guidance": {"baseline": "pn", "params": {"N": 6}}}]))
-    plain = validate_config(_config([SENSOR]))
+    resid = validate_config(_config([{"residual_guidance": {"baseline": "pn", "params": {"N": 6}}}]))
+    plain = validate_config(_config([]))
     venv_r = build_vec_env(resid, n_envs=8, seed=3)
     venv_p = build_vec_env(plain, n_envs=8, seed=3)
     entry = BASELINES.get("pn")
@@ -89,20 +89,21 @@ def test_residual_command_is_clipped_sum_of_baseline_and_scaled_action() -> None
     np.testing.assert_allclose(sent[1], np.full((3, 2), -0.25))
 
 
-@pytest.mark.parametrize("wrappers, fragment", [
-    ([SENSOR, {"residual_guidance": {"baseline": "pnn"}}], "did you mean 'pn'"),
-    ([SENSOR, {"residual_guidance": {"baseline": "pn", "params": {"n": 6}}}], "did you mean 'N'"),
-    ([SENSOR, {"residual_guidance": {"baseline": "pn", "params": {"N": -1}}}], "greater than 0"),
-    ([SENSOR, {"residual_guidance": {"baseline": "pn", "scal": 1}}], "did you mean 'scale'"),
-    ([SENSOR, {"frame_stack": {"n_stack": 2}}, {"residual_guidance": {"baseline": "pn"}}],
+@pytest.mark.parametrize("sensor, wrappers, fragment", [
+    (SENSOR, [{"residual_guidance": {"baseline": "pnn"}}], "did you mean 'pn'"),
+    (SENSOR, [{"residual_guidance": {"baseline": "pn", "params": {"n": 6}}}], "did you mean 'N'"),
+    (SENSOR, [{"residual_guidance": {"baseline": "pn", "params": {"N": -1}}}], "greater than 0"),
+    (SENSOR, [{"residual_guidance": {"baseline": "pn", "scal": 1}}], "did you mean 'scale'"),
+    (SENSOR, [{"frame_stack": {"n_stack": 2}}, {"residual_guidance": {"baseline": "pn"}}],
      "put it before 'frame_stack'"),
-    ([{"radar_kalman": {"filter": "cv"}}, {"residual_guidance": {"baseline": "apn"}}],
-     "needs radar_kalman: {filter: ca}"),
-    ([SENSOR, {"residual_guidance": {"baseline": "truth_pn"}}], "needs radar_kalman: {mode: truth}"),
-    ([{"residual_guidance": {"baseline": "apn"}}], "the config has missing"),
+    ({"filter": "cv"}, [{"residual_guidance": {"baseline": "apn"}}],
+     "needs env.kwargs.sensor: {filter: ca} (the config has sensor.filter: cv)"),
+    (SENSOR, [{"residual_guidance": {"baseline": "truth_pn"}}],
+     "needs env.kwargs.sensor: {mode: truth} (the config has sensor.mode: radar)"),
+    ({}, [{"residual_guidance": {"baseline": "apn"}}], "(the config has sensor.filter: cv)"),
 ])
-def test_bad_residual_configs_fail_clearly(wrappers: list[Any], fragment: str) -> None:
-    message = _error(_config(wrappers))
+def test_bad_residual_configs_fail_clearly(sensor: dict[str, Any], wrappers: list[Any], fragment: str) -> None:
+    message = _error(_config(wrappers, sensor=sensor))
     assert fragment in message and "residual_guidance" in message
 
 
@@ -112,9 +113,9 @@ def test_residual_on_an_env_the_baseline_cannot_drive_fails() -> None:
 
 
 def test_residual_accepted_when_the_sensor_path_matches_the_baseline() -> None:
-    cfg = validate_config(_config([SENSOR, {"residual_guidance": {"baseline": "apn", "params": {"N": 5}}},
+    cfg = validate_config(_config([{"residual_guidance": {"baseline": "apn", "params": {"N": 5}}},
                                    {"frame_stack": {"n_stack": 2}}]))
-    params = cfg.wrappers[1].params
+    params = cfg.wrappers[0].params
     assert params.params == {"N": 5.0} and params.scale == 1.0
 
 

@@ -1,8 +1,9 @@
 """``InterceptEnv``: the single gymnasium environment (one engagement), registered as hlynr/Intercept-v0.
 
-Without the ``radar_kalman`` wrapper the observation is built from the *true* threat state
-(the ``truth`` debugging / upper-bound view). ``radar_kalman`` installs the radar and Kalman
-pipeline so the policy sees only its own state and the filtered track.
+Its keyword arguments are those of :class:`~hlynr.envs.intercept.params.InterceptParams`; the
+``sensor`` section chooses the observation: the radar and a Kalman filter by default (the policy
+sees only its own state and the filtered track), the true threat state only with
+``sensor: {mode: truth}``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from hlynr.envs.intercept.core import InterceptCore, SensorSettings
+from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.observation import OBS_DIM, OBS_LIMIT
 from hlynr.envs.intercept.params import InterceptParams
 
@@ -23,7 +24,8 @@ def observation_space() -> gym.spaces.Box:
 
 
 def action_space() -> gym.spaces.Box:
-    """Normalised lateral acceleration command along (e_y, e_z); its norm is clipped to 1."""
+    """Normalised lateral acceleration command along (e_y, e_z); its norm is clipped to 1
+    (non-finite entries count as 0)."""
     return gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
 
 
@@ -38,10 +40,6 @@ class InterceptEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = observation_space()
         self.action_space = action_space()
         self._seeded = False
-
-    def set_sensor(self, sensor: SensorSettings) -> None:
-        """Install the observation pipeline (used by the ``radar_kalman`` wrapper)."""
-        self.core.set_sensor(sensor)
 
     def apply_params(self, **params: Any) -> None:
         """Change scenario/reward parameters from the next reset (validated; ValueError if bad)."""

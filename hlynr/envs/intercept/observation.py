@@ -1,7 +1,8 @@
 """The Intercept observation layout (the single source of truth) and its builder.
 
 The observation is computed from the interceptor's own state (known exactly) and a *target
-estimate*: the radar/Kalman track in ``radar`` mode, the true threat state in ``truth`` mode.
+estimate*: the radar/Kalman track with ``sensor.mode: radar`` (the default), the true threat
+state with ``sensor.mode: truth``.
 Every vector is expressed in the **action frame**, built from the interceptor's velocity and
 the (estimated) line of sight:
 
@@ -15,7 +16,7 @@ The action ``u`` in [-1, 1]^2 commands the lateral acceleration ``a_max (u_0 e_y
 (its norm clipped to ``a_max``) in the frame of the observation the policy saw.
 
 ``OBS_FIELDS`` lists (name, size, meaning); ``OBS_SLICES[name]`` indexes a batch ``obs[:, sl]``.
-The wrapper, the guidance baselines and the docs all use these names.
+The guidance laws, the baselines and the docs all use these names.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from hlynr.envs.intercept.params import G0
-from hlynr.envs.intercept.physics import cross_wrapped, dot, norm, perpendicular_basis, unit
+from hlynr.envs.intercept.physics import cross_wrapped, dot, norm, perpendicular_basis
 
 OBS_FIELDS: tuple[tuple[str, int, str], ...] = (
     # own state
@@ -61,8 +62,6 @@ _START: dict[str, int] = {name: sl.start for name, sl in OBS_SLICES.items()}
 OBS_LIMIT = 10.0
 """Every observation entry is clipped to [-OBS_LIMIT, OBS_LIMIT]."""
 
-_UP = np.array([0.0, 0.0, 1.0])
-
 INPUT_ROWS: dict[str, slice | int] = {
     "tgt_p": slice(0, 3), "own_p": slice(3, 6), "tgt_v": slice(6, 9), "own_v": slice(9, 12),
     "own_a": slice(12, 15), "fuel_frac": 15, "a_max": 16, "tgt_a": slice(17, 20), "pos_std": 20,
@@ -73,13 +72,6 @@ arguments of :func:`build_observation` (``own_a`` is ``a_ach``). The first 15 ro
 order of the engine's state matrix, so they are copied in one call."""
 N_INPUTS = 24
 """Number of rows of the observation-input matrix."""
-
-
-def action_frame(own_v: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                              np.ndarray, np.ndarray]:
-    """``(e_v, e_y, e_z, speed, lam)`` from own velocity and the (estimated) relative position."""
-    lam, _ = unit(rel)
-    return (*_frame(own_v, lam), lam)
 
 
 def _frame(own_v: np.ndarray, lam: np.ndarray, out: np.ndarray | None = None

@@ -4,13 +4,15 @@
   geometry, radar, kill radius, time limit). Field constraints give clear errors.
 * :data:`SCENARIOS`: named presets, each a set of overrides of the ``ScenarioParams`` defaults.
 * :class:`RewardParams`: bounded reward weights.
+* :class:`SensorParams`: how the interceptor sees the threat (radar + Kalman filter, or the truth).
 * :class:`InterceptParams`: what a config's ``env.kwargs`` may contain: ``scenario`` (a preset
-  name), any ``ScenarioParams`` field as a flat override, and ``reward``. It is the model
-  registered in ``ENV_PARAMS["hlynr/Intercept-v0"]``.
+  name), any ``ScenarioParams`` field as a flat override, ``reward`` and ``sensor``. It is the
+  model registered in ``ENV_PARAMS["hlynr/Intercept-v0"]``.
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, create_model, model_validator
@@ -21,8 +23,19 @@ from hlynr.registries import suggest
 G0 = 9.80665
 """Standard gravity (m/s^2), used for g-limits and specific impulse."""
 
-MANEUVERS: tuple[str, ...] = ("none", "weave", "step", "random", "mixed")
-"""Threat manoeuvre models; ``mixed`` draws weave/step/random uniformly per episode."""
+class Maneuver(IntEnum):
+    """Threat manoeuvre models and their codes in the engine; ``MIXED`` draws WEAVE, STEP or
+    RANDOM uniformly per episode (those three codes are consecutive)."""
+
+    NONE = 0
+    WEAVE = 1
+    STEP = 2
+    RANDOM = 3
+    MIXED = 4
+
+
+MANEUVERS: tuple[str, ...] = tuple(m.name.lower() for m in Maneuver)
+"""Names of the threat manoeuvre models (``target_maneuver`` values), in code order."""
 
 
 class ScenarioParams(StrictModel):
@@ -112,8 +125,8 @@ class ScenarioParams(StrictModel):
         return self.accel_limit_g * G0
 
 
-STRUCTURAL: frozenset[str] = frozenset({"control_rate", "substeps", "radar_delay"})
-"""Parameters fixed for the life of an env (array shapes / step size depend on them)."""
+STRUCTURAL: frozenset[str] = frozenset({"control_rate", "substeps", "radar_delay", "sensor"})
+"""Parameters fixed for the life of an env (array shapes / step size / the tracker depend on them)."""
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "easy": dict(
@@ -166,6 +179,25 @@ class RewardParams(StrictModel):
     control: float = Field(0.02, ge=0, le=10)
 
 
+class SensorParams(StrictModel):
+    """``env.kwargs.sensor``: what the observation is built from.
+
+    * ``mode: radar`` (default): the seeker radar of the scenario (range, field of view,
+      range-dependent detection probability, range/angle noise, update rate, delay) feeding a
+      Kalman filter that predicts every step and updates on each detection; the observation and
+      the action frame come from the estimate only. ``mode: truth``: the true threat state in
+      the same layout (an upper bound, for debugging and the ``truth_pn`` baseline).
+    * ``filter``: ``cv`` (constant velocity) or ``ca`` (constant acceleration: also estimates the
+      threat's acceleration, which augmented PN uses).
+    * ``process_noise`` (m/s^2): CV acceleration 1-sigma, or CA per-step acceleration change
+      1-sigma; default 0.75 x (CV, at least 3) / 0.3 x (CA, at least 1) the threat's manoeuvre level.
+    """
+
+    mode: Literal["radar", "truth"] = "radar"
+    filter: Literal["cv", "ca"] = "cv"
+    process_noise: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+
 def _fmt_validation_error(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
@@ -203,15 +235,17 @@ def _build_params_model() -> type[_InterceptParamsBase]:
     fields: dict[str, Any] = {
         "scenario": (str, Field("standard", description=f"one of: {', '.join(SCENARIOS)}")),
         "reward": (RewardParams, Field(default_factory=RewardParams)),
+        "sensor": (SensorParams, Field(default_factory=SensorParams)),
     }
     for name, info in ScenarioParams.model_fields.items():
         fields[name] = (info.annotation | None, Field(None, description=info.description))
     return create_model(  # type: ignore[call-overload, no-any-return]
         "InterceptParams", __base__=_InterceptParamsBase,
-        __doc__="``env.kwargs`` of hlynr/Intercept-v0: a scenario preset, flat overrides, rewards.",
+        __doc__="``env.kwargs`` of hlynr/Intercept-v0: a scenario preset, flat overrides, rewards, sensor.",
         **fields,
     )
 
 
 InterceptParams = _build_params_model()
-"""``env.kwargs`` model: ``{scenario: standard, kill_radius: 5.0, reward: {success: 10}}``."""
+"""``env.kwargs`` model, e.g. ``{scenario: standard, kill_radius: 5.0, reward: {success: 10},
+sensor: {filter: ca}}``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hlynr.envs.intercept.core import InterceptCore, SensorSettings, final_info
+from hlynr.envs.intercept.core import InterceptCore, final_info
 from hlynr.envs.intercept.observation import OBS_DIM
 
 _LAYOUT: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
@@ -120,10 +120,6 @@ class Shard:
         return obs
 
     # ---------------------------------------------------------------- control (by name in workers)
-    def set_sensor(self, sensor: SensorSettings) -> None:
-        """Install the observation pipeline in the engine."""
-        self.core.set_sensor(sensor)
-
     def check_params(self, idx: list[int], params: dict[str, Any]) -> None:
         """Validate a curriculum change for the share's envs ``idx`` (local indices)."""
         self.core.check_params(np.asarray(idx, dtype=int), **params)
@@ -137,7 +133,7 @@ class Shard:
         return [self.core.models[i] for i in idx]
 
 
-CONTROL_METHODS: frozenset[str] = frozenset({"reset", "set_sensor", "check_params", "apply_params", "models"})
+CONTROL_METHODS: frozenset[str] = frozenset({"reset", "check_params", "apply_params", "models"})
 """The :class:`Shard` methods a worker process runs on request (besides ``step``)."""
 
 

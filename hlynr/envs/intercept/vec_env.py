@@ -22,7 +22,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
-from hlynr.envs.intercept.core import InterceptCore, SensorSettings
+from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
 from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
@@ -137,10 +137,6 @@ class BatchedInterceptVecEnv(VecEnv):
             local = [i - lo for i in idx if lo <= i < hi]
             out.append(local or None)
         return out
-
-    def set_sensor(self, sensor: SensorSettings) -> None:
-        """Install the observation pipeline in every share (used by the ``radar_kalman`` vec wrapper)."""
-        self._call("set_sensor", [(sensor,)] * len(self._bounds))
 
     def _indices(self, indices: VecEnvIndices) -> list[int]:
         if indices is None:

@@ -6,7 +6,7 @@ whose :class:`~hlynr.envs.intercept.shard.StepBuffers` are rows of one shared-me
 pipe per worker: the parent writes the actions into shared memory and sends ``b"s"``; the
 worker steps its share as one batch, writes observations, rewards, dones and (for finished
 envs) final observations and statistics into shared memory and answers ``b"k"``. Control
-requests (reset, seeding, curriculum, sensor, parameter queries) are pickled.
+requests (reset, seeding, curriculum, parameter queries) are pickled.
 
 Lifetime: workers ignore SIGINT (Ctrl-C reaches the parent, which closes them), exit when told
 to, and exit on their own when the parent's end of the pipe closes, including when the parent

@@ -1,6 +1,6 @@
 """Scripted swarm baseline: every agent flies to the predicted intercept point on its own track.
 
-Registered as ``swarm_intercept_point`` in :data:`hlynr.guidance.registry.BASELINES`. It reads
+Registered as ``swarm_intercept_point`` in :data:`hlynr.registries.BASELINES`. It reads
 only the agent's observation row (layout in :mod:`hlynr.envs.swarm.layout`), so it uses the same
 noisy, filtered, cued track as a learned policy:
 
