@@ -167,6 +167,9 @@ class PettingZooEnvConfig(_EnvBase):
     """A PettingZoo parallel env trained with one shared policy (SuperSuit parameter sharing)."""
 
     type: Literal["pettingzoo"]
+    vectoriser: Literal["supersuit", "batched"] = Field(
+        "supersuit", description="supersuit: ParallelEnv copies through SuperSuit; batched: the "
+        "env's batched engine, all copies and agents as arrays (same trajectories)")
     num_cpus: int = Field(0, ge=0, le=64, description="SuperSuit worker processes (0: in-process)")
 
     @model_validator(mode="after")
@@ -181,6 +184,16 @@ class PettingZooEnvConfig(_EnvBase):
             kw = entry.params.model_validate(self.kwargs).model_dump(exclude_unset=True)
         except ValidationError as exc:
             raise _nested_error(exc, ("kwargs",)) from None
+        from hlynr.envs.registries import BATCHED_ENVS
+
+        if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:
+            raise PydanticCustomError("nested", "{msg}", {
+                "msg": f"PettingZoo env '{self.id}' has no batched engine; use vectoriser supersuit",
+                "subpath": ("vectoriser",)})
+        if self.vectoriser == "batched" and self.num_cpus > 0:
+            raise PydanticCustomError("nested", "{msg}", {
+                "msg": "num_cpus sets SuperSuit worker processes; the batched engine steps every "
+                       "copy in one process: remove num_cpus", "subpath": ("num_cpus",)})
         object.__setattr__(self, "kwargs", kw)
         return self
 
