@@ -65,6 +65,9 @@ ALGORITHMS.register(
                    **_ON_POLICY),
 )
 ALGORITHMS.register(
+    "MAPPO", AlgorithmEntry("hlynr.algos.centralised:MAPPO", "MlpPolicy", **_ON_POLICY),
+)
+ALGORITHMS.register(
     "sb3_contrib.RecurrentPPO",
     AlgorithmEntry("sb3_contrib:RecurrentPPO", "MlpLstmPolicy", recurrent=True, **_ON_POLICY),
 )

@@ -311,6 +311,14 @@ class ExperimentConfig(StrictModel):
                     "msg": f"'{spec.name}' wraps single envs and must come before the "
                            "vectorised-env wrappers (frame_stack, normalize, ...)",
                     "subpath": ("wrappers", i)})
+        if self.algo.name == "MAPPO":
+            from hlynr.multiagent.global_state import global_state_problem
+
+            problem = global_state_problem(self.env)
+            if problem:
+                raise PydanticCustomError("nested", "{msg}", {
+                    "msg": f"MAPPO's centralised critic needs a global state: {problem}",
+                    "subpath": ("algo", "name")})
         names = [c.name for c in self.callbacks]
         algo = ALGORITHMS.get(self.algo.name)
         for i, spec in enumerate(self.callbacks):

@@ -98,5 +98,6 @@ def critic_observe(st: SwarmState, obs: np.ndarray) -> np.ndarray:
     n, m = st.pos.shape[:2]
     shared = np.broadcast_to(team_state(st)[:, None, :], (n, m, L.team_state_size(m)))
     ids = np.broadcast_to(np.eye(m), (n, m, m))
-    out = np.concatenate([shared * st.alive[..., None], obs, ids], axis=2)
+    live = st.alive[..., None]
+    out = np.concatenate([shared * live, obs * live, ids], axis=2)
     return out.astype(np.float32)
