@@ -5,8 +5,8 @@
 (``vectoriser: batched``) at 4, 64 and 256 env copies next to the SuperSuit path (hlynr's
 adapter over ``concat_vec_envs_v1``, in-process) at the same copies, measured in the same run,
 with ratios; then end-to-end PPO agent-steps/s: the SuperSuit path as ``configs/swarm/swarm_ppo.yaml``
-trains it (4 copies) next to the batched engine (64 copies), with the share of time spent
-collecting rollouts (env + policy inference) and in the learner's update.
+trains it (4 copies) next to PPO and MAPPO on the batched engine (64 copies), with the share of
+time spent collecting rollouts (env + policy inference) and in the learner's update.
 
 ``python benchmarks/bench_swarm.py evaluate --model RUN/final/model.zip [--vecnormalize PKL]``:
 interception rate (95 % Wilson interval), mean team reward, episode length, fuel remaining and
@@ -63,10 +63,12 @@ class _RolloutClock(BaseCallback):
 
 
 def _ppo_rate(venv: Any, rollouts: int, n_steps: int, batch_size: int, algo: str = "PPO") -> tuple[float, float]:
-    """(agent-steps/s, fraction of the time collecting rollouts) of PPO on ``venv``."""
+    """(agent-steps/s, fraction of the time collecting rollouts) of PPO or MAPPO on ``venv``."""
     from stable_baselines3 import PPO
 
-    model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=batch_size, n_epochs=5, seed=0,
+    from hlynr.algos.centralised import MAPPO
+
+    model = {"PPO": PPO, "MAPPO": MAPPO}[algo]("MlpPolicy", venv, n_steps=n_steps, batch_size=batch_size, n_epochs=5, seed=0,
                 policy_kwargs={"net_arch": [64, 64]}, device="cpu")
     model.learn(n_steps * venv.num_envs)  # warm-up rollout (allocations, first reset)
     clock = _RolloutClock()
@@ -98,6 +100,9 @@ def speed(args: argparse.Namespace) -> None:
     print(f"{'shared PPO, SuperSuit, 4 copies':34s} {s_rate:14,.0f} {1.0:13.2f} {s_frac:11.0%} {1 - s_frac:8.0%}")
     name = f"shared PPO, batched, {args.ppo_copies} copies"
     print(f"{name:34s} {b_rate:14,.0f} {b_rate / s_rate:13.2f} {b_frac:11.0%} {1 - b_frac:8.0%}")
+    m_rate, m_frac = _ppo_rate(batched, args.rollouts, n_steps, n_steps * batched.num_envs // 4, "MAPPO")
+    name = f"MAPPO, batched, {args.ppo_copies} copies"
+    print(f"{name:34s} {m_rate:14,.0f} {m_rate / s_rate:13.2f} {m_frac:11.0%} {1 - m_frac:8.0%}")
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -171,6 +171,8 @@ class PettingZooEnvConfig(_EnvBase):
         "supersuit", description="supersuit: ParallelEnv copies through SuperSuit; batched: the "
         "env's batched engine, all copies and agents as arrays (same trajectories)")
     num_cpus: int = Field(0, ge=0, le=64, description="SuperSuit worker processes (0: in-process)")
+    workers: int = Field(1, ge=1, le=64, description="batched vectoriser only: processes stepping "
+                         "the env copies (1: all in the training process)")
 
     @model_validator(mode="after")
     def _check_id(self) -> PettingZooEnvConfig:
@@ -192,8 +194,12 @@ class PettingZooEnvConfig(_EnvBase):
                 "subpath": ("vectoriser",)})
         if self.vectoriser == "batched" and self.num_cpus > 0:
             raise PydanticCustomError("nested", "{msg}", {
-                "msg": "num_cpus sets SuperSuit worker processes; the batched engine steps every "
-                       "copy in one process: remove num_cpus", "subpath": ("num_cpus",)})
+                "msg": "num_cpus sets SuperSuit worker processes; the batched engine takes "
+                       "workers instead", "subpath": ("num_cpus",)})
+        if self.workers > 1 and self.vectoriser != "batched":
+            raise PydanticCustomError("nested", "{msg}", {
+                "msg": "workers applies to the batched vectoriser only (SuperSuit takes num_cpus)",
+                "subpath": ("workers",)})
         object.__setattr__(self, "kwargs", kw)
         return self
 

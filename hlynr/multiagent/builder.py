@@ -14,14 +14,15 @@ from hlynr.multiagent.vec_env import SharedPolicyVecEnv
 
 def build_pettingzoo_vec_env(
     env_id: str, env_kwargs: dict[str, Any], n_envs: int, num_cpus: int, seed: int | None,
-    vectoriser: str = "supersuit",
+    vectoriser: str = "supersuit", workers: int = 1,
 ) -> VecEnv:
     """Build ``n_envs`` copies of PettingZoo env ``env_id`` as one SB3 VecEnv of agent rows.
 
     ``env_kwargs`` are validated with the registered parameter model first (clear message on a
     bad key or value). ``vectoriser``: ``supersuit`` steps ParallelEnv copies through SuperSuit
     (``num_cpus`` 0/1 in-process, >= 2 in that many worker processes); ``batched`` uses the
-    env's batched engine (registered in ``BATCHED_ENVS`` under the same id), same semantics.
+    env's batched engine (registered in ``BATCHED_ENVS`` under the same id), same semantics,
+    its copies split over ``workers`` processes.
     With ``seed``, the first ``reset()`` gives copy ``c`` the seed ``seed + c``. The env must
     keep every possible agent until its team episode ends (black death inside the env, as
     ``hlynr/Swarm-v0`` does) and give all agents the same spaces.
@@ -35,7 +36,8 @@ def build_pettingzoo_vec_env(
     entry = PETTINGZOO_ENVS.get(env_id)
     entry.params(**env_kwargs)
     if vectoriser == "batched":
-        return BATCHED_ENVS.get(env_id)(n_envs=n_envs, seed=seed, **env_kwargs)
+        extra = {"workers": workers} if workers > 1 else {}
+        return BATCHED_ENVS.get(env_id)(n_envs=n_envs, seed=seed, **extra, **env_kwargs)
     if vectoriser != "supersuit":
         raise ValueError(f"unknown PettingZoo vectoriser '{vectoriser}' (supersuit or batched)")
     par_env = entry.factory(**env_kwargs)

@@ -102,3 +102,37 @@ def test_builder_and_config_form_build_the_batched_engine() -> None:
     assert cfg.vectoriser == "batched"
     with pytest.raises(ValueError, match="num_cpus"):
         PettingZooEnvConfig(type="pettingzoo", id="hlynr/Swarm-v0", vectoriser="batched", num_cpus=2)
+
+
+def test_workers_change_speed_never_trajectories() -> None:
+    kw = {**KW, "stage": "intermediate"}
+    one = make_batched_swarm(5, seed=3, **kw)
+    three = make_batched_swarm(5, seed=3, workers=3, **kw)
+    try:
+        np.testing.assert_array_equal(one.reset(), three.reset())
+        rng = np.random.default_rng(0)
+        for t in range(65):
+            if t == 10:
+                for v in (one, three):
+                    v.env_method("apply_params", indices=[12, 24], stage="advanced")  # copies 2, 4
+            act = (_mixed_policy(obs_one, rng) if t else
+                   rng.uniform(-1, 1, (one.num_envs, 2)).astype(np.float32))
+            obs_one, r1, d1, i1 = one.step(act)
+            obs_three, r3, d3, i3 = three.step(act)
+            np.testing.assert_array_equal(obs_one, obs_three)
+            np.testing.assert_array_equal(r1, r3)
+            np.testing.assert_array_equal(d1, d3)
+            for a, b in zip(i1, i3):
+                assert a.keys() == b.keys()
+                for k in a.keys() - {"episode"}:
+                    np.testing.assert_array_equal(a[k], b[k])
+                if "episode" in a:
+                    assert (a["episode"]["r"], a["episode"]["l"]) == (b["episode"]["r"], b["episode"]["l"])
+            np.testing.assert_array_equal(one.critic_observations(), three.critic_observations())
+        assert [p.target_speed for p in three.get_attr("params")[::5]] == [
+            p.target_speed for p in one.get_attr("params")[::5]]
+        with pytest.raises(ValueError, match="did you mean 'kill_radius'"):
+            three.env_method("apply_params", kill_radus=3.0)
+        three.env_method("apply_params", kill_radius=40.0)  # workers survived the error
+    finally:
+        three.close()

@@ -32,8 +32,8 @@ def _stage_factory(stage: str) -> Any:
 
 
 def _batched_stage_factory(stage: str) -> Any:
-    def factory(n_envs: int, seed: int | None = None, **kwargs: Any) -> Any:
-        return make_batched_swarm(n_envs, seed, **{"stage": stage, **kwargs})
+    def factory(n_envs: int, seed: int | None = None, workers: int = 1, **kwargs: Any) -> Any:
+        return make_batched_swarm(n_envs, seed, workers, **{"stage": stage, **kwargs})
 
     factory.__name__ = f"make_batched_swarm_{stage}"
     return factory

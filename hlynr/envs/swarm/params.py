@@ -21,7 +21,7 @@ STAGES: dict[str, dict[str, Any]] = {
     "intermediate": {"target_speed": 1000.0, "n_agents": 5, "evasion": "basic"},
     "advanced": {"target_speed": 1700.0, "n_agents": 5, "evasion": "full"},
 }
-"""Named curriculum stages (issue 4): target speed (m/s), interceptor count, evasion level."""
+"""Named curriculum stages: target speed (m/s), interceptor count, evasion level."""
 
 FIXED_FIELDS: tuple[str, ...] = ("max_agents", "k_neighbours")
 """Fields that size the observation/action spaces; ``apply_params`` refuses to change them."""
