@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 _EPS = 1e-9
+_LEFT = np.array([-1.0, 1.0])
 _JINK_BAND = 0.025  # threat this close to the track (fraction of evade_range): random jink side
 
 
@@ -32,8 +33,8 @@ def unit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def left_normal(u: np.ndarray) -> np.ndarray:
-    """The unit vector 90 degrees to the left of unit vectors ``u`` (``(B, 2)``)."""
-    return np.stack([-u[..., 1], u[..., 0]], axis=-1)
+    """The unit vector 90 degrees to the left of unit vectors ``u`` (``(..., 2)``)."""
+    return u[..., ::-1] * _LEFT
 
 
 def step_vehicle(

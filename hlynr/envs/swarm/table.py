@@ -42,12 +42,13 @@ class ParamTable:
 
     def _build(self) -> None:
         rows = [_row(m) for m in self.models]
-        self._arrays = {k: np.array([r[k] for r in rows]) for k in rows[0]}
+        self._set({k: np.array([r[k] for r in rows]) for k in rows[0]})
+
+    def _set(self, arrays: dict[str, np.ndarray]) -> None:
+        self._arrays = arrays
+        self.__dict__.update(arrays)  # plain attributes: the engine reads them every step
 
     def __getattr__(self, name: str) -> np.ndarray:
-        arrays = self.__dict__.get("_arrays", {})
-        if name in arrays:
-            return arrays[name]
         raise AttributeError(f"no swarm parameter '{name}'")
 
     def __len__(self) -> int:
@@ -63,7 +64,7 @@ class ParamTable:
         """The table of copies ``idx`` (a new table sharing nothing with this one)."""
         part = object.__new__(ParamTable)
         part.models = [self.models[int(i)] for i in idx]
-        part._arrays = {k: v[idx] for k, v in self._arrays.items()}
+        part._set({k: v[idx] for k, v in self._arrays.items()})
         return part
 
     def __getstate__(self) -> dict[str, Any]:
