@@ -136,3 +136,26 @@ def test_workers_change_speed_never_trajectories() -> None:
         three.env_method("apply_params", kill_radius=40.0)  # workers survived the error
     finally:
         three.close()
+
+
+def test_batched_and_supersuit_vecenvs_agree_row_for_row() -> None:
+    kw = {**KW, "stage": "basic", "max_steps": 30}
+    ss = build_pettingzoo_vec_env("hlynr/Swarm-v0", kw, 2, 0, 21, "supersuit")
+    bt = build_pettingzoo_vec_env("hlynr/Swarm-v0", kw, 2, 0, 21, "batched")
+    np.testing.assert_array_equal(ss.reset(), bt.reset())
+    rng = np.random.default_rng(1)
+    ends = 0
+    for _ in range(35):
+        act = rng.uniform(-1, 1, (ss.num_envs, 2)).astype(np.float32)
+        o1, r1, d1, i1 = ss.step(act)
+        o2, r2, d2, i2 = bt.step(act)
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(d1, d2)
+        for a, b in zip(i1, i2):
+            if "episode" in a:
+                ends += 1
+                assert a["episode"]["r"] == pytest.approx(b["episode"]["r"], abs=1e-12)
+                assert a["episode"]["l"] == b["episode"]["l"] and a["is_success"] == b["is_success"]
+            assert a.get("TimeLimit.truncated") == b.get("TimeLimit.truncated")
+    assert ends >= 2
