@@ -68,6 +68,33 @@ def test_shared_closest_approach_is_bit_identical_to_the_previous_one() -> None:
         np.testing.assert_array_equal(got, want)
 
 
+def test_shared_kalman_equals_the_previous_swarm_filter_to_rounding() -> None:
+    """The shared filter on planar tracks against the swarm's former closed form: the same maths,
+    equal to a few ulps (not bit-identical: ``q·(dt·dt)`` vs ``(q·dt)·dt``, ``pp - k·pp`` vs
+    ``(1 - k)·pp``)."""
+    rng = np.random.default_rng(2)
+    n, dt, q = 64, 0.1, 100.0**2
+    pos, vel = rng.normal(0, 1000, (n, 2)), rng.normal(0, 300, (n, 2))
+    cov = np.stack([np.full(n, 400.0), np.zeros(n), np.full(n, 9e6)], axis=1)
+    trk = PlanarCVTrack(np.concatenate([pos.T, vel.T, cov.T]).copy())
+    for _ in range(50):
+        pp, pv, vv = cov.T
+        cov = np.stack([pp + 2 * dt * pv + dt * dt * vv + q * dt**4 / 4, pv + dt * vv + q * dt**3 / 2,
+                        vv + q * dt * dt], axis=1)
+        pos = pos + vel * dt
+        cv_predict(trk, dt, q)
+        z, r, mask = pos + rng.normal(0, 20, (n, 2)), np.full(n, 400.0), rng.uniform(size=n) < 0.7
+        pp, pv, vv = cov.T
+        kp, kv = pp / (pp + r), pv / (pp + r)
+        m = mask[:, None]
+        pos, vel = np.where(m, pos + kp[:, None] * (z - pos), pos), np.where(m, vel + kv[:, None] * (z - pos), vel)
+        cov = np.where(m, np.stack([(1 - kp) * pp, (1 - kp) * pv, vv - kv * pv], axis=1), cov)
+        cv_update(trk, z.T, r, mask)
+    np.testing.assert_allclose(trk.X[0:2].T, pos, rtol=1e-12)
+    np.testing.assert_allclose(trk.X[2:4].T, vel, rtol=1e-10)
+    np.testing.assert_allclose(trk.X[4:7].T, cov, rtol=1e-10)
+
+
 def test_planar_shared_kalman_matches_filterpy() -> None:
     """The shared closed-form CV filter on planar tracks equals filterpy's (both axes)."""
     filterpy = pytest.importorskip("filterpy.kalman")
