@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Swarm benchmarks and results.
 
-``python benchmarks/bench_swarm.py speed``: agent-steps/s of the parameter-shared vector env
-(hlynr's adapter over SuperSuit) and of PPO end to end, beside a single-agent reference of the
-same observation size measured in the same run (the same swarm physics seen by one agent as a
-plain ``gymnasium.Env`` in SB3's ``DummyVecEnv``, as many env copies as the shared env has agent
-rows), with ratios.
+``python benchmarks/bench_swarm.py speed``: agent-steps/s of the batched swarm engine
+(``vectoriser: batched``) at 4, 64 and 256 env copies next to the SuperSuit path (hlynr's
+adapter over ``concat_vec_envs_v1``, in-process) at the same copies, measured in the same run,
+with ratios; then end-to-end PPO agent-steps/s: the SuperSuit path as ``configs/swarm/swarm_ppo.yaml``
+trains it (4 copies) next to PPO and MAPPO on the batched engine (64 copies), with the share of
+time spent collecting rollouts (env + policy inference) and in the learner's update.
 
 ``python benchmarks/bench_swarm.py evaluate --model RUN/final/model.zip [--vecnormalize PKL]``:
 interception rate (95 % Wilson interval), mean team reward, episode length, fuel remaining and
@@ -20,36 +21,17 @@ import math
 import time
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
-import hlynr.envs.swarm  # noqa: F401  (registers hlynr/Swarm-v0)
-from hlynr.envs.swarm import STAGES, SwarmInterceptEnv
+import hlynr  # noqa: F401  (registers the built-in envs)
+from hlynr.envs.swarm import STAGES
 from hlynr.envs.swarm.baselines import InterceptPointPolicy
 from hlynr.multiagent import build_pettingzoo_vec_env
 
 ID = "hlynr/Swarm-v0"
-
-
-class SingleAgentView(gym.Env):
-    """Agent 0 of a swarm env as a single-agent Gymnasium env (the single-agent reference)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.env = SwarmInterceptEnv(**kwargs)
-        self.observation_space = self.env.observation_space("interceptor_0")
-        self.action_space = self.env.action_space("interceptor_0")
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        obs, infos = self.env.reset(seed=seed)
-        return obs["interceptor_0"], infos["interceptor_0"]
-
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
-        acts = {a: np.zeros(2) for a in self.env.agents}
-        acts["interceptor_0"] = action
-        obs, rew, term, trunc, info = self.env.step(acts)
-        a = "interceptor_0"
-        return obs[a], rew[a], term[a], trunc[a], info[a]
+KW = {"stage": "intermediate", "max_agents": 5, "k_neighbours": 3}
 
 
 def _raw_rate(venv: Any, steps: int) -> float:
@@ -62,44 +44,65 @@ def _raw_rate(venv: Any, steps: int) -> float:
     return steps * venv.num_envs / (time.perf_counter() - t0)
 
 
-def _ppo_rate(venv: Any, rollouts: int, n_steps: int) -> float:
+class _RolloutClock(BaseCallback):
+    """Accumulates the wall time of rollout collection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collect = 0.0
+        self._t = 0.0
+
+    def _on_rollout_start(self) -> None:
+        self._t = time.perf_counter()
+
+    def _on_rollout_end(self) -> None:
+        self.collect += time.perf_counter() - self._t
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def _ppo_rate(venv: Any, rollouts: int, n_steps: int, batch_size: int, algo: str = "PPO") -> tuple[float, float]:
+    """(agent-steps/s, fraction of the time collecting rollouts) of PPO or MAPPO on ``venv``."""
     from stable_baselines3 import PPO
 
-    model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=n_steps * venv.num_envs // 4,
-                n_epochs=5, seed=0, policy_kwargs={"net_arch": [64, 64]}, device="cpu")
+    from hlynr.algos.centralised import MAPPO
+
+    model = {"PPO": PPO, "MAPPO": MAPPO}[algo]("MlpPolicy", venv, n_steps=n_steps, batch_size=batch_size, n_epochs=5, seed=0,
+                policy_kwargs={"net_arch": [64, 64]}, device="cpu")
     model.learn(n_steps * venv.num_envs)  # warm-up rollout (allocations, first reset)
+    clock = _RolloutClock()
     t0 = time.perf_counter()
-    model.learn(rollouts * n_steps * venv.num_envs, reset_num_timesteps=False)
-    return rollouts * n_steps * venv.num_envs / (time.perf_counter() - t0)
+    model.learn(rollouts * n_steps * venv.num_envs, reset_num_timesteps=False, callback=clock)
+    total = time.perf_counter() - t0
+    return rollouts * n_steps * venv.num_envs / total, clock.collect / total
 
 
 def speed(args: argparse.Namespace) -> None:
-    """Print agent-steps/s of shared vs single-agent envs and PPO, with ratios."""
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    kw = {"stage": "intermediate", "max_agents": 5, "k_neighbours": 3}
-    single_kw = {"stage": "intermediate", "n_agents": 1, "max_agents": 5, "k_neighbours": 3}
-    rows = args.copies * kw["max_agents"]
-    print(f"obs size {SwarmInterceptEnv(**kw).observation_space('x').shape[0]} (both); "
-          f"{rows} agent rows per step (shared: {args.copies} copies x 5 agents; "
-          f"single: {rows} DummyVecEnv envs x 1 agent); torch threads 1")
-    single = DummyVecEnv([lambda: SingleAgentView(**single_kw) for _ in range(rows)])
-    single.seed(0)
-    res: dict[str, float] = {}
-    res["single env"] = _raw_rate(single, args.steps)
-    for nc in (0, 2):
-        shared = build_pettingzoo_vec_env(ID, kw, args.copies, nc, 0)
-        res[f"shared env num_cpus={nc}"] = _raw_rate(shared, args.steps)
-        shared.close()
-    res["single PPO"] = _ppo_rate(single, args.rollouts, 128)
-    shared = build_pettingzoo_vec_env(ID, kw, args.copies, 0, 0)
-    res["shared PPO num_cpus=0"] = _ppo_rate(shared, args.rollouts, 128)
-    shared.close()
-    ref_env, ref_ppo = res["single env"], res["single PPO"]
-    print(f"{'measurement':28s} {'agent-steps/s':>14s} {'ratio vs single-agent':>22s}")
-    for name, v in res.items():
-        ref = ref_ppo if "PPO" in name else ref_env
-        print(f"{name:28s} {v:14,.0f} {v / ref:22.2f}")
+    """Print agent-steps/s of the batched engine vs the SuperSuit path, env and PPO, with ratios."""
+    print(f"stage intermediate, max_agents 5, k_neighbours 3; torch threads 1; uniform random actions")
+    print(f"{'env':34s} {'agent-steps/s':>14s} {'vs SuperSuit':>13s}")
+    for copies in args.copies:
+        batched = build_pettingzoo_vec_env(ID, KW, copies, 0, 0, "batched")
+        b = _raw_rate(batched, args.steps)
+        ss = build_pettingzoo_vec_env(ID, KW, copies, 0, 0, "supersuit")
+        s = _raw_rate(ss, max(5, args.steps * 4 // copies // 4))
+        ss.close()
+        print(f"{f'SuperSuit path, {copies} copies':34s} {s:14,.0f} {1.0:13.2f}")
+        print(f"{f'batched engine, {copies} copies':34s} {b:14,.0f} {b / s:13.2f}", flush=True)
+    ss = build_pettingzoo_vec_env(ID, KW, 4, 0, 0, "supersuit")
+    s_rate, s_frac = _ppo_rate(ss, args.rollouts, 256, 1024)
+    ss.close()
+    batched = build_pettingzoo_vec_env(ID, KW, args.ppo_copies, 0, 0, "batched")
+    n_steps = 64
+    b_rate, b_frac = _ppo_rate(batched, args.rollouts, n_steps, n_steps * batched.num_envs // 4)
+    print(f"{'PPO end to end':34s} {'agent-steps/s':>14s} {'vs SuperSuit':>13s} {'collecting':>11s} {'learner':>8s}")
+    print(f"{'shared PPO, SuperSuit, 4 copies':34s} {s_rate:14,.0f} {1.0:13.2f} {s_frac:11.0%} {1 - s_frac:8.0%}")
+    name = f"shared PPO, batched, {args.ppo_copies} copies"
+    print(f"{name:34s} {b_rate:14,.0f} {b_rate / s_rate:13.2f} {b_frac:11.0%} {1 - b_frac:8.0%}")
+    m_rate, m_frac = _ppo_rate(batched, args.rollouts, n_steps, n_steps * batched.num_envs // 4, "MAPPO")
+    name = f"MAPPO, batched, {args.ppo_copies} copies"
+    print(f"{name:34s} {m_rate:14,.0f} {m_rate / s_rate:13.2f} {m_frac:11.0%} {1 - m_frac:8.0%}")
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -116,7 +119,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def run_episodes(policy: Any, stage: str, episodes: int, seed: int, copies: int = 10,
                  obs_fn: Any = None, recurrent: bool = False) -> dict[str, float]:
     """Team-episode statistics of ``policy`` on ``stage``, seeds ``seed .. seed+episodes-1``."""
-    venv = build_pettingzoo_vec_env(ID, {"stage": stage}, copies, 0, None)
+    venv = build_pettingzoo_vec_env(ID, {"stage": stage}, copies, 0, None, "batched")
     n = venv.rows_per_episode
     outs: list[dict[str, Any]] = []
     for start in range(seed, seed + episodes, copies):
@@ -190,10 +193,11 @@ def main() -> None:
     torch.set_num_threads(1)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sp = sub.add_parser("speed", help="agent-steps/s, shared vs single-agent")
-    sp.add_argument("--copies", type=int, default=4)
-    sp.add_argument("--steps", type=int, default=500)
+    sp = sub.add_parser("speed", help="agent-steps/s, batched engine vs SuperSuit path")
+    sp.add_argument("--copies", type=int, nargs="+", default=[4, 64, 256])
+    sp.add_argument("--steps", type=int, default=200, help="steps of the batched engine per size")
     sp.add_argument("--rollouts", type=int, default=3)
+    sp.add_argument("--ppo-copies", type=int, default=64)
     ev = sub.add_parser("evaluate", help="trained policy vs scripted baseline, per stage")
     ev.add_argument("--model", default=None)
     ev.add_argument("--vecnormalize", default=None)

@@ -40,6 +40,8 @@ _ALGORITHMS = {
     "CrossQ": AlgorithmEntry("sb3_contrib:CrossQ", "MlpPolicy", **_CONTINUOUS),
     "DQN": AlgorithmEntry("stable_baselines3:DQN", "MlpPolicy", **_DISCRETE),
     "QRDQN": AlgorithmEntry("sb3_contrib:QRDQN", "MlpPolicy", **_DISCRETE),
+    "MAPPO": AlgorithmEntry("hlynr.algos.centralised:MAPPO", "MlpPolicy", centralised_critic=True,
+                            **_ON_POLICY),
     "RecurrentPPO": AlgorithmEntry("hlynr.algos.recurrent_ppo:RecurrentPPO", "MlpLstmPolicy",
                                    recurrent=True, **_ON_POLICY),
     "sb3_contrib.RecurrentPPO": AlgorithmEntry("sb3_contrib:RecurrentPPO", "MlpLstmPolicy",
@@ -83,9 +85,11 @@ def _register_envs() -> None:
     ENV_PARAMS.register(intercept.ENV_ID, intercept.InterceptParams)
     BATCHED_ENVS.register(intercept.ENV_ID, intercept.make_batched)
     PETTINGZOO_ENVS.register(swarm.ENV_ID, PettingZooEntry(swarm.make_swarm_env, swarm.SwarmParams))
+    BATCHED_ENVS.register(swarm.ENV_ID, swarm.make_batched_swarm)
     for stage in swarm.STAGES:
         PETTINGZOO_ENVS.register(f"hlynr/Swarm-{stage}-v0",
                                  PettingZooEntry(swarm.stage_factory(stage), swarm.SwarmParams))
+        BATCHED_ENVS.register(f"hlynr/Swarm-{stage}-v0", swarm.batched_stage_factory(stage))
 
 
 _RETIRED_WRAPPERS = {

@@ -7,7 +7,8 @@ Each check returns ``(key path, message)`` for the first problem, before anythin
 * on-policy rollouts: ``n_steps * n_envs > 1`` and ``1 < batch_size <= n_steps * n_envs``
   (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
 * episodic ``train_freq`` (``[k, episode]``) needs a single env;
-* an evaluation at a curriculum stage index needs a curriculum with that stage.
+* an evaluation at a curriculum stage index needs a curriculum with that stage;
+* a centralised critic (MAPPO) needs an env that publishes a global state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hlynr.config.stages import StageError, resolve_stage
+from hlynr.registries import BATCHED_ENVS, CriticStateSource
 
 if TYPE_CHECKING:
     from hlynr.config.schema import ExperimentConfig
@@ -104,9 +106,37 @@ def _check_evaluation_stage(config: ExperimentConfig) -> Problem:
     return None
 
 
+def _check_global_state(config: ExperimentConfig) -> Problem:
+    if not config.algo.entry.centralised_critic:
+        return None
+    env, where = config.env, f"env '{config.env.id}'"
+    problem = None
+    if env.type != "pettingzoo":
+        problem = f"{where} is a single-agent Gymnasium env and publishes no global state"
+    elif env.vectoriser != "batched":
+        problem = (f"{where} with vectoriser '{env.vectoriser}' publishes no global state; use "
+                   "vectoriser: batched")
+    elif not _publishes_global_state(env.id, json.dumps(env.kwargs, sort_keys=True, default=str),
+                                     lambda: BATCHED_ENVS.get(env.id)(n_envs=1, seed=0, **env.kwargs)):
+        problem = f"the batched engine of {where} publishes no global state"
+    if problem:
+        return ("algo", "name"), f"{config.algo.name}'s centralised critic needs a global state: {problem}"
+    return None
+
+
+@lru_cache(maxsize=16)
+def _publishes_global_state(env_id: str, kwargs_json: str, maker: Any) -> bool:
+    venv = maker()
+    try:
+        return isinstance(venv, CriticStateSource) and venv.critic_observation_space is not None
+    finally:
+        venv.close()
+
+
 def check_consistency(config: ExperimentConfig) -> Problem:
     """The first cross-key problem of ``config``, or None."""
-    for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage):
+    for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage,
+                  _check_global_state):
         problem = check(config)
         if problem:
             return problem

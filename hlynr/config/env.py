@@ -90,8 +90,14 @@ class PettingZooEnvConfig(_EnvBase):
     """A PettingZoo parallel env trained with one shared policy (SuperSuit parameter sharing)."""
 
     type: Literal["pettingzoo"]
+    vectoriser: Literal["supersuit", "batched"] = Field(
+        "supersuit", description="supersuit: ParallelEnv copies through SuperSuit; batched: the "
+        "env's batched engine, all copies and agents as arrays (same trajectories)")
     num_cpus: int = Field(0, ge=0, le=64, strict=True,
                           description="SuperSuit worker processes (0: in-process)")
+    workers: int = Field(1, ge=1, le=64, strict=True,
+                         description="batched vectoriser only: processes stepping the env copies "
+                         "(1: all in the training process)")
 
     @model_validator(mode="after")
     def _check_id(self) -> PettingZooEnvConfig:
@@ -103,6 +109,15 @@ class PettingZooEnvConfig(_EnvBase):
             kw = entry.params.model_validate(self.kwargs).model_dump(exclude_unset=True)
         except ValidationError as exc:
             raise reraise_nested(exc, self.kwargs, "kwargs") from None
+        if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:
+            raise nested_error(f"PettingZoo env '{self.id}' has no batched engine; use "
+                               "vectoriser supersuit", "vectoriser")
+        if self.vectoriser == "batched" and self.num_cpus > 0:
+            raise nested_error("num_cpus sets SuperSuit worker processes; the batched engine "
+                               "takes workers instead", "num_cpus")
+        if self.workers > 1 and self.vectoriser != "batched":
+            raise nested_error("workers applies to the batched vectoriser only (SuperSuit takes "
+                               "num_cpus)", "workers")
         object.__setattr__(self, "kwargs", kw)
         return self
 

@@ -118,7 +118,8 @@ def build_vec_env(
     if env_cfg.type == "pettingzoo":
         from hlynr.multiagent import build_pettingzoo_vec_env
 
-        venv = build_pettingzoo_vec_env(env_cfg.id, dict(env_cfg.kwargs), n, env_cfg.num_cpus, seed)
+        venv = build_pettingzoo_vec_env(env_cfg.id, dict(env_cfg.kwargs), n, env_cfg.num_cpus, seed,
+                                        env_cfg.vectoriser, env_cfg.workers)
         if stage_params:
             venv.env_method("apply_params", **stage_params)
     elif vec_kind == "batched":

@@ -10,7 +10,7 @@ from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
-    ChecksChain, ChecksConfig, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
+    ChecksChain, ChecksConfig, CriticStateSource, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
     Stopper, TrainingDiverged,
 )
 from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
@@ -18,7 +18,7 @@ from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
     "OPTIMIZERS", "PETTINGZOO_ENVS", "WRAPPERS", "AlgorithmEntry", "BaselineEntry",
-    "CallbackEntry", "ChecksChain", "ChecksConfig", "EvalResult", "EvaluationListener",
+    "CallbackEntry", "ChecksChain", "ChecksConfig", "CriticStateSource", "EvalResult", "EvaluationListener",
     "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
 ]

@@ -20,6 +20,8 @@ class AlgorithmEntry:
     recurrent: bool = False
     entropy_coef: bool = False  # has a float ``ent_coef`` that a schedule may change each rollout
     off_policy: bool = False
+    centralised_critic: bool = False
+    """Its critic reads the global state the env publishes (:class:`CriticStateSource`)."""
 
     def load(self) -> type:
         """Import and return the algorithm class."""

@@ -93,6 +93,17 @@ class RunStatus(str, enum.Enum):
         return self.value
 
 
+class CriticStateSource(ABC):
+    """A VecEnv that publishes, per row, a global state only a critic reads (centralised or
+    privileged critics); ``critic_observation_space`` is None when it has none."""
+
+    critic_observation_space: Any
+
+    @abstractmethod
+    def critic_observations(self) -> Any:
+        """Critic rows ``(num_envs, *critic_observation_space.shape)`` of the current observations."""
+
+
 class ChecksChain:
     """A wrapper parameter model that checks its place in the config's wrapper chain."""
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import hlynr.envs.swarm  # noqa: F401  (registers hlynr/Swarm-v0)
+import hlynr  # noqa: F401  (registers the built-in envs)
 from hlynr.envs.swarm import SwarmInterceptEnv
 
 torch.set_num_threads(1)

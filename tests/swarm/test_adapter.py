@@ -1,4 +1,5 @@
-"""The SuperSuit parameter-sharing adapter: seeding, truncation, black death, team statistics."""
+"""Parameter sharing through SuperSuit (hlynr's adapter) and the batched engine: seeding,
+truncation, black death, team statistics (both vectorisers, one set of rules)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,13 @@ def _run(venv: Any, steps: int, policy: Any = None) -> list[tuple[Any, ...]]:
     return out
 
 
-@pytest.mark.parametrize("num_cpus", [0, 2])
-def test_seed_gives_copy_c_seed_s_plus_c(num_cpus: int) -> None:
-    venv = build_pettingzoo_vec_env(ID, {"n_agents": 2, "max_agents": 3, "k_neighbours": 2}, 4, num_cpus, None)
+LAYOUTS = [(0, "supersuit"), (2, "supersuit"), (0, "batched")]
+
+
+@pytest.mark.parametrize(("num_cpus", "vec"), LAYOUTS)
+def test_seed_gives_copy_c_seed_s_plus_c(num_cpus: int, vec: str) -> None:
+    venv = build_pettingzoo_vec_env(ID, {"n_agents": 2, "max_agents": 3, "k_neighbours": 2}, 4, num_cpus,
+                                    None, vec)
     try:
         assert venv.rows_per_episode == 3 and venv.num_envs == 12
         venv.seed(100)
@@ -52,16 +57,17 @@ def test_supersuit_alone_duplicates_seeds_across_workers() -> None:
         venv.close()
 
 
-def test_unseeded_copies_differ() -> None:
-    venv = build_pettingzoo_vec_env(ID, {}, 3, 0, None)
+@pytest.mark.parametrize("vec", ["supersuit", "batched"])
+def test_unseeded_copies_differ(vec: str) -> None:
+    venv = build_pettingzoo_vec_env(ID, {}, 3, 0, None, vec)
     obs = venv.reset()
     n = venv.rows_per_episode
     assert not np.array_equal(obs[0:n], obs[n : 2 * n]) and not np.array_equal(obs[n : 2 * n], obs[2 * n :])
 
 
-@pytest.mark.parametrize("num_cpus", [0, 2])
-def test_time_limit_sets_truncation_and_terminal_obs(num_cpus: int) -> None:
-    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 7}, 2, num_cpus, 0)
+@pytest.mark.parametrize(("num_cpus", "vec"), LAYOUTS)
+def test_time_limit_sets_truncation_and_terminal_obs(num_cpus: int, vec: str) -> None:
+    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 7}, 2, num_cpus, 0, vec)
     try:
         venv.reset()
         steps = _run(venv, 7)
@@ -74,8 +80,9 @@ def test_time_limit_sets_truncation_and_terminal_obs(num_cpus: int) -> None:
         venv.close()
 
 
-def test_intercept_is_terminal_not_truncated() -> None:
-    venv = build_pettingzoo_vec_env(ID, {"kill_radius": 1e5, "max_steps": 50}, 2, 0, 0)
+@pytest.mark.parametrize("vec", ["supersuit", "batched"])
+def test_intercept_is_terminal_not_truncated(vec: str) -> None:
+    venv = build_pettingzoo_vec_env(ID, {"kill_radius": 1e5, "max_steps": 50}, 2, 0, 0, vec)
     venv.reset()
     _, _, done, infos = _run(venv, 1)[0]
     assert done.all()
@@ -84,17 +91,19 @@ def test_intercept_is_terminal_not_truncated() -> None:
     assert all(f["is_success"] is True for f in firsts)
 
 
-def test_escape_is_terminal_not_truncated() -> None:
+@pytest.mark.parametrize("vec", ["supersuit", "batched"])
+def test_escape_is_terminal_not_truncated(vec: str) -> None:
     kw = {"spawn_range": (600.0, 600.0), "target_speed": 3000.0, "kill_radius": 0.001,
           "start_box": (4000.0, 5000.0, 4000.0, 5000.0), "max_steps": 50}
-    venv = build_pettingzoo_vec_env(ID, kw, 1, 0, 0)
+    venv = build_pettingzoo_vec_env(ID, kw, 1, 0, 0, vec)
     venv.reset()
     _, _, done, infos = _run(venv, 1)[0]
     assert done.all() and infos[0]["escaped"] == 1.0 and infos[0]["is_success"] is False
     assert not any(i["TimeLimit.truncated"] for i in infos)
 
 
-def test_black_death_zero_rows_and_on_time_end() -> None:
+@pytest.mark.parametrize("vec", ["supersuit", "batched"])
+def test_black_death_zero_rows_and_on_time_end(vec: str) -> None:
     """Agent 0 burns its fuel at full throttle and is lost at step 10; the others idle on.
 
     Its row then holds zeros and zero reward, no row is done before the time limit, and the
@@ -102,7 +111,7 @@ def test_black_death_zero_rows_and_on_time_end() -> None:
     """
     kw = {**FAR, "n_agents": 3, "max_agents": 4, "k_neighbours": 2, "endurance_s": 1.0,
           "idle_burn": 0.1, "max_steps": 30}
-    venv = build_pettingzoo_vec_env(ID, kw, 1, 0, 0)
+    venv = build_pettingzoo_vec_env(ID, kw, 1, 0, 0, vec)
     obs = venv.reset()
     assert not obs[3].any()  # inactive slot
 
@@ -118,7 +127,8 @@ def test_black_death_zero_rows_and_on_time_end() -> None:
         assert done.any() == (t == 29)
         assert not o[3].any() and r[3] == 0.0
         if lost_at < t < 29:
-            assert not o[0].any() and r[0] == 0.0 and infos[0]["active"] is False
+            assert not o[0].any() and r[0] == 0.0
+            assert vec == "batched" or infos[0]["active"] is False
             assert o[1].any() and o[2].any() and r[1] != 0.0
     last = steps[-1][3]
     assert not last[0]["terminal_observation"].any() and last[1]["terminal_observation"].any()
@@ -127,10 +137,11 @@ def test_black_death_zero_rows_and_on_time_end() -> None:
     assert steps[-1][3][0]["episode"]["l"] == 30
 
 
-def test_team_statistics_count_episodes_not_rows() -> None:
+@pytest.mark.parametrize("vec", ["supersuit", "batched"])
+def test_team_statistics_count_episodes_not_rows(vec: str) -> None:
     from stable_baselines3 import PPO
 
-    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 5, "n_agents": 3}, 2, 0, 0)
+    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 5, "n_agents": 3}, 2, 0, 0, vec)
     venv.reset()
     steps = _run(venv, 10)
     n = venv.rows_per_episode
@@ -138,11 +149,12 @@ def test_team_statistics_count_episodes_not_rows() -> None:
     assert ends == [(4, 0), (4, n), (9, 0), (9, n)]  # 2 copies x 2 episodes, first rows only
     succ = [(t, r) for t, s in enumerate(steps) for r, i in enumerate(s[3]) if "is_success" in i]
     assert succ == ends
-    team = sum(s[3][0]["team_reward"] for s in steps[:5])
-    assert steps[4][3][0]["episode"]["r"] == pytest.approx(team)
+    if vec == "supersuit":  # the ParallelEnv's per-step team reward sums to the episode's return
+        team = sum(s[3][0]["team_reward"] for s in steps[:5])
+        assert steps[4][3][0]["episode"]["r"] == pytest.approx(team)
     assert steps[4][3][0]["episode"]["l"] == 5
     # SB3 sees team episodes: 2 copies x (80 steps / 5) = 32 episodes, not 32 x rows
-    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 5, "n_agents": 3}, 2, 0, 0)
+    venv = build_pettingzoo_vec_env(ID, {**FAR, "max_steps": 5, "n_agents": 3}, 2, 0, 0, vec)
     model = PPO("MlpPolicy", venv, n_steps=80, batch_size=400, n_epochs=1, seed=0, stats_window_size=1000)
     model.learn(80 * venv.num_envs)
     assert len(model.ep_info_buffer) == 32 and len(model.ep_success_buffer) == 32

@@ -96,3 +96,23 @@ ACTION_SIZE = 2
 to the velocity (positive = turn left) as a fraction of the lateral limit; ``throttle`` commands
 acceleration along the velocity as a fraction of the longitudinal limit (only positive throttle
 burns extra fuel)."""
+
+TEAM_FIELDS: tuple[tuple[str, int], ...] = (("pos", 2), ("vel", 2), ("fuel", 1), ("alive", 1))
+"""Per-slot fields of the team block of the global state (world frame, observation scales)."""
+TEAM_SIZE = sum(n for _, n in TEAM_FIELDS)
+TARGET_SIZE = 4
+"""True target position / POS_SCALE (2) and velocity / TARGET_SPEED_SCALE (2)."""
+
+
+def team_state_size(max_agents: int) -> int:
+    """Length of the team-and-target block: ``state()`` of the env, first part of a critic row."""
+    return TEAM_SIZE * max_agents + TARGET_SIZE
+
+
+def critic_size(max_agents: int, k_neighbours: int) -> int:
+    """Length of a critic row: team-and-target block, the agent's observation row, one-hot id.
+
+    A slot without a live agent (inactive or lost) gets zeros in the first two parts and keeps
+    its id (death masking).
+    """
+    return team_state_size(max_agents) + obs_size(k_neighbours) + max_agents

@@ -1,0 +1,117 @@
+"""``CentralisedCriticPolicy``: an SB3 actor-critic policy whose critic reads a global state.
+
+The actor is SB3's: features of the agent's local observation -> policy MLP -> action
+distribution; ``predict`` (and so ``model.predict``, evaluation, deployment) uses nothing else.
+The critic is a separate MLP over the critic rows an env publishes per agent row (see
+:mod:`hlynr.multiagent.engine`), predicting normalised values (:class:`.value_norm.ValueNorm`).
+It is only called by the training loop with explicit critic rows; asking the policy for values
+from local observations alone is an error.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Optional
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
+
+from hlynr.algos.centralised.value_norm import ValueNorm
+
+
+class CentralisedCriticPolicy(ActorCriticPolicy):
+    """Actor on local observations, critic on ``critic_observation_space`` rows.
+
+    :param critic_observation_space: the Box of one critic row (the env's
+        ``critic_observation_space``; MAPPO fills it in from the env).
+    :param net_arch: a list (actor and critic layers) or ``{"pi": [...], "vf": [...]}``; the
+        ``vf`` layers are the critic's, over the critic row.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
+                 critic_observation_space: spaces.Box | None = None,
+                 net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
+        if not isinstance(critic_observation_space, spaces.Box):
+            raise ValueError("CentralisedCriticPolicy needs critic_observation_space (a Box): the "
+                             "global state the env publishes per agent row")
+        if net_arch is None:
+            net_arch = [64, 64]
+        pi = list(net_arch["pi"]) if isinstance(net_arch, dict) else list(net_arch)
+        self.critic_net_arch = list(net_arch.get("vf", pi)) if isinstance(net_arch, dict) else list(net_arch)
+        self.critic_observation_space = critic_observation_space
+        self._user_net_arch = net_arch
+        super().__init__(observation_space, action_space, lr_schedule,
+                         net_arch={"pi": pi, "vf": []}, **kwargs)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        layers: list[nn.Module] = []
+        last = int(np.prod(self.critic_observation_space.shape))
+        for width in self.critic_net_arch:
+            layers += [nn.Linear(last, width), self.activation_fn()]
+            last = width
+        self.critic_body = nn.Sequential(*layers)
+        self.value_net = nn.Linear(last, 1)
+        """The critic's output layer (normalised value); replaces SB3's value head."""
+        self.value_norm = ValueNorm()
+        if self.ortho_init:
+            self.critic_body.apply(lambda m: self.init_weights(m, gain=np.sqrt(2)))
+            self.value_net.apply(lambda m: self.init_weights(m, gain=1.0))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(critic_observation_space=self.critic_observation_space, net_arch=self._user_net_arch)
+        return data
+
+    # --- critic ------------------------------------------------------------------------
+    def critic_values(self, critic_obs: th.Tensor) -> th.Tensor:
+        """Normalised values (B, 1) of critic rows (B, *critic)."""
+        return self.value_net(self.critic_body(critic_obs.float().flatten(1)))
+
+    def values_from_critic(self, critic_obs: th.Tensor) -> th.Tensor:
+        """Values (B, 1) in return units (denormalised) of critic rows."""
+        return self.value_norm.denormalize(self.critic_values(critic_obs))
+
+    def forward_centralised(self, obs: th.Tensor, critic_obs: th.Tensor, deterministic: bool = False
+                            ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Actions and their log-probabilities from ``obs``; values (return units) from ``critic_obs``."""
+        dist = self.get_distribution(obs)
+        actions = dist.get_actions(deterministic=deterministic)
+        log_prob = dist.log_prob(actions)
+        actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
+        return actions, self.values_from_critic(critic_obs), log_prob
+
+    def evaluate_centralised(self, obs: th.Tensor, critic_obs: th.Tensor, actions: th.Tensor
+                             ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        """Normalised values from ``critic_obs``; log-probability and entropy of ``actions`` at ``obs``."""
+        dist = self.get_distribution(obs)
+        return self.critic_values(critic_obs), dist.log_prob(actions), dist.entropy()
+
+    # --- local-observation entry points that would need the critic -------------------------
+    def forward(self, obs: th.Tensor, deterministic: bool = False) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Not available: values need the global state (use :meth:`forward_centralised`)."""
+        raise RuntimeError("a centralised critic needs the global state: use forward_centralised "
+                           "(acting needs only predict)")
+
+    def predict_values(self, obs: th.Tensor) -> th.Tensor:
+        """Not available: values need the global state (use :meth:`values_from_critic`)."""
+        raise RuntimeError("a centralised critic needs the global state: use values_from_critic")
+
+    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        """Not available: values need the global state (use :meth:`evaluate_centralised`)."""
+        raise RuntimeError("a centralised critic needs the global state: use evaluate_centralised")
+
+
+def _signature() -> inspect.Signature:
+    """SB3's ``ActorCriticPolicy`` signature plus ``critic_observation_space`` (filled by MAPPO)."""
+    sig = inspect.signature(ActorCriticPolicy.__init__)
+    extra = inspect.Parameter("critic_observation_space", inspect.Parameter.KEYWORD_ONLY,
+                              default=None, annotation=Optional[spaces.Box])
+    return sig.replace(parameters=[*sig.parameters.values(), extra])
+
+
+CentralisedCriticPolicy.__init__.__signature__ = _signature()  # type: ignore[attr-defined]
