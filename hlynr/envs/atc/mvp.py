@@ -134,10 +134,12 @@ class _Resolver:
     def __init__(self, params: DirectParams, k: int, resolve: bool) -> None:
         self.p, self.k, self.resolve = params, k, resolve
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Actions ``(B, 2)`` in ``[-1, 1]`` for rows ``(B, obs_size)``."""
+    def resolution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(heading change (rad), new speed (m/s), in_conflict)`` per row of ``obs (B, size)``,
+        before the action scaling and clipping."""
         p = self.p
         o = np.asarray(obs, dtype=np.float64).reshape(-1, obs.shape[-1])
+        conf = np.zeros(o.shape[0], dtype=bool)
         speed = o[:, L.OWN["speed"].start] * L.SPEED_SCALE
         drift = np.arctan2(o[:, L.OWN["sin_drift"].start], o[:, L.OWN["cos_drift"].start])
         dpsi = drift
@@ -161,6 +163,14 @@ class _Resolver:
                 hold = ~conf & direct_conflict(speed, dvel, rel_pos, rel_vel, dalt, valid, p)
                 dpsi, gs = np.where(hold, 0.0, dpsi), np.where(hold, speed, gs)
             dpsi, gs = np.where(conf, trk, dpsi), np.where(conf, mag, gs)
+        return dpsi, gs, conf
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions ``(B, 2)`` in ``[-1, 1]`` for rows ``(B, obs_size)``."""
+        p = self.p
+        o = np.asarray(obs, dtype=np.float64).reshape(-1, obs.shape[-1])
+        speed = o[:, L.OWN["speed"].start] * L.SPEED_SCALE
+        dpsi, gs, _ = self.resolution(o)
         a_h = np.clip(dpsi / np.deg2rad(p.max_heading_change_deg), -1.0, 1.0)
         a_v = np.clip((gs - speed) / (p.max_speed_change_kt * KT), -1.0, 1.0)
         active = o[:, L.OWN["active"].start] > 0.5
