@@ -130,7 +130,7 @@ def test_resume_holds_until_past_cpa() -> None:
     assert direct_conflict(np.array([V]), right, rel_pos, rel_vel, *args)[0]
     assert not direct_conflict(np.array([V]), left, rel_pos, rel_vel, *args)[0]
     # once past the CPA nothing holds the aircraft off its route
-    assert not direct_conflict(np.array([V]), right, rel_pos * [1, -1], -rel_vel, *args)[0]
+    assert not direct_conflict(np.array([V]), right, rel_pos * [1, -1], rel_vel, *args)[0]
 
 
 def test_mvp_beats_direct_on_every_scenario(rollout) -> None:
