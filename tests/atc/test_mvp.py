@@ -147,10 +147,11 @@ def test_mvp_beats_direct_on_every_scenario(rollout) -> None:
 # --- BlueSky's own MVP as an oracle -------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def bluesky(tmp_path_factory):
-    """BlueSky initialised headless, flat-earth geometry (lat = north m, lon = east m)."""
+def bluesky(pytestconfig):
+    """BlueSky initialised headless, flat-earth geometry (lat = north m, lon = east m); its
+    settings and navigation-data cache live in pytest's cache folder."""
     bs = pytest.importorskip("bluesky")
-    bs.init(mode="sim", detached=True, workdir=str(tmp_path_factory.mktemp("bluesky")))
+    bs.init(mode="sim", detached=True, workdir=str(pytestconfig.cache.mkdir("bluesky")))
     from bluesky.traffic.asas import statebased
 
     def flat(lat1, lon1, lat2, lon2):  # qdr[i, j] from i to j (deg), distance in NM
