@@ -49,18 +49,18 @@ def observe(
     o[..., L.OWN["vel"]] = vel / L.SPEED_SCALE
     o[..., L.OWN["dist_to_go"]] = np.linalg.norm(exit_pt - pos, axis=-1)[..., None] / L.POS_SCALE
     idx, valid = nearest(dist, active, k)
-    take = lambda a: np.take_along_axis(a, idx, axis=-1)  # noqa: E731
-    take2 = lambda a: np.take_along_axis(a, idx[..., None], axis=-2)  # noqa: E731
+    dalt = alt[..., None, :] - alt[..., :, None]
+    pair = np.concatenate([d, w, dist[..., None], tcpa[..., None], dcpa[..., None], dalt[..., None]], axis=-1)
+    g = np.take_along_axis(pair, idx[..., None], axis=-2)  # (..., m, k, 8): one gather
     psi = heading[..., None]
     slots = np.zeros(lead + (k, L.SLOT_SIZE))
     slots[..., L.SLOT["valid"]] = 1.0
-    slots[..., L.SLOT["distance"]] = take(dist)[..., None] / L.REL_SCALE
-    slots[..., L.SLOT["rel_pos"]] = to_heading_up(take2(d), psi) / L.REL_SCALE
-    slots[..., L.SLOT["rel_vel"]] = to_heading_up(take2(w), psi) / L.SPEED_SCALE
-    slots[..., L.SLOT["tcpa"]] = take(tcpa)[..., None] / L.TCPA_SCALE
-    slots[..., L.SLOT["dcpa"]] = take(dcpa)[..., None] / L.PZ_SCALE
-    dalt = alt[..., None, :] - alt[..., :, None]
-    slots[..., L.SLOT["dalt"]] = take(dalt)[..., None] / L.ALT_SCALE
+    slots[..., L.SLOT["distance"]] = g[..., 4:5] / L.REL_SCALE
+    slots[..., L.SLOT["rel_pos"]] = to_heading_up(g[..., 0:2], psi) / L.REL_SCALE
+    slots[..., L.SLOT["rel_vel"]] = to_heading_up(g[..., 2:4], psi) / L.SPEED_SCALE
+    slots[..., L.SLOT["tcpa"]] = g[..., 5:6] / L.TCPA_SCALE
+    slots[..., L.SLOT["dcpa"]] = g[..., 6:7] / L.PZ_SCALE
+    slots[..., L.SLOT["dalt"]] = g[..., 7:8] / L.ALT_SCALE
     slots[~valid] = 0.0
     o[..., L.OWN_SIZE:] = slots.reshape(lead + (k * L.SLOT_SIZE,))
     o[~active] = 0.0
