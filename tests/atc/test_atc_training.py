@@ -63,3 +63,43 @@ def test_csv_rows_streak_and_columns(tmp_path: Path) -> None:
     table = list(csv.DictReader(out.open()))
     assert len(table) == 5 and table[-1]["episode_reward_min"] == "-2.0"
     assert table[-1]["timesteps_total"] == "500" and table[-1]["zero_conflict_streak"] == "1"
+
+
+def test_shipped_ppo_config_trains_and_evaluates_next_to_mvp(tmp_path: Path) -> None:
+    """The shipped config, shrunk: curriculum, evaluation, checkpoints and the streak stop run;
+    evaluate.py scores the model next to mvp and direct on the same episodes."""
+    import yaml
+
+    from hlynr.cli.evaluate import main as evaluate_main
+    from hlynr.cli.train import main as train_main
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = yaml.safe_load((repo / "configs/atc/ppo_shared.yaml").read_text())
+    cfg.update(total_timesteps=768, runs_dir=str(tmp_path / "runs"))
+    cfg["env"].update(n_envs=2, kwargs={**cfg["env"]["kwargs"], "max_steps": 20})
+    cfg["algo"]["hyperparams"].update(n_steps=32, batch_size=128, n_epochs=1)
+    cfg["algo"]["policy_kwargs"]["net_arch"] = [16]
+    for cb in cfg["callbacks"]:
+        name = next(iter(cb))
+        if name == "evaluation":
+            cb[name].update(every=384, episodes=2)
+        elif name == "checkpoint":
+            cb[name]["every"] = 384
+        elif name == "curriculum":
+            cb[name].update(mode="schedule", at=[100, 200, 300, 400, 500])
+            cb[name].pop("threshold"), cb[name].pop("window")
+    path = tmp_path / "atc.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert run_main(train_main, ["--config", str(path)]) == 0
+    run = next((tmp_path / "runs").glob("*/*"))
+    evals = [json.loads(line) for line in (run / "progress.jsonl").read_text().splitlines()
+             if '"eval"' in line]
+    assert len(evals) == 2 and {"conflict_free", "los_events", "path_efficiency"} <= set(evals[0]["eval_info"])
+    out = tmp_path / "scores.json"
+    assert run_main(evaluate_main, [str(run), "--baseline", "mvp", "--baseline", "direct", "-n", "4",
+                                    "--json", str(out)]) == 0
+    rows = {r["label"]: r for r in json.loads(out.read_text())["results"]}
+    assert {"best", "baseline:mvp", "baseline:direct"} <= set(rows)
+    for r in rows.values():  # paired: every row on the same seeded episodes
+        assert [e["seed"] for e in r["episodes"]] == [0, 1, 2, 3]
+        assert r["info"]["n_aircraft"]["mean"] == 6.0  # scored at the final stage (random, 6)
