@@ -4,7 +4,8 @@ Everything the engine stores and integrates is SI: metres, metres per second, se
 Parameters and reported metrics use the units controllers use: nautical miles (NM) for
 horizontal distances, knots (kt) for speeds, feet (ft) for altitudes, degrees for angles.
 
-Exact definitions (ICAO): 1 NM = 1852 m, 1 kt = 1 NM/h = 1852/3600 m/s, 1 ft = 0.3048 m.
+Exact definitions (ICAO): 1 NM = 1852 m, 1 kt = 1 NM/h = 1852/3600 m/s, 1 ft = 0.3048 m;
+multiply by :data:`NM`, :data:`KT` or :data:`FT` to convert to SI, divide to convert back.
 
 Headings and tracks are compass angles: measured clockwise from north, so a velocity of speed
 ``v`` on heading ``psi`` is ``(east, north) = v * (sin psi, cos psi)`` (BlueSky's convention).
@@ -20,36 +21,6 @@ KT = 1852.0 / 3600.0
 """Metres per second per knot."""
 FT = 0.3048
 """Metres per foot."""
-
-
-def nm_to_m(x: float | np.ndarray) -> float | np.ndarray:
-    """Nautical miles to metres."""
-    return x * NM
-
-
-def m_to_nm(x: float | np.ndarray) -> float | np.ndarray:
-    """Metres to nautical miles."""
-    return x / NM
-
-
-def kt_to_ms(x: float | np.ndarray) -> float | np.ndarray:
-    """Knots to metres per second."""
-    return x * KT
-
-
-def ms_to_kt(x: float | np.ndarray) -> float | np.ndarray:
-    """Metres per second to knots."""
-    return x / KT
-
-
-def ft_to_m(x: float | np.ndarray) -> float | np.ndarray:
-    """Feet to metres."""
-    return x * FT
-
-
-def m_to_ft(x: float | np.ndarray) -> float | np.ndarray:
-    """Metres to feet."""
-    return x / FT
 
 
 def wrap_angle(a: np.ndarray) -> np.ndarray:
