@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pettingzoo.test import parallel_api_test, parallel_seed_test
+from pettingzoo.test import parallel_api_test, parallel_seed_test, state_test
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from hlynr.envs.atc import ATCEngine, ATCEnv, ATCParams, END_KEYS
 from hlynr.envs.atc import conflict as G
@@ -29,6 +30,8 @@ def test_parallel_api_and_seed(scenario: str) -> None:
 
 
 def test_state_space_contains_state_and_agent_state() -> None:
+    kw = dict(scenario="random", max_aircraft=5, n_aircraft=5, k_intruders=2, max_steps=30)
+    state_test(parallel_to_aec(ATCEnv(**kw)), ATCEnv(**kw), num_cycles=50)  # PettingZoo's own
     env = ATCEnv(scenario="random", max_aircraft=5, n_aircraft=5, k_intruders=2)
     env.reset(seed=1)
     s = env.state()
