@@ -15,7 +15,8 @@ import torch
 from gymnasium import spaces
 
 from hlynr import callbacks as cb
-from hlynr.envs import intercept, swarm, wrappers
+from hlynr.envs import atc, intercept, swarm, wrappers
+from hlynr.envs.atc.mvp import ATC_BASELINES
 from hlynr.envs.swarm.baselines import SWARM_BASELINES
 from hlynr.guidance import residual
 from hlynr.guidance.baselines import INTERCEPT_BASELINES
@@ -90,6 +91,7 @@ def _register_envs() -> None:
         PETTINGZOO_ENVS.register(f"hlynr/Swarm-{stage}-v0",
                                  PettingZooEntry(swarm.stage_factory(stage), swarm.SwarmParams))
         BATCHED_ENVS.register(f"hlynr/Swarm-{stage}-v0", swarm.batched_stage_factory(stage))
+    PETTINGZOO_ENVS.register(atc.ENV_ID, PettingZooEntry(atc.make_atc_env, atc.ATCParams))
 
 
 _RETIRED_WRAPPERS = {
@@ -103,7 +105,7 @@ def register_builtins() -> None:
     for table, registry in ((_ALGORITHMS, ALGORITHMS), (_ACTIVATIONS, ACTIVATIONS),
                             (_OPTIMIZERS, OPTIMIZERS), (_WRAPPERS, WRAPPERS),
                             (_CALLBACKS, CALLBACKS), (INTERCEPT_BASELINES, BASELINES),
-                            (SWARM_BASELINES, BASELINES)):
+                            (SWARM_BASELINES, BASELINES), (ATC_BASELINES, BASELINES)):
         for name, item in table.items():
             registry.register(name, item)
     for name, hint in _RETIRED_WRAPPERS.items():

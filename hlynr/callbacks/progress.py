@@ -38,7 +38,10 @@ class RollingEpisodes:
         def mean(d: deque) -> float | None:
             return float(np.mean(d)) if d else None
 
-        return {"ep_reward_mean": mean(self.rewards), "ep_length_mean": mean(self.lengths),
+        return {"ep_reward_mean": mean(self.rewards),
+                "ep_reward_min": float(min(self.rewards)) if self.rewards else None,
+                "ep_reward_max": float(max(self.rewards)) if self.rewards else None,
+                "ep_length_mean": mean(self.lengths),
                 "success_rate": mean(self.successes), "episodes": self.total}
 
 

@@ -4,11 +4,13 @@
     python monitor_training.py RUN --watch 10       # refresh every 10 s
     python monitor_training.py RUN --json           # one machine-readable object
     python monitor_training.py RUN --plot curves.png
+    python monitor_training.py RUN --watch 10 --csv progress.csv   # append rows for `tail -f`
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import time
 from pathlib import Path
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
     p.add_argument("--json", action="store_true", help="print one JSON object and exit")
     p.add_argument("--plot", metavar="FILE.png", help="draw reward and success curves")
+    p.add_argument("--csv", metavar="FILE.csv", help="write progress as CSV (one row per rollout "
+                   "record; with --watch new rows are appended)")
     p.add_argument("--stale-after", type=float, default=300.0,
                    help="seconds without new records before a run counts as not writing")
     return p
@@ -123,6 +127,54 @@ def plot(records: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+CSV_COLUMNS: tuple[str, ...] = (
+    "timesteps_total", "episode_reward_mean", "episode_reward_min", "episode_reward_max",
+    "episode_len_mean", "episodes", "train_success_rate", "evaluations", "eval_success_rate",
+    "eval_conflict_free", "zero_conflict_streak", "stage", "steps_per_s", "wall_time",
+)
+"""Columns of ``--csv``. ``timesteps_total`` counts what the run counts (agent rows for
+PettingZoo envs); ``zero_conflict_streak`` is the number of consecutive evaluations so far in
+which every episode was conflict-free (the env's ``conflict_free`` info, else success rate 1.0)."""
+
+
+def csv_rows(records: list[dict]) -> list[dict]:
+    """One CSV row per rollout record, with the evaluations logged up to its timestep."""
+    rows, streak, last_eval, n_eval = [], 0, None, 0
+    evals = iter([r for r in records if r.get("type") == "eval"])
+    pending = next(evals, None)
+    for rec in (r for r in records if r.get("type") == "rollout"):
+        while pending is not None and pending["timesteps"] <= rec["timesteps"]:
+            cf = (pending.get("eval_info") or {}).get("conflict_free")
+            clean = cf if cf is not None else pending.get("eval_success_rate")
+            streak = streak + 1 if clean is not None and clean >= 1.0 else 0
+            last_eval, n_eval = pending, n_eval + 1
+            pending = next(evals, None)
+        ev = last_eval or {}
+        rows.append({
+            "timesteps_total": rec["timesteps"], "episode_reward_mean": rec.get("ep_reward_mean"),
+            "episode_reward_min": rec.get("ep_reward_min"), "episode_reward_max": rec.get("ep_reward_max"),
+            "episode_len_mean": rec.get("ep_length_mean"), "episodes": rec.get("episodes"),
+            "train_success_rate": rec.get("success_rate"), "evaluations": n_eval,
+            "eval_success_rate": ev.get("eval_success_rate"),
+            "eval_conflict_free": (ev.get("eval_info") or {}).get("conflict_free"),
+            "zero_conflict_streak": streak, "stage": rec.get("stage"),
+            "steps_per_s": rec.get("steps_per_s"), "wall_time": rec.get("wall_time"),
+        })
+    return rows
+
+
+def write_csv(records: list[dict], path: str, already: int) -> int:
+    """Write rows ``already:`` of :func:`csv_rows` to ``path`` (header first when ``already == 0``,
+    truncating the file); return the number of rows written so far."""
+    rows = csv_rows(records)
+    with open(path, "w" if already == 0 else "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        if already == 0:
+            w.writeheader()
+        w.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows[already:])
+    return max(len(rows), already)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``monitor_training.py``."""
     from hlynr.monitoring.analysis import analyse
@@ -133,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     log = run / "progress.jsonl"
     if not log.is_file():
         raise CliError(f"{run} has no progress.jsonl: not a run folder")
+    csv_done = 0
     while True:
         records = read_progress(log)
+        if args.csv:
+            csv_done = write_csv(records, args.csv, csv_done)
         status = analyse(records, str(run), mtime=log.stat().st_mtime, stale_after=args.stale_after)
         if args.json:
             print(json.dumps(status.to_dict(), default=float))

@@ -4,5 +4,7 @@
   sensor in ``env.kwargs.sensor``); see ``hlynr.envs.intercept``.
 * ``hlynr/Swarm-v0``: multi-agent swarm interception (PettingZoo, parameter sharing); see
   ``hlynr.envs.swarm``.
+* ``hlynr/ATC-v0``: multi-aircraft conflict avoidance with the MVP resolver (PettingZoo); see
+  ``hlynr.envs.atc``.
 * :mod:`hlynr.envs.factory`: builds the VecEnv a config describes.
 """

@@ -8,6 +8,7 @@ from hlynr.registries.algorithms import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, Alg
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
+from hlynr.registries.layouts import EntityLayout
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
     ChecksChain, ChecksConfig, CriticStateSource, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
@@ -18,7 +19,7 @@ from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
     "OPTIMIZERS", "PETTINGZOO_ENVS", "WRAPPERS", "AlgorithmEntry", "BaselineEntry",
-    "CallbackEntry", "ChecksChain", "ChecksConfig", "CriticStateSource", "EvalResult", "EvaluationListener",
+    "CallbackEntry", "ChecksChain", "EntityLayout", "ChecksConfig", "CriticStateSource", "EvalResult", "EvaluationListener",
     "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
 ]
