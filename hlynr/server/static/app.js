@@ -32,10 +32,12 @@ const fmt = (x, d = 3) => (x === null || x === undefined) ? "-" :
 const pct = (x) => (x === null || x === undefined) ? "-" : `${(100 * x).toFixed(1)}%`;
 
 // ---------------------------------------------------------------- charts
+const small = (u, vals) => vals.map((v) => v === 0 ? "0" :
+  (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(+v.toPrecision(3))));
 class LiveChart {
   // defs: [{key, label, points, scale, width}] or a prefix (every series named prefix*)
-  constructor(el, defs, { bands = [], prefix = null, scales = {}, axes = null } = {}) {
-    this.el = el; this.defs = defs; this.bands = bands; this.prefix = prefix;
+  constructor(el, defs, { bands = [], prefix = null, match = null, scales = {}, axes = null } = {}) {
+    this.el = el; this.defs = defs; this.bands = bands; this.prefix = prefix; this.match = match;
     this.scales = scales; this.axes = axes; this.data = {}; this.plot = null; this.keys = [];
     this.pending = false;
     new ResizeObserver(() => { if (this.plot) this.plot.setSize(this.size()); }).observe(el);
@@ -43,7 +45,7 @@ class LiveChart {
   size() { return { width: Math.max(this.el.clientWidth, 200), height: 200 }; }
   currentDefs() {
     if (!this.prefix) return this.defs;
-    return Object.keys(this.data).filter((k) => k.startsWith(this.prefix)).sort()
+    return Object.keys(this.data).filter((k) => this.wants(k)).sort()
       .map((k) => ({ key: k, label: k.slice(this.prefix.length) }));
   }
   set(series) {
@@ -64,7 +66,10 @@ class LiveChart {
     if (changed) this.draw();
     return changed;
   }
-  wants(k) { return this.prefix ? k.startsWith(this.prefix) : this.defs.some((d) => d.key === k); }
+  wants(k) {
+    if (!this.prefix) return this.defs.some((d) => d.key === k);
+    return k.startsWith(this.prefix) && (!this.match || this.match.test(k));
+  }
   draw() {
     if (this.pending) return;
     this.pending = true;
@@ -116,11 +121,12 @@ const charts = {
     { key: "success.eval_lo", label: "95% low", color: "rgba(217,72,15,.3)", width: 1 }],
     { bands: [["success.eval_hi", "success.eval_lo", "rgba(217,72,15,.12)"]],
       scales: { y: { range: [0, 1] } } }),
-  losses: new LiveChart($("#chart-losses"), [], { prefix: "loss." }),
+  losses: new LiveChart($("#chart-losses"), [], { prefix: "loss.", match: /loss$/ }),
   rates: new LiveChart($("#chart-rates"), [
     { key: "ent_coef", label: "entropy coef", color: "#862e9c" },
     { key: "learning_rate", label: "learning rate", color: "#2b8a3e", scale: "lr" }],
-    { axes: [{}, { scale: "y" }, { scale: "lr", side: 1, grid: { show: false } }] }),
+    { axes: [{}, { scale: "y", values: small }, { scale: "lr", side: 1, grid: { show: false },
+      values: small, size: 60 }] }),
   stage: new LiveChart($("#chart-stage"), [{ key: "stage", label: "stage", color: "#0b7285" }]),
   sps: new LiveChart($("#chart-sps"), [{ key: "steps_per_s", label: "steps/s", color: "#5c940d" }]),
 };
@@ -130,31 +136,45 @@ const compareChart = new LiveChart($("#chart-compare"), [], { prefix: "run:" });
 const state = { runs: {}, selected: null, compare: new Set(), runWs: null, next: 0, epoch: null,
   view: null, pendingSelect: null, seenLaunchErrors: new Set() };
 
+const rowsById = new Map();  // run id -> <tr>, kept across updates (stable elements)
+function makeRow(id) {
+  const tr = document.createElement("tr");
+  tr.dataset.run = id;
+  tr.innerHTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
+    <td class="id"></td><td><span class="badge"></span></td>
+    <td><span class="bar"><i></i></span></td><td class="ev"></td><td class="alert-count"></td>`;
+  tr.querySelector(".id").textContent = id;
+  tr.querySelector(".id").title = id;
+  const box = tr.querySelector(".cmp");
+  box.addEventListener("click", (e) => { e.stopPropagation(); toggleCompare(id, box.checked); });
+  tr.addEventListener("click", () => selectRun(id));
+  return tr;
+}
 function renderList() {
   const filter = $("#filter").value.trim().toLowerCase();
   const rows = Object.values(state.runs).filter((r) => !filter || r.id.toLowerCase().includes(filter))
-    .sort((a, b) => (b.mtime || 0) - (a.mtime || 0));
+    .sort((a, b) => (b.mtime || 0) - (a.mtime || 0) || (a.id < b.id ? -1 : 1));
   const body = $("#runs tbody");
-  body.replaceChildren(...rows.map((r) => {
-    const tr = document.createElement("tr");
-    tr.dataset.run = r.id;
-    if (r.id === state.selected) tr.classList.add("selected");
+  for (const [id, tr] of rowsById) if (!state.runs[id]) { tr.remove(); rowsById.delete(id); }
+  const shown = new Set(rows.map((r) => r.id));
+  for (const [id, tr] of rowsById) tr.hidden = !shown.has(id);
+  rows.forEach((r, i) => {
+    let tr = rowsById.get(r.id);
+    if (!tr) { tr = makeRow(r.id); rowsById.set(r.id, tr); }
+    tr.classList.toggle("selected", r.id === state.selected);
+    const badge = tr.querySelector(".badge");
+    badge.textContent = r.status; badge.className = `badge ${r.status}`;
+    tr.querySelector(".bar > i").style.width = `${Math.round(100 * (r.progress || 0))}%`;
     const ev = r.latest_eval;
-    const evText = !ev ? "-" : (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
-      ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward);
-    tr.innerHTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
-      <td class="id"></td><td><span class="badge ${r.status}">${r.status}</span></td>
-      <td><span class="bar"><i style="width:${Math.round(100 * (r.progress || 0))}%"></i></span></td>
-      <td>${evText}</td><td class="alert-count">${r.alerts.length ? "⚠ " + r.alerts.length : ""}</td>`;
-    tr.querySelector(".id").textContent = r.id;
-    tr.querySelector(".id").title = r.id;
-    tr.querySelector(".alert-count").title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
-    const box = tr.querySelector(".cmp");
-    box.checked = state.compare.has(r.id);
-    box.addEventListener("click", (e) => { e.stopPropagation(); toggleCompare(r.id, box.checked); });
-    tr.addEventListener("click", () => selectRun(r.id));
-    return tr;
-  }));
+    tr.querySelector(".ev").textContent = !ev ? "-" :
+      (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
+        ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward);
+    const al = tr.querySelector(".alert-count");
+    al.textContent = r.alerts.length ? "⚠ " + r.alerts.length : "";
+    al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
+    tr.querySelector(".cmp").checked = state.compare.has(r.id);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+  });
 }
 let listTimer = null;
 const scheduleList = () => { if (!listTimer) listTimer = setTimeout(() => { listTimer = null; renderList(); }, 100); };
