@@ -92,6 +92,7 @@ class LiveChart {
         const s = { label: d.label, stroke: color, width: d.width || 1.5, scale: d.scale || "y",
           spanGaps: true, points: { show: false } };
         if (d.points) { s.paths = () => null; s.points = { show: true, size: 3, fill: color }; }
+        if (d.marks) s.points = { show: true, size: 6, fill: color };
         return s;
       }));
       const idx = (k) => present.findIndex((d) => d.key === k) + 1;
@@ -113,10 +114,10 @@ const charts = {
   reward: new LiveChart($("#chart-reward"), [
     { key: "reward.raw", label: "episode", points: true, color: "#9fb7e0" },
     { key: "reward.ma", label: "moving average (100 episodes)", color: "#2764c4", width: 2 },
-    { key: "reward.eval", label: "evaluation", color: "#d9480f", width: 2 }]),
+    { key: "reward.eval", label: "evaluation", color: "#d9480f", width: 2, marks: true }]),
   success: new LiveChart($("#chart-success"), [
     { key: "success.train", label: "training (rolling 100)", color: "#2764c4" },
-    { key: "success.eval", label: "evaluation", color: "#d9480f", width: 2 },
+    { key: "success.eval", label: "evaluation", color: "#d9480f", width: 2, marks: true },
     { key: "success.eval_hi", label: "95% high", color: "rgba(217,72,15,.3)", width: 1 },
     { key: "success.eval_lo", label: "95% low", color: "rgba(217,72,15,.3)", width: 1 }],
     { bands: [["success.eval_hi", "success.eval_lo", "rgba(217,72,15,.12)"]],
