@@ -59,6 +59,29 @@ def _wait(cond: Any, timeout: float, what: str) -> Any:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(") ", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(c for c, parent in parents.items() if parent == pid)
+    return total
+
+
 def _browser() -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
@@ -117,6 +140,8 @@ def overhead(root: Path, server: Server, driver: Any, steps: int, pairs: int) ->
     cfg = root / "configs" / "bench.yaml"
     cfg.write_text(yaml.safe_dump({**TRAIN, "total_timesteps": steps}))
     rates: dict[str, list[float]] = {"without": [], "with": []}
+    train_cpu: dict[str, list[float]] = {"without": [], "with": []}  # CPU s per 1000 steps
+    dash_cpu: list[float] = []  # server + browser CPU s per second of training
     for k in range(pairs):
         for mode in (("without", "with") if k % 2 == 0 else ("with", "without")):
             run_id = f"bench/{mode}-{k}"
@@ -125,13 +150,21 @@ def overhead(root: Path, server: Server, driver: Any, steps: int, pairs: int) ->
             proc = subprocess.Popen([sys.executable, "-m", "hlynr", "train", "--quiet", "--config",
                                      str(cfg), "--run-dir", str(run)], cwd=REPO, env=ENV,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            browser_pid = driver.service.process.pid
+            c0 = _tree_cpu(server.proc.pid) + _tree_cpu(browser_pid)
             if mode == "with":
                 _wait(lambda: (run / "progress.jsonl").is_file(), 120, "the run to start")
                 _open_run(driver, server, run_id)
-            if proc.wait(timeout=1200) != 0:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
                 raise SystemExit(f"training {run_id} failed")
             summary = json.loads((run / "summary.json").read_text())
             rates[mode].append(summary["timesteps"] / summary["wall_time"])
+            train_cpu[mode].append((usage.ru_utime + usage.ru_stime) / summary["timesteps"] * 1000)
+            if mode == "with":
+                used = _tree_cpu(server.proc.pid) + _tree_cpu(browser_pid) - c0
+                dash_cpu.append(used / summary["wall_time"])
             draws = driver.execute_script("return window.hlynrDraws ? window.hlynrDraws.length : 0") \
                 if mode == "with" else 0
             print(f"  round {k} {mode:7s}: {rates[mode][-1]:8,.0f} steps/s"
@@ -139,6 +172,10 @@ def overhead(root: Path, server: Server, driver: Any, steps: int, pairs: int) ->
     a, b = statistics.median(rates["without"]), statistics.median(rates["with"])
     print(f"overhead: training steps/s without the dashboard {a:,.0f}, with it open and "
           f"streaming {b:,.0f}: ratio {b / a:.3f} ({(1 - b / a) * 100:+.1f} % slower; target < 2 %)")
+    ca, cb = statistics.median(train_cpu["without"]), statistics.median(train_cpu["with"])
+    print(f"overhead: trainer CPU per 1000 steps without {ca:.3f} s, with {cb:.3f} s "
+          f"(ratio {cb / ca:.3f}); server + browser used {statistics.median(dash_cpu):.3f} CPU s "
+          f"per second of training (of {os.cpu_count()} cores)")
 
 
 def latency(root: Path, server: Server, driver: Any, samples: int) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "x-hlynr-token"
 POLL_S = 0.2  # how often a WebSocket looks for new records
 LIST_POLL_S = 1.0  # how often the run-list WebSocket refreshes the runs
+STATUS_POLL_S = 1.0  # how often a run's WebSocket refreshes the run's status
 CHUNK = 5000  # records per WebSocket message at most
 MAX_SERIES_CACHE = 8
 
@@ -153,11 +156,11 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         if config.tune is not None:
             raise HTTPException(400, f"{body.config} has a tune: section; the dashboard starts "
                                      "single runs (tune with hlynr train --optimize)")
-        run_dir = new_run_dir(config, runs_dir)
+        base = run_dir = new_run_dir(config, runs_dir)
         k = 1
         while run_dir.resolve() in launcher.reserved or run_dir.exists():
-            k += 1
-            run_dir = run_dir.with_name(f"{new_run_dir(config, runs_dir).name}-r{k}")
+            k += 1  # a run this server started a moment ago has not made its folder yet
+            run_dir = base.with_name(f"{base.name}-{k}")
         run_id = run_dir.resolve().relative_to(runs_dir.resolve()).as_posix()
         launch = launcher.start(run_id, run_dir, path, body.overrides)
         return {"run": run_id, "pid": launch.process.pid}
@@ -167,8 +170,6 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         entry = entry_or_404(run_id)
         summary = None
         try:
-            import json
-
             summary = json.loads((entry.path / "summary.json").read_text())
         except (OSError, ValueError):
             pass
@@ -290,6 +291,7 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         epoch = ws.query_params.get("epoch")
         last_t = float(ws.query_params.get("last_t", "0") or 0)  # where raw rewards start
         last_view: dict[str, Any] | None = None
+        next_status = 0.0
         try:
             if epoch is not None and epoch != "" and int(epoch) != tail.epoch:
                 await ws.send_json({"type": "reset", "epoch": tail.epoch})
@@ -310,11 +312,14 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
                                         "next": since + len(records), "records": records,
                                         "points": delta.export()})
                     since += len(records)
-                view = entry.overview()
-                view.pop("mtime", None)
-                if view != last_view:
-                    await ws.send_json({"type": "status", "run": view})
-                    last_view = view
+                now = time.monotonic()
+                if now >= next_status:
+                    next_status = now + STATUS_POLL_S
+                    view = entry.overview()
+                    view.pop("mtime", None)
+                    if view != last_view:
+                        await ws.send_json({"type": "status", "run": view})
+                        last_view = view
                 await pause(ws, POLL_S)
         except WebSocketDisconnect:
             return

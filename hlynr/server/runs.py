@@ -12,16 +12,16 @@ log rewritten by a resume (new inode or shorter file) starts a new *epoch*.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 from array import array
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from hlynr.monitoring.analysis import analyse
 from hlynr.training import control
 from hlynr.training.context import list_checkpoints
@@ -114,7 +114,7 @@ class LogTail:
 
     def _add(self, line: bytes) -> None:
         try:
-            rec = json.loads(line)
+            rec = orjson.loads(line)
         except ValueError:
             return
         kind = rec.get("type")
@@ -140,7 +140,7 @@ class LogTail:
         for line in data.splitlines():
             if line.strip():
                 try:
-                    out.append(json.loads(line))
+                    out.append(orjson.loads(line))
                 except ValueError:
                     out.append({"type": "unreadable"})
         return out
@@ -153,7 +153,6 @@ class RunEntry:
     run_id: str
     path: Path
     tail: LogTail
-    _created: float = field(default_factory=time.time)
 
     def state(self) -> tuple[str, int | None]:
         """(status, holder PID): ``running``/``stopping`` while a process holds the lock, else the

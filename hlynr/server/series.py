@@ -23,6 +23,15 @@ import numpy as np
 SKIPPED_LOSSES = ("n_updates", "learning_rate")
 
 
+ROLLOUT_FIELDS = (("ep_reward_mean", "reward.ma"), ("success_rate", "success.train"),
+                  ("ent_coef", "ent_coef"), ("learning_rate", "learning_rate"),
+                  ("stage", "stage"), ("steps_per_s", "steps_per_s"))
+EVAL_FIELDS = (("eval_mean_reward", "reward.eval"), ("eval_success_rate", "success.eval"),
+               ("eval_success_ci_low", "success.eval_lo"),
+               ("eval_success_ci_high", "success.eval_hi"))
+_NUMBER = (int, float)
+
+
 class SeriesBuilder:
     """Accumulates series from records in log order."""
 
@@ -30,42 +39,44 @@ class SeriesBuilder:
         self.cols: dict[str, tuple[array, array]] = {}
         self.last_t = float(last_rollout_t)
 
-    def _put(self, name: str, x: float, y: Any) -> None:
-        if y is None or isinstance(y, bool) or not isinstance(y, (int, float)):
-            return
+    def _col(self, name: str) -> tuple[array, array]:
         col = self.cols.get(name)
         if col is None:
             col = self.cols[name] = (array("d"), array("d"))
-        if col[0] and x <= col[0][-1]:
+        return col
+
+    def _put(self, name: str, x: float, y: Any) -> None:
+        if y.__class__ not in _NUMBER:  # None, bool and anything else are not plotted
+            return
+        xs, ys = self.cols.get(name) or self._col(name)
+        if xs and x <= xs[-1]:
             return  # a duplicate timestep (e.g. a log written twice): keep x increasing
-        col[0].append(float(x))
-        col[1].append(float(y))
+        xs.append(x)
+        ys.append(y)
 
     def add(self, rec: dict[str, Any]) -> None:
         """Add one progress record."""
-        kind, t = rec.get("type"), rec.get("timesteps")
-        if not isinstance(t, (int, float)):
+        t = rec.get("timesteps")
+        if t.__class__ not in _NUMBER:
             return
+        kind, put = rec.get("type"), self._put
         if kind == "rollout":
-            raw = rec.get("ep_rewards") or []
-            span = max(float(t) - self.last_t, 0.0)
-            for i, r in enumerate(raw):
-                self._put("reward.raw", self.last_t + span * (i + 1) / (len(raw) + 1), r)
-            self._put("reward.ma", t, rec.get("ep_reward_mean"))
-            self._put("success.train", t, rec.get("success_rate"))
-            self._put("ent_coef", t, rec.get("ent_coef"))
-            self._put("learning_rate", t, rec.get("learning_rate"))
-            self._put("stage", t, rec.get("stage"))
-            self._put("steps_per_s", t, rec.get("steps_per_s"))
-            for key, value in (rec.get("losses") or {}).items():
-                if key not in SKIPPED_LOSSES:
-                    self._put(f"loss.{key}", t, value)
+            raw = rec.get("ep_rewards")
+            if raw:
+                span, n = max(t - self.last_t, 0.0), len(raw) + 1
+                for i, r in enumerate(raw, 1):
+                    put("reward.raw", self.last_t + span * i / n, r)
+            for key, name in ROLLOUT_FIELDS:
+                put(name, t, rec.get(key))
+            losses = rec.get("losses")
+            if losses:
+                for key, value in losses.items():
+                    if key not in SKIPPED_LOSSES:
+                        put("loss." + key, t, value)
             self.last_t = float(t)
         elif kind == "eval":
-            self._put("reward.eval", t, rec.get("eval_mean_reward"))
-            self._put("success.eval", t, rec.get("eval_success_rate"))
-            self._put("success.eval_lo", t, rec.get("eval_success_ci_low"))
-            self._put("success.eval_hi", t, rec.get("eval_success_ci_high"))
+            for key, name in EVAL_FIELDS:
+                put(name, t, rec.get(key))
 
     def export(self, points: int | None = None) -> dict[str, list[list[float]]]:
         """``{name: [x, y]}``, each downsampled to about ``2 * points`` points when given."""

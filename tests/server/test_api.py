@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +256,41 @@ def test_start_stream_save_stop_resume_against_a_real_run(tmp_path: Path, config
             if launch.process.poll() is None:
                 launch.process.kill()
             launch.process.wait(timeout=30)
+
+
+def test_serve_on_another_address_generates_a_token_and_requires_it(
+        tmp_path: Path, configs_dir: Path, monkeypatch, capsys) -> None:
+    import uvicorn
+
+    from hlynr.cli import serve
+
+    runs = tmp_path / "runs"
+    fake_run(runs, "tiny/a")
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    assert serve.main(["--runs-dir", str(runs), "--configs-dir", str(configs_dir),
+                       "--host", "0.0.0.0", "--port", "9999"]) == 0
+    out = capsys.readouterr().out
+    token = out.split("token: ")[1].split()[0]
+    assert len(token) >= 16 and f"#token={token}" in out and seen["host"] == "0.0.0.0"
+    c = TestClient(seen["app"])
+    assert c.get("/api/runs").status_code == 401
+    assert c.get("/api/runs", headers={"x-hlynr-token": token}).status_code == 200
+    seen.clear()
+    serve.main(["--runs-dir", str(runs), "--configs-dir", str(configs_dir)])  # loopback
+    assert seen["host"] == "127.0.0.1"
+    assert TestClient(seen["app"], base_url="http://127.0.0.1:8765").get("/api/runs").status_code == 200
+    assert TestClient(seen["app"], base_url="http://evil.example").get("/api/runs").status_code == 400
+
+
+def test_monitor_training_serve_reports_bad_folders_as_one_error_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.server.conftest import ENV, REPO
+
+    r = subprocess.run([sys.executable, "monitor_training.py", "--serve", "--runs-dir",
+                        str(tmp_path / "nope")], cwd=REPO, env=ENV, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"error: --runs-dir {tmp_path / 'nope'}: no such folder"]

@@ -32,6 +32,7 @@ const fmt = (x, d = 3) => (x === null || x === undefined) ? "-" :
 const pct = (x) => (x === null || x === undefined) ? "-" : `${(100 * x).toFixed(1)}%`;
 
 // ---------------------------------------------------------------- charts
+const DRAW_MS = 250;
 const small = (u, vals) => vals.map((v) => v === 0 ? "0" :
   (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(+v.toPrecision(3))));
 class LiveChart {
@@ -70,10 +71,14 @@ class LiveChart {
     if (!this.prefix) return this.defs.some((d) => d.key === k);
     return k.startsWith(this.prefix) && (!this.match || this.match.test(k));
   }
-  draw() {
+  draw() {  // at most one redraw per DRAW_MS: live records come faster than that
     if (this.pending) return;
     this.pending = true;
-    requestAnimationFrame(() => { this.pending = false; this.render(); });
+    const wait = Math.max(0, (this.lastDraw || 0) + DRAW_MS - performance.now());
+    setTimeout(() => requestAnimationFrame(() => {
+      this.pending = false; this.lastDraw = performance.now(); this.render();
+      if (this.onRender) this.onRender();
+    }), wait);
   }
   render() {
     const defs = this.currentDefs();
@@ -131,6 +136,15 @@ const charts = {
   stage: new LiveChart($("#chart-stage"), [{ key: "stage", label: "stage", color: "#0b7285" }]),
   sps: new LiveChart($("#chart-sps"), [{ key: "steps_per_s", label: "steps/s", color: "#5c940d" }]),
 };
+function stampDraw() {  // records up to state.next are on screen (after the next frame)
+  if (Object.values(charts).some((c) => c.pending)) return;  // the last redraw stamps
+  const run = state.selected, next = state.next;
+  requestAnimationFrame(() => {
+    window.hlynrDraws.push({ run, next, at: Date.now() });
+    if (window.hlynrDraws.length > 200) window.hlynrDraws.shift();
+  });
+}
+for (const c of Object.values(charts)) c.onRender = stampDraw;
 const compareChart = new LiveChart($("#chart-compare"), [], { prefix: "run:" });
 
 // ---------------------------------------------------------------- state
@@ -260,12 +274,9 @@ function openRunWs(id, lastT) {
     if (msg.type === "status") { showRun(msg.run); return; }
     if (msg.type === "records") {
       state.next = msg.next;
-      for (const c of Object.values(charts)) c.append(msg.points);
-      const next = msg.next;
-      requestAnimationFrame(() => requestAnimationFrame(() => {
-        window.hlynrDraws.push({ run: id, next, at: Date.now() });
-        if (window.hlynrDraws.length > 200) window.hlynrDraws.shift();
-      }));
+      let changed = false;
+      for (const c of Object.values(charts)) changed = c.append(msg.points) || changed;
+      if (!changed) stampDraw();
     }
   };
   ws.onclose = () => { if (state.selected === id) setTimeout(() => {
