@@ -29,8 +29,8 @@ from hlynr.training import control
 STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "x-hlynr-token"
 POLL_S = 0.2  # how often a WebSocket looks for new records
-LIST_POLL_S = 1.0  # how often the run-list WebSocket refreshes the runs
-STATUS_POLL_S = 1.0  # how often a run's WebSocket refreshes the run's status
+LIST_POLL_S = 2.0  # how often the run-list WebSocket refreshes the runs
+STATUS_POLL_S = 2.0  # how often a run's WebSocket refreshes the run's status
 CHUNK = 5000  # records per WebSocket message at most
 MAX_SERIES_CACHE = 8
 

@@ -167,9 +167,11 @@ class ControlCallback(BaseCallback):
             _answer(self.ctx.run_dir, req, AckStatus.DONE, timesteps=int(self.num_timesteps),
                     checkpoint=name, message="checkpoint saved")
 
-    def finish(self, checkpoint: Path | None, timesteps: int) -> None:
-        """Answer the stop requests once the runner has saved the final checkpoint."""
+    def finish(self, checkpoint: Path | None, timesteps: int, status: str) -> None:
+        """Answer the stop requests once the runner has ended the run (``status``) and saved
+        its final ``checkpoint`` (None when the run failed)."""
+        saved = "checkpoint and final model saved" if checkpoint else "nothing saved"
         for req in self.stop_requests:
             _answer(self.ctx.run_dir, req, AckStatus.DONE, timesteps=int(timesteps),
                     checkpoint=_checkpoint_name(self.ctx.run_dir, checkpoint) if checkpoint else None,
-                    message="stopped; checkpoint and final model saved")
+                    message=f"run ended {status}; {saved}")

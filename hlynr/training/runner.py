@@ -231,7 +231,7 @@ class Run:
                 save_model_dir(self.run_dir / "final", model,
                                {"timesteps": int(model.num_timesteps), "status": status})
         if self.control is not None:
-            self.control.finish(checkpoint, int(model.num_timesteps))
+            self.control.finish(checkpoint, int(model.num_timesteps), status)
         best_path = self.run_dir / "best"
         best = read_meta(best_path) if (best_path / "meta.json").is_file() else None
         ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status,

@@ -26,13 +26,26 @@ function wsUrl(path, query = {}) {
   if (TOKEN) u.searchParams.set("token", TOKEN);
   return u.toString();
 }
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
 function notice(text) { $("#notice").textContent = text; }
 const fmt = (x, d = 3) => (x === null || x === undefined) ? "-" :
   (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString() : Number(x).toPrecision(d));
 const pct = (x) => (x === null || x === undefined) ? "-" : `${(100 * x).toFixed(1)}%`;
 
 // ---------------------------------------------------------------- charts
-const DRAW_MS = 250;
+// All charts are redrawn together, at most once per DRAW_MS (live records come faster than
+// that), and only while on screen: drawing is what a watched run costs the machine.
+const DRAW_MS = 750;
+const dirty = new Set();
+let drawTimer = null, lastDraw = 0;
+function scheduleDraws() {
+  if (drawTimer !== null) return;
+  drawTimer = setTimeout(() => requestAnimationFrame(() => {
+    drawTimer = null; lastDraw = performance.now();
+    for (const c of [...dirty]) if (c.visible) { dirty.delete(c); c.render(); }
+    stampDraw();
+  }), Math.max(0, lastDraw + DRAW_MS - performance.now()));
+}
 const small = (u, vals) => vals.map((v) => v === 0 ? "0" :
   (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(+v.toPrecision(3))));
 class LiveChart {
@@ -40,8 +53,15 @@ class LiveChart {
   constructor(el, defs, { bands = [], prefix = null, match = null, scales = {}, axes = null } = {}) {
     this.el = el; this.defs = defs; this.bands = bands; this.prefix = prefix; this.match = match;
     this.scales = scales; this.axes = axes; this.data = {}; this.plot = null; this.keys = [];
-    this.pending = false;
-    new ResizeObserver(() => { if (this.plot) this.plot.setSize(this.size()); }).observe(el);
+    this.visible = true;
+    new ResizeObserver(() => {  // only a change of width redraws (uPlot's own changes do not)
+      const size = this.size();
+      if (this.plot && size.width !== this.plot.width) this.plot.setSize(size);
+    }).observe(el);
+    new IntersectionObserver((entries) => {
+      this.visible = entries[entries.length - 1].isIntersecting;
+      if (this.visible && dirty.has(this)) scheduleDraws();
+    }).observe(el);
   }
   size() { return { width: Math.max(this.el.clientWidth, 200), height: 200 }; }
   currentDefs() {
@@ -71,15 +91,7 @@ class LiveChart {
     if (!this.prefix) return this.defs.some((d) => d.key === k);
     return k.startsWith(this.prefix) && (!this.match || this.match.test(k));
   }
-  draw() {  // at most one redraw per DRAW_MS: live records come faster than that
-    if (this.pending) return;
-    this.pending = true;
-    const wait = Math.max(0, (this.lastDraw || 0) + DRAW_MS - performance.now());
-    setTimeout(() => requestAnimationFrame(() => {
-      this.pending = false; this.lastDraw = performance.now(); this.render();
-      if (this.onRender) this.onRender();
-    }), wait);
-  }
+  draw() { dirty.add(this); scheduleDraws(); }
   render() {
     const defs = this.currentDefs();
     const tables = defs.map((d) => this.data[d.key] || [[], []]).filter((t) => t[0].length);
@@ -137,18 +149,17 @@ const charts = {
   sps: new LiveChart($("#chart-sps"), [{ key: "steps_per_s", label: "steps/s", color: "#5c940d" }]),
 };
 function stampDraw() {  // records up to state.next are on screen (after the next frame)
-  if (Object.values(charts).some((c) => c.pending)) return;  // the last redraw stamps
   const run = state.selected, next = state.next;
   requestAnimationFrame(() => {
     window.hlynrDraws.push({ run, next, at: Date.now() });
     if (window.hlynrDraws.length > 200) window.hlynrDraws.shift();
   });
 }
-for (const c of Object.values(charts)) c.onRender = stampDraw;
 const compareChart = new LiveChart($("#chart-compare"), [], { prefix: "run:" });
 
 // ---------------------------------------------------------------- state
 const state = { runs: {}, selected: null, compare: new Set(), runWs: null, next: 0, epoch: null,
+  lastT: 0,
   view: null, pendingSelect: null, seenLaunchErrors: new Set() };
 
 const rowsById = new Map();  // run id -> <tr>, kept across updates (stable elements)
@@ -178,14 +189,17 @@ function renderList() {
     if (!tr) { tr = makeRow(r.id); rowsById.set(r.id, tr); }
     tr.classList.toggle("selected", r.id === state.selected);
     const badge = tr.querySelector(".badge");
-    badge.textContent = r.status; badge.className = `badge ${r.status}`;
-    tr.querySelector(".bar > i").style.width = `${Math.round(100 * (r.progress || 0))}%`;
+    setText(badge, r.status);
+    if (badge.className !== `badge ${r.status}`) badge.className = `badge ${r.status}`;
+    const width = `${Math.round(100 * (r.progress || 0))}%`;
+    const bar = tr.querySelector(".bar > i");
+    if (bar.style.width !== width) bar.style.width = width;
     const ev = r.latest_eval;
-    tr.querySelector(".ev").textContent = !ev ? "-" :
+    setText(tr.querySelector(".ev"), !ev ? "-" :
       (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
-        ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward);
+        ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward));
     const al = tr.querySelector(".alert-count");
-    al.textContent = r.alerts.length ? "⚠ " + r.alerts.length : "";
+    setText(al, r.alerts.length ? "⚠ " + r.alerts.length : "");
     al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
     tr.querySelector(".cmp").checked = state.compare.has(r.id);
     if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
@@ -259,13 +273,13 @@ async function selectRun(id) {
   for (const c of Object.values(charts)) c.set(series.series);
   $("#config").textContent = config.yaml;
   showRun(view);
-  state.next = series.next; state.epoch = series.epoch;
-  openRunWs(id, series.last_rollout_t);
+  state.next = series.next; state.epoch = series.epoch; state.lastT = series.last_rollout_t;
+  openRunWs(id);
 }
 
-function openRunWs(id, lastT) {
+function openRunWs(id) {  // streams records from state.next on (the resume point)
   const ws = new WebSocket(wsUrl(`/ws/runs/${runPath(id)}`,
-    { since: state.next, epoch: state.epoch, last_t: lastT }));
+    { since: state.next, epoch: state.epoch, last_t: state.lastT }));
   state.runWs = ws;
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
@@ -274,13 +288,14 @@ function openRunWs(id, lastT) {
     if (msg.type === "status") { showRun(msg.run); return; }
     if (msg.type === "records") {
       state.next = msg.next;
+      for (const r of msg.records) if (r.type === "rollout") state.lastT = r.timesteps;
       let changed = false;
       for (const c of Object.values(charts)) changed = c.append(msg.points) || changed;
       if (!changed) stampDraw();
     }
   };
   ws.onclose = () => { if (state.selected === id) setTimeout(() => {
-    if (state.selected === id && state.runWs === ws) openRunWs(id, 0); }, 1000); };
+    if (state.selected === id && state.runWs === ws) openRunWs(id); }, 1000); };
 }
 
 async function waitAnswer(id, req, label) {
