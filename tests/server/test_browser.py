@@ -141,13 +141,14 @@ def test_page_charts_saves_stops_starts_and_compares_runs(
              what="the started run to complete")
     for rid in ("tiny/live", started):
         css(f'tr[data-run="{rid}"] input.cmp')[0].click()
+    # charts are drawn while on screen: scroll to the comparison, as a user would
+    browser.execute_script("document.querySelector('#compare').scrollIntoView()")
     legend = lambda: sorted(browser.execute_script(  # noqa: E731
         "return [...document.querySelectorAll('#chart-compare .u-legend .u-series')]"
         ".map(e => e.textContent.trim())"))
     wait_for(lambda: legend() == sorted([started, "tiny/live"]),
              what="both runs on the comparison chart")
     assert int(css("#chart-compare")[0].get_attribute("data-points")) > 4
-    browser.execute_script("document.querySelector('#compare').scrollIntoView()")
     browser.execute_script("window.scrollTo(0, 0); document.querySelector('#detail').scrollTo(0, 0)")
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
