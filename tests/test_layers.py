@@ -4,7 +4,7 @@ Bottom to top (a package imports from its own layer group only within itself):
 
     registries < config, presets < tracking < multiagent < envs < guidance < algos < runs
     < evaluation < callbacks < builtins (and the package root) < training < tuning | monitoring
-    < cli
+    < server < cli < __main__
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ LAYERS: list[tuple[str, ...]] = [
     ("callbacks",),
     ("builtins", ""),  # "": the package root, whose import registers the built-ins
     ("training",),
-    ("tuning", "monitoring", "server"),
+    ("tuning", "monitoring"),
+    ("server",),
     ("cli",),
+    ("__main__",),  # ``python -m hlynr``: the same entry point as the cli
 ]
 LEVEL = {name: i for i, group in enumerate(LAYERS) for name in group}
 

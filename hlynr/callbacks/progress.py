@@ -12,6 +12,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.registries import Resumable
 
+MAX_FRESH = 1000  # raw episode rewards kept per progress record
+
 
 class RollingEpisodes:
     """Rolling reward / length / success of the last ``window`` finished training episodes."""
@@ -21,6 +23,8 @@ class RollingEpisodes:
         self.lengths: deque[int] = deque(maxlen=window)
         self.successes: deque[bool] = deque(maxlen=window)
         self.total = 0
+        self.fresh: list[float] = []
+        """Rewards of the episodes finished since the last :meth:`take_fresh`."""
 
     def add_infos(self, infos: list[dict[str, Any]], success_key: str) -> None:
         """Record every finished episode in a step's infos (rows carrying ``episode``)."""
@@ -28,10 +32,17 @@ class RollingEpisodes:
             ep = info.get("episode")
             if ep is not None:
                 self.rewards.append(float(ep["r"]))
+                if len(self.fresh) < MAX_FRESH:
+                    self.fresh.append(float(ep["r"]))
                 self.lengths.append(int(ep["l"]))
                 if success_key in info:
                     self.successes.append(bool(info[success_key]))
                 self.total += 1
+
+    def take_fresh(self) -> list[float]:
+        """The rewards of episodes finished since the last call (at most ``MAX_FRESH``)."""
+        fresh, self.fresh = self.fresh, []
+        return fresh
 
     def summary(self) -> dict[str, float | None]:
         """Means over the window (None where no episode has finished yet)."""
@@ -92,7 +103,7 @@ class ProgressCallback(BaseCallback, Resumable):
                   "steps_per_s": sps, **self.episodes.summary(),
                   "ent_coef": float(ent) if isinstance(ent, (int, float)) else None,
                   "learning_rate": float(lr), "stage": stage[0] if stage else None,
-                  "losses": losses}
+                  "losses": losses, "ep_rewards": self.episodes.take_fresh()}
         if record["success_rate"] is not None:
             self.logger.record("rollout/hlynr_success_rate", record["success_rate"])
         self.ctx.log.write("rollout", **record)

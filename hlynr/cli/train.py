@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--resume", metavar="RUN",
                      help="continue a run folder from its newest checkpoint "
                           "(with --set total_timesteps=N: train further)")
+    p.add_argument("--run-dir", metavar="DIR",
+                   help="train into this new folder instead of <runs_dir>/<name>/<timestamp>/")
     p.add_argument("--check", action="store_true", help="validate the config and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--optimize", action="store_true",
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{config.total_timesteps:,} timesteps)")
         return 0
     if args.optimize:
+        if args.run_dir:
+            raise CliError("--run-dir names one run's folder; --optimize writes one folder per trial "
+                           "(use --runs-dir)")
         from hlynr.cli.study import run_study_from_config
 
         return run_study_from_config(config, path, runs_dir=args.runs_dir, quiet=args.quiet)
@@ -119,15 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     hooks = RunHooks(on_step=display.on_step, listeners=[display])
     with display.progress:
         result = start_run(config, runs_dir=Path(args.runs_dir) if args.runs_dir else None,
-                           hooks=hooks)
+                           run_dir=Path(args.run_dir) if args.run_dir else None, hooks=hooks)
     return _report(result)
 
 
 def _resume_total(args: argparse.Namespace) -> int | None:
     """The only override a resume takes: ``--set total_timesteps=N`` (to train further)."""
-    if args.check or args.optimize or args.config or args.preset:
+    if args.check or args.optimize or args.config or args.preset or args.run_dir:
         raise CliError("--resume continues a run with its own config; it cannot be combined "
-                       "with --config/--preset/--check/--optimize")
+                       "with --config/--preset/--check/--optimize/--run-dir")
     total = None
     for item in args.overrides:
         key, _, value = item.partition("=")

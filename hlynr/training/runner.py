@@ -8,6 +8,8 @@ A run lives in ``<runs_dir>/<name>/<timestamp>/``:
 * ``tb/``: TensorBoard logs;
 * ``checkpoints/step_<N>/``: resumable checkpoints; ``best/`` and ``final/``: saved models;
 * ``summary.json``: status, timesteps, wall time, best evaluation.
+* ``run.lock``: held by the training process (:mod:`hlynr.runs.lock`);
+* ``control/``: save / stop requests and their answers (:mod:`hlynr.runs.control`).
 
 Ctrl+C or SIGTERM stops training at the next step and saves a checkpoint before returning.
 """
@@ -49,6 +51,8 @@ from hlynr.runs.artifacts import (
 from hlynr.runs.checkpoints import DamagedCheckpoint, list_checkpoints, verify_checkpoint
 from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
+from hlynr.runs.control import ControlCallback
+from hlynr.runs.lock import RunLock, RunLockedError, holder
 
 
 class RunError(Exception):
@@ -166,6 +170,7 @@ class Run:
         self.stop = _StopFlag()
         self._t0 = time.perf_counter()
         self._offset = 0.0
+        self.control: ControlCallback | None = None
 
     def wall_time(self) -> float:
         """Seconds of training so far, including time before a resume."""
@@ -198,6 +203,8 @@ class Run:
             built["collapse_guard"].apply_lr_scale(model)
         if self.hooks.on_step is not None:
             ordered.append(_StepHook(self.hooks.on_step))
+        self.control = ControlCallback(ctx)
+        ordered.append(self.control)
         ordered.append(InterruptCallback(self.stop))
         return ordered, built
 
@@ -226,17 +233,23 @@ class Run:
             if self.stop():
                 status = RunStatus.INTERRUPTED
                 reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
+            elif self.control is not None and self.control.stop_requested:
+                status = RunStatus.STOPPED
+                reason = "stop requested through the run folder's control channel"
             elif model.num_timesteps < self.config.total_timesteps:
                 status, reason = RunStatus.STOPPED, self._stop_reason(built)
         evaluation = built.get("evaluation")
         history = evaluation.history if isinstance(evaluation, EvaluationCallback) else []
+        checkpoint = None
         if status is not RunStatus.FAILED:
-            ctx.save_checkpoint(model, status.value, self.wall_time())
-            checkpoint = self.config.callback("checkpoint")
-            ctx.prune_checkpoints(checkpoint.keep_last if checkpoint is not None else 1)
+            checkpoint = ctx.save_checkpoint(model, status.value, self.wall_time())
+            keep = self.config.callback("checkpoint")
+            ctx.prune_checkpoints(keep.keep_last if keep is not None else 1)
             if status is not RunStatus.INTERRUPTED:
                 save_model_dir(self.run_dir / "final", model,
                                {"timesteps": int(model.num_timesteps), "status": status.value})
+        if self.control is not None:
+            self.control.finish(checkpoint, int(model.num_timesteps), status.value)
         best_path = self.run_dir / "best"
         best = read_meta(best_path) if (best_path / "meta.json").is_file() else None
         ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status.value,
@@ -270,6 +283,10 @@ def start_run(
     hooks: RunHooks | None = None,
 ) -> RunResult:
     """Start a new run of ``config`` and train it to the end (or until stopped)."""
+    if run_dir is not None and Path(run_dir).exists():
+        pid = holder(Path(run_dir))
+        raise RunError(str(RunLockedError(Path(run_dir), pid)) if pid is not None else
+                       f"{run_dir} already exists; a new run needs a new folder (--resume continues one)")
     _setup_torch(config)
     venv = build_vec_env(config)
     try:
@@ -278,7 +295,12 @@ def start_run(
         venv.close()
         raise
     run_dir = run_dir or new_run_dir(config, runs_dir)
-    run_dir.mkdir(parents=True, exist_ok=False)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        lock = RunLock(run_dir).acquire()
+    except (FileExistsError, RunLockedError) as exc:
+        venv.close()
+        raise RunError(f"{run_dir}: another process started a run in this folder ({exc})") from None
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(dump_config(config), sort_keys=False))
     write_json(run_dir / "versions.json", versions())
     model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
@@ -289,6 +311,7 @@ def start_run(
         return run.execute(model, _context(run, log), reset_num_timesteps=True)
     finally:
         venv.close()
+        lock.release()
 
 
 def _state_keys(config: ExperimentConfig) -> set[str]:
@@ -346,6 +369,17 @@ def resume_run(
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise RunError(f"{run_dir} is not a run folder (no config.yaml)")
+    try:
+        lock = RunLock(run_dir).acquire()
+    except RunLockedError as exc:
+        raise RunError(str(exc)) from None
+    try:
+        return _resume_locked(run_dir, total_timesteps, hooks)
+    finally:
+        lock.release()
+
+
+def _resume_locked(run_dir: Path, total_timesteps: int | None, hooks: RunHooks | None) -> RunResult:
     overrides = [f"total_timesteps={total_timesteps}"] if total_timesteps is not None else []
     config = load_config(run_dir / "config.yaml", overrides)
     checkpoints = list_checkpoints(run_dir)

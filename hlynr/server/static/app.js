@@ -1,0 +1,378 @@
+"use strict";
+// hlynr dashboard: run list, live charts of one run, comparison of several, start/stop/save/resume.
+
+const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
+const TOKEN = params.get("token") || sessionStorage.getItem("hlynr-token") || "";
+if (params.get("token")) sessionStorage.setItem("hlynr-token", TOKEN);
+const $ = (sel) => document.querySelector(sel);
+const COLORS = ["#2764c4", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#0b7285", "#5c940d",
+  "#e67700", "#364fc7", "#a61e4d"];
+window.hlynrDraws = [];  // {run, next, at}: when records up to `next` were drawn (for latency)
+
+async function api(path, opts = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (TOKEN) headers["X-Hlynr-Token"] = TOKEN;
+  const res = await fetch(path, { ...opts, headers });
+  let body = null;
+  try { body = await res.json(); } catch (e) { body = null; }
+  if (!res.ok) throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
+  return body;
+}
+const runPath = (id) => id.split("/").map(encodeURIComponent).join("/");
+function wsUrl(path, query = {}) {
+  const u = new URL(path, location.href);
+  u.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
+  if (TOKEN) u.searchParams.set("token", TOKEN);
+  return u.toString();
+}
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+function notice(text) { $("#notice").textContent = text; }
+const fmt = (x, d = 3) => (x === null || x === undefined) ? "-" :
+  (Math.abs(x) >= 1000 ? Math.round(x).toLocaleString() : Number(x).toPrecision(d));
+const pct = (x) => (x === null || x === undefined) ? "-" : `${(100 * x).toFixed(1)}%`;
+
+// ---------------------------------------------------------------- charts
+// All charts are redrawn together, at most once per DRAW_MS (live records come faster than
+// that), and only while on screen: drawing is what a watched run costs the machine.
+const DRAW_MS = 750;
+const dirty = new Set();
+let drawTimer = null, lastDraw = 0;
+function scheduleDraws() {
+  if (drawTimer !== null) return;
+  drawTimer = setTimeout(() => requestAnimationFrame(() => {
+    drawTimer = null; lastDraw = performance.now();
+    for (const c of [...dirty]) if (c.visible) { dirty.delete(c); c.render(); }
+    stampDraw();
+  }), Math.max(0, lastDraw + DRAW_MS - performance.now()));
+}
+const small = (u, vals) => vals.map((v) => v === 0 ? "0" :
+  (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(+v.toPrecision(3))));
+class LiveChart {
+  // defs: [{key, label, points, scale, width}] or a prefix (every series named prefix*)
+  constructor(el, defs, { bands = [], prefix = null, match = null, scales = {}, axes = null } = {}) {
+    this.el = el; this.defs = defs; this.bands = bands; this.prefix = prefix; this.match = match;
+    this.scales = scales; this.axes = axes; this.data = {}; this.plot = null; this.keys = [];
+    this.visible = true;
+    new ResizeObserver(() => {  // only a change of width redraws (uPlot's own changes do not)
+      const size = this.size();
+      if (this.plot && size.width !== this.plot.width) this.plot.setSize(size);
+    }).observe(el);
+    new IntersectionObserver((entries) => {
+      this.visible = entries[entries.length - 1].isIntersecting;
+      if (this.visible && dirty.has(this)) scheduleDraws();
+    }).observe(el);
+  }
+  size() { return { width: Math.max(this.el.clientWidth, 200), height: 200 }; }
+  currentDefs() {
+    if (!this.prefix) return this.defs;
+    return Object.keys(this.data).filter((k) => this.wants(k)).sort()
+      .map((k) => ({ key: k, label: k.slice(this.prefix.length) }));
+  }
+  set(series) {
+    this.data = {};
+    for (const [k, v] of Object.entries(series)) this.data[k] = [v[0].slice(), v[1].slice()];
+    this.draw();
+  }
+  append(points) {
+    let changed = false;
+    for (const [k, v] of Object.entries(points)) {
+      if (!this.wants(k)) continue;
+      const col = this.data[k] || (this.data[k] = [[], []]);
+      for (let i = 0; i < v[0].length; i++) {
+        if (col[0].length && v[0][i] <= col[0][col[0].length - 1]) continue;
+        col[0].push(v[0][i]); col[1].push(v[1][i]); changed = true;
+      }
+    }
+    if (changed) this.draw();
+    return changed;
+  }
+  wants(k) {
+    if (!this.prefix) return this.defs.some((d) => d.key === k);
+    return k.startsWith(this.prefix) && (!this.match || this.match.test(k));
+  }
+  draw() { dirty.add(this); scheduleDraws(); }
+  render() {
+    const defs = this.currentDefs();
+    const tables = defs.map((d) => this.data[d.key] || [[], []]).filter((t) => t[0].length);
+    const present = defs.filter((d) => (this.data[d.key] || [[]])[0].length);
+    let total = 0;
+    for (const t of tables) total += t[0].length;
+    this.el.dataset.points = String(total);
+    if (!tables.length) { if (this.plot) { this.plot.destroy(); this.plot = null; this.keys = []; } return; }
+    const aligned = uPlot.join(tables);
+    const keys = present.map((d) => d.key).join("|");
+    if (!this.plot || keys !== this.keys) {
+      if (this.plot) this.plot.destroy();
+      const series = [{ label: "timesteps" }].concat(present.map((d, i) => {
+        const color = d.color || COLORS[i % COLORS.length];
+        const s = { label: d.label, stroke: color, width: d.width || 1.5, scale: d.scale || "y",
+          spanGaps: true, points: { show: false } };
+        if (d.points) { s.paths = () => null; s.points = { show: true, size: 3, fill: color }; }
+        if (d.marks) s.points = { show: true, size: 6, fill: color };
+        return s;
+      }));
+      const idx = (k) => present.findIndex((d) => d.key === k) + 1;
+      const bands = this.bands.filter(([hi, lo]) => idx(hi) > 0 && idx(lo) > 0)
+        .map(([hi, lo, fill]) => ({ series: [idx(hi), idx(lo)], fill }));
+      this.plot = new uPlot({
+        ...this.size(), series, bands, legend: { live: false },
+        scales: { x: { time: false }, ...this.scales },
+        axes: this.axes || [{}, {}], cursor: { drag: { x: true, y: false } },
+      }, aligned, this.el);
+      this.keys = keys;
+    } else {
+      this.plot.setData(aligned);
+    }
+  }
+}
+
+const charts = {
+  reward: new LiveChart($("#chart-reward"), [
+    { key: "reward.raw", label: "episode", points: true, color: "#9fb7e0" },
+    { key: "reward.ma", label: "moving average (100 episodes)", color: "#2764c4", width: 2 },
+    { key: "reward.eval", label: "evaluation", color: "#d9480f", width: 2, marks: true }]),
+  success: new LiveChart($("#chart-success"), [
+    { key: "success.train", label: "training (rolling 100)", color: "#2764c4" },
+    { key: "success.eval", label: "evaluation", color: "#d9480f", width: 2, marks: true },
+    { key: "success.eval_hi", label: "95% high", color: "rgba(217,72,15,.3)", width: 1 },
+    { key: "success.eval_lo", label: "95% low", color: "rgba(217,72,15,.3)", width: 1 }],
+    { bands: [["success.eval_hi", "success.eval_lo", "rgba(217,72,15,.12)"]],
+      scales: { y: { range: [0, 1] } } }),
+  losses: new LiveChart($("#chart-losses"), [], { prefix: "loss.", match: /loss$/ }),
+  rates: new LiveChart($("#chart-rates"), [
+    { key: "ent_coef", label: "entropy coef", color: "#862e9c" },
+    { key: "learning_rate", label: "learning rate", color: "#2b8a3e", scale: "lr" }],
+    { axes: [{}, { scale: "y", values: small }, { scale: "lr", side: 1, grid: { show: false },
+      values: small, size: 60 }] }),
+  stage: new LiveChart($("#chart-stage"), [{ key: "stage", label: "stage", color: "#0b7285" }]),
+  sps: new LiveChart($("#chart-sps"), [{ key: "steps_per_s", label: "steps/s", color: "#5c940d" }]),
+};
+function stampDraw() {  // records up to state.next are on screen (after the next frame)
+  const run = state.selected, next = state.next;
+  requestAnimationFrame(() => {
+    window.hlynrDraws.push({ run, next, at: Date.now() });
+    if (window.hlynrDraws.length > 200) window.hlynrDraws.shift();
+  });
+}
+const compareChart = new LiveChart($("#chart-compare"), [], { prefix: "run:" });
+
+// ---------------------------------------------------------------- state
+const state = { runs: {}, selected: null, compare: new Set(), runWs: null, next: 0, epoch: null,
+  lastT: 0,
+  view: null, pendingSelect: null, seenLaunchErrors: new Set() };
+
+const rowsById = new Map();  // run id -> <tr>, kept across updates (stable elements)
+function makeRow(id) {
+  const tr = document.createElement("tr");
+  tr.dataset.run = id;
+  tr.innerHTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
+    <td class="id"></td><td><span class="badge"></span></td>
+    <td><span class="bar"><i></i></span></td><td class="ev"></td><td class="alert-count"></td>`;
+  tr.querySelector(".id").textContent = id;
+  tr.querySelector(".id").title = id;
+  const box = tr.querySelector(".cmp");
+  box.addEventListener("click", (e) => { e.stopPropagation(); toggleCompare(id, box.checked); });
+  tr.addEventListener("click", () => selectRun(id));
+  return tr;
+}
+function renderList() {
+  const filter = $("#filter").value.trim().toLowerCase();
+  const rows = Object.values(state.runs).filter((r) => !filter || r.id.toLowerCase().includes(filter))
+    .sort((a, b) => (b.mtime || 0) - (a.mtime || 0) || (a.id < b.id ? -1 : 1));
+  const body = $("#runs tbody");
+  for (const [id, tr] of rowsById) if (!state.runs[id]) { tr.remove(); rowsById.delete(id); }
+  const shown = new Set(rows.map((r) => r.id));
+  for (const [id, tr] of rowsById) tr.hidden = !shown.has(id);
+  rows.forEach((r, i) => {
+    let tr = rowsById.get(r.id);
+    if (!tr) { tr = makeRow(r.id); rowsById.set(r.id, tr); }
+    tr.classList.toggle("selected", r.id === state.selected);
+    const badge = tr.querySelector(".badge");
+    setText(badge, r.status);
+    if (badge.className !== `badge ${r.status}`) badge.className = `badge ${r.status}`;
+    const width = `${Math.round(100 * (r.progress || 0))}%`;
+    const bar = tr.querySelector(".bar > i");
+    if (bar.style.width !== width) bar.style.width = width;
+    const ev = r.latest_eval;
+    setText(tr.querySelector(".ev"), !ev ? "-" :
+      (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
+        ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward));
+    const al = tr.querySelector(".alert-count");
+    setText(al, r.alerts.length ? "⚠ " + r.alerts.length : "");
+    al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
+    tr.querySelector(".cmp").checked = state.compare.has(r.id);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+  });
+}
+let listTimer = null;
+const scheduleList = () => { if (!listTimer) listTimer = setTimeout(() => { listTimer = null; renderList(); }, 100); };
+$("#filter").addEventListener("input", scheduleList);
+
+function connectList() {
+  const ws = new WebSocket(wsUrl("/ws/runs"));
+  ws.onopen = () => { $("#conn").textContent = "live"; $("#conn").className = "conn on"; };
+  ws.onclose = () => { $("#conn").textContent = "offline"; $("#conn").className = "conn off";
+    setTimeout(connectList, 1000); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type !== "runs") return;
+    if (msg.full) state.runs = {};
+    for (const r of msg.runs) state.runs[r.id] = r;
+    for (const id of msg.removed) delete state.runs[id];
+    for (const l of msg.launches || []) {
+      const key = `${l.run}:${l.pid}`;
+      if (l.returncode && !state.seenLaunchErrors.has(key)) {
+        state.seenLaunchErrors.add(key);
+        notice(`${l.action} of ${l.run} failed (exit ${l.returncode}): ${l.message}`);
+      }
+    }
+    scheduleList();
+    if (state.pendingSelect && state.runs[state.pendingSelect]) {
+      const id = state.pendingSelect; state.pendingSelect = null; selectRun(id);
+    }
+    if (state.compare.size && msg.runs.some((r) => state.compare.has(r.id))) scheduleCompare();
+  };
+}
+
+// ---------------------------------------------------------------- one run
+function showRun(view) {
+  state.view = view;
+  $("#run-title").textContent = view.id;
+  const badge = $("#run-status");
+  badge.textContent = view.status + (view.pid ? ` (pid ${view.pid})` : "");
+  badge.className = `badge ${view.status}`;
+  const total = view.total_timesteps ? view.total_timesteps.toLocaleString() : "?";
+  const ev = view.latest_eval, best = view.best_eval;
+  const evalText = (e) => !e ? "-" : (e.eval_success_rate !== undefined && e.eval_success_rate !== null)
+    ? `${pct(e.eval_success_rate)} [${pct(e.eval_success_ci_low)}, ${pct(e.eval_success_ci_high)}] at ${e.timesteps.toLocaleString()}`
+    : `reward ${fmt(e.eval_mean_reward)} at ${e.timesteps.toLocaleString()}`;
+  $("#run-facts").innerHTML = `<b>${view.timesteps.toLocaleString()}</b> / ${total} timesteps
+    (${pct(view.progress)}) · <b>${fmt(view.steps_per_s)}</b> steps/s · latest eval <b></b> · best <b></b>
+    · ${view.checkpoints.length} checkpoint(s)`;
+  const bs = $("#run-facts").querySelectorAll("b");
+  bs[2].textContent = evalText(ev); bs[3].textContent = evalText(best);
+  $("#run-alerts").replaceChildren(...view.alerts.map((a) => {
+    const li = document.createElement("li"); li.textContent = `${a.kind}: ${a.message}`; return li;
+  }));
+  const live = view.status === "running";
+  $("#btn-save").disabled = !live;
+  $("#btn-stop").disabled = !live;
+  $("#btn-resume").disabled = !view.resumable;
+}
+
+async function selectRun(id) {
+  if (state.runWs) { state.runWs.onclose = null; state.runWs.close(); state.runWs = null; }
+  state.selected = id;
+  renderList();
+  $("#empty").hidden = true; $("#run").hidden = false;
+  const p = runPath(id);
+  const [series, config, view] = await Promise.all([
+    api(`/api/runs/${p}/series?points=1500`), api(`/api/runs/${p}/config`), api(`/api/runs/${p}`)]);
+  if (state.selected !== id) return;
+  for (const c of Object.values(charts)) c.set(series.series);
+  $("#config").textContent = config.yaml;
+  showRun(view);
+  state.next = series.next; state.epoch = series.epoch; state.lastT = series.last_rollout_t;
+  openRunWs(id);
+}
+
+function openRunWs(id) {  // streams records from state.next on (the resume point)
+  const ws = new WebSocket(wsUrl(`/ws/runs/${runPath(id)}`,
+    { since: state.next, epoch: state.epoch, last_t: state.lastT }));
+  state.runWs = ws;
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (state.selected !== id) return;
+    if (msg.type === "reset") { selectRun(id); return; }
+    if (msg.type === "status") { showRun(msg.run); return; }
+    if (msg.type === "records") {
+      state.next = msg.next;
+      for (const r of msg.records) if (r.type === "rollout") state.lastT = r.timesteps;
+      let changed = false;
+      for (const c of Object.values(charts)) changed = c.append(msg.points) || changed;
+      if (!changed) stampDraw();
+    }
+  };
+  ws.onclose = () => { if (state.selected === id) setTimeout(() => {
+    if (state.selected === id && state.runWs === ws) openRunWs(id); }, 1000); };
+}
+
+async function waitAnswer(id, req, label) {
+  for (let i = 0; i < 600; i++) {
+    const a = await api(`/api/runs/${runPath(id)}/control/${req}`);
+    if (a.status !== "pending") {
+      notice(`${label} ${id}: ${a.status}${a.checkpoint ? ` (${a.checkpoint})` : ""}${a.message ? ` - ${a.message}` : ""}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  notice(`${label} ${id}: no answer yet (the request stays in the run folder)`);
+}
+
+async function control(action) {
+  const id = state.selected;
+  if (!id) return;
+  const question = { save: `Save a checkpoint of ${id} now? Training goes on.`,
+    stop: `Stop ${id}? A checkpoint and the final model are saved; Resume continues it.`,
+    resume: `Resume ${id} from its newest checkpoint?` }[action];
+  if (!window.confirm(question)) return;
+  try {
+    const res = await api(`/api/runs/${runPath(id)}/${action}`, { method: "POST", body: "{}" });
+    if (action === "resume") { notice(`resuming ${id} (process ${res.pid})`); return; }
+    notice(`${action} requested for ${id}…`);
+    await waitAnswer(id, res.request, action);
+  } catch (e) { notice(`${action} ${id}: error: ${e.message}`); }
+}
+$("#btn-save").addEventListener("click", () => control("save"));
+$("#btn-stop").addEventListener("click", () => control("stop"));
+$("#btn-resume").addEventListener("click", () => control("resume"));
+
+// ---------------------------------------------------------------- compare
+function toggleCompare(id, on) {
+  if (on) state.compare.add(id); else state.compare.delete(id);
+  $("#compare").hidden = state.compare.size === 0;
+  if (state.selected === null) $("#empty").hidden = state.compare.size > 0;
+  scheduleCompare(true);
+}
+let compareTimer = null;
+function scheduleCompare(now = false) {
+  if (compareTimer) return;
+  compareTimer = setTimeout(() => { compareTimer = null; drawCompare(); }, now ? 0 : 3000);
+}
+async function drawCompare() {
+  const metric = $("#compare-metric").value;
+  const ids = [...state.compare];
+  const all = await Promise.all(ids.map((id) =>
+    api(`/api/runs/${runPath(id)}/series?points=800`).catch(() => null)));
+  const series = {};
+  ids.forEach((id, i) => { const s = all[i] && all[i].series[metric]; if (s) series[`run:${id}`] = s; });
+  compareChart.set(series);
+}
+$("#compare-metric").addEventListener("change", () => scheduleCompare(true));
+
+// ---------------------------------------------------------------- start
+$("#btn-start").addEventListener("click", async () => {
+  $("#start-error").textContent = "";
+  try {
+    const { configs } = await api("/api/configs");
+    $("#start-config").replaceChildren(...configs.map((c) => {
+      const o = document.createElement("option"); o.value = c; o.textContent = c; return o;
+    }));
+  } catch (e) { $("#start-error").textContent = `error: ${e.message}`; }
+  $("#start-dialog").showModal();
+});
+$("#start-submit").addEventListener("click", async () => {
+  const config = $("#start-config").value;
+  const overrides = $("#start-overrides").value.split("\n").map((s) => s.trim()).filter(Boolean);
+  if (!config) { $("#start-error").textContent = "error: no config selected"; return; }
+  if (!window.confirm(`Start a run of ${config}${overrides.length ? " with " + overrides.join(", ") : ""}?`)) return;
+  try {
+    const res = await api("/api/start", { method: "POST", body: JSON.stringify({ config, overrides }) });
+    $("#start-dialog").close();
+    notice(`started ${res.run} (process ${res.pid})`);
+    state.pendingSelect = res.run;
+  } catch (e) { $("#start-error").textContent = `error: ${e.message}`; }
+});
+
+connectList();
