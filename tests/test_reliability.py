@@ -122,3 +122,14 @@ def test_markup_in_user_input_is_printed_as_it_is(tmp_path: Path) -> None:
     cfg = write_config(tmp_path)
     res = cli("train.py", "--config", str(cfg), "--set", "[/x]=1", "--check")
     assert res.returncode == 2 and "[/x]" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_progress_log_that_is_not_utf8_is_read_and_monitored(tmp_path: Path) -> None:
+    run = _train(tmp_path, total_timesteps=128, callbacks=[])
+    log = run / "progress.jsonl"
+    records = read_progress(log)
+    log.write_bytes(log.read_bytes() + b'{"type": "rollout", "timesteps": 9\xff\xfe}\n\xc3\x28\n')
+    assert read_progress(log) == records  # the damaged lines are skipped, the rest kept
+    res = cli("monitor_training.py", str(run), "--json")
+    assert res.returncode in (0, 1) and "Traceback" not in res.stderr, res.stderr
+    assert json.loads(res.stdout)["timesteps"] == records[-1]["timesteps"]

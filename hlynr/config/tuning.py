@@ -127,8 +127,8 @@ class SamplerConfig(StrictModel):
 
     name: Literal["tpe", "random", "cmaes", "grid"] = "tpe"
     seed: int | None = Field(
-        None, ge=0, description="sampler seed for a reproducible single-process study (default: "
-                                "fresh randomness, so parallel processes propose different values)")
+        None, ge=0, description="sampler seed: the first process of a study uses it as is, each "
+                                "later process derives its own from it (default: fresh randomness)")
     n_startup_trials: int = Field(5, ge=0, description="random trials before TPE / CMA-ES model")
     multivariate: bool = Field(False, description="TPE: model parameters jointly")
 

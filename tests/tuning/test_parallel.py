@@ -101,3 +101,33 @@ def test_two_processes_share_a_postgresql_study(write_config, tmp_path: Path) ->
             optuna.delete_study(study_name=name, storage=with_installed_driver(url))
         except KeyError:
             pass
+
+
+@pytest.mark.slow
+def test_three_processes_with_one_sampler_seed_sample_distinct_trials(
+        write_config, tmp_path: Path) -> None:
+    """Each process derives its own sampler seed from the study seed: no repeated proposals."""
+    runs = tmp_path / "runs"
+    config = _config("seeded")
+    config["tune"]["sampler"] = {"name": "random", "seed": 7}
+    path = write_config(config)
+    args = ["--config", str(path), "--runs-dir", str(runs), "--n-trials", "2"]
+    procs = [run_tune_process(args, cwd=path.parent) for _ in range(3)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    study = open_existing(f"sqlite:///{runs / 'cp_tune' / 'tune.db'}", "seeded")
+    rates = [t.params["algo.hyperparams.learning_rate"] for t in study.get_trials()]
+    assert len(rates) == 6 and len(set(rates)) == 6, rates
+
+
+def test_worker_indices_are_distinct_and_the_first_keeps_the_seed(tmp_path: Path) -> None:
+    from hlynr.tuning.study import register_worker, worker_seed
+
+    storage = f"sqlite:///{tmp_path / 'w.db'}"
+    study = optuna.create_study(storage=storage, study_name="w")
+    joined = [register_worker(optuna.load_study(study_name="w", storage=storage))
+              for _ in range(4)]
+    assert joined == [0, 1, 2, 3]
+    assert worker_seed(7, 0) == 7 and len({worker_seed(7, i) for i in range(4)}) == 4
+    assert worker_seed(None, 3) is None
