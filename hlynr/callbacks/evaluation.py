@@ -6,7 +6,6 @@ import time
 from typing import Any, Literal
 
 from pydantic import Field
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 

@@ -34,7 +34,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 import hlynr
-from hlynr.algos.builder import build_model, load_model
+from hlynr.algos.builder import build_model
 from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
@@ -45,18 +45,16 @@ from hlynr.registries import (
     TrainingDiverged,
 )
 from hlynr.runs.artifacts import (
-    MODEL_FILE, REPLAY_FILE, read_meta, restore_vecnormalize, save_model_dir, write_json,
+    read_meta, save_model_dir, write_json,
     write_text_atomic,
 )
-from hlynr.runs.checkpoints import DamagedCheckpoint, list_checkpoints, verify_checkpoint
+from hlynr.runs.checkpoints import list_checkpoints
 from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
+from hlynr.training.errors import RunError
+from hlynr.training.resume import newest_resumable
 from hlynr.runs.control import ControlCallback
 from hlynr.runs.lock import RunLock, RunLockedError, holder
-
-
-class RunError(Exception):
-    """A run could not start or continue; ``str()`` is the complete user-facing message."""
 
 
 @dataclass
@@ -314,50 +312,6 @@ def start_run(
         lock.release()
 
 
-def _state_keys(config: ExperimentConfig) -> set[str]:
-    """The components whose state every checkpoint of ``config``'s runs must hold."""
-    keys = {ProgressCallback.state_key}
-    for spec in config.callbacks:
-        build = CALLBACKS.get(spec.name).build
-        if isinstance(build, type) and issubclass(build, Resumable):
-            keys.add(build.state_key)
-    return keys
-
-
-def _newest_resumable(
-    run_dir: Path, checkpoints: list[Path], config: ExperimentConfig, hooks: RunHooks | None,
-) -> tuple[Path, dict[str, Any], Any, VecEnv]:
-    """The newest checkpoint that verifies and loads, with its model on a fresh env.
-
-    Damaged checkpoints (unreadable files, incomplete meta, missing callback state) are passed
-    over, newest first; falling back is reported in one line through ``hooks.on_notice``.
-    """
-    problems: list[str] = []
-    for ckpt in reversed(checkpoints):
-        try:
-            meta = verify_checkpoint(ckpt, _state_keys(config))
-        except DamagedCheckpoint as exc:
-            problems.append(f"{ckpt.name} is damaged ({exc})")
-            continue
-        if meta["timesteps"] >= config.total_timesteps:
-            raise RunError(f"{run_dir} already reached {config.total_timesteps} timesteps; "
-                           "train further with --resume RUN --set total_timesteps=N")
-        venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
-        try:
-            model = load_model(config, ckpt / MODEL_FILE, venv)
-            restore_vecnormalize(ckpt, model.get_env(), training=True)
-            if (ckpt / REPLAY_FILE).is_file():
-                model.load_replay_buffer(ckpt / REPLAY_FILE)
-        except Exception as exc:  # a damaged zip/pickle that passed the checks
-            venv.close()
-            problems.append(f"{ckpt.name} could not be loaded ({type(exc).__name__}: {exc})")
-            continue
-        if problems and hooks is not None and hooks.on_notice is not None:
-            hooks.on_notice(f"{'; '.join(problems)}: resuming from {ckpt.name}")
-        return ckpt, meta, model, venv
-    raise RunError(f"{run_dir}: no checkpoint can be resumed from: {'; '.join(problems)}")
-
-
 def resume_run(
     run_dir: Path, *, total_timesteps: int | None = None, hooks: RunHooks | None = None,
 ) -> RunResult:
@@ -386,7 +340,8 @@ def _resume_locked(run_dir: Path, total_timesteps: int | None, hooks: RunHooks |
     if not checkpoints:
         raise RunError(f"{run_dir} has no complete checkpoint to resume from")
     _setup_torch(config)
-    ckpt, meta, model, venv = _newest_resumable(run_dir, checkpoints, config, hooks)
+    ckpt, meta, model, venv = newest_resumable(
+        run_dir, checkpoints, config, hooks.on_notice if hooks is not None else None)
     try:
         model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
         if overrides:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hlynr.envs.atc import ATCEngine, ATCEnv, ATCParams
+from hlynr.envs.atc import ATCEnv
 from hlynr.envs.atc.mvp import MVPParams, direct_conflict, mvp_velocity
 from hlynr.envs.atc.units import KT, NM, wrap_angle
 from hlynr.registries import BASELINES
