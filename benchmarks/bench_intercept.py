@@ -11,7 +11,8 @@ processes; not for 1 env), and the same scenario as SB3 ``DummyVecEnv`` over sin
 ``InterceptEnv``; it prints env-steps/s and the ratios. The versions are stepped in
 alternating rounds so that all see the same machine load. Then it measures end-to-end PPO
 steps/s (batched env, 64 envs, frame stack 4, VecNormalize, MLP 64x64, one torch thread) with
-one process and with ``workers`` processes.
+one process and with ``workers`` processes. A last line compares the batched env at 1024 envs with
+the privileged critic rows (``critic_observations()``) off and on.
 Targets: >= 1,000,000 env-steps/s at 1024 envs on 2 cores and >= 100x the DummyVecEnv path.
 """
 
@@ -66,6 +67,43 @@ class _Runner:
         return self.steps * self.n / self.wall, self.steps * self.n / max(self.cpu, 1e-9)
 
 
+class _CriticRunner(_Runner):
+    """A runner that also reads the privileged critic rows after every step (as AsymmetricPPO)."""
+
+    def __init__(self, venv: Any, n: int) -> None:
+        super().__init__(venv, n)
+        venv.critic_observations()  # switches the critic state on
+
+    def round(self, seconds: float) -> None:
+        """Step and read the critic rows for about ``seconds`` of wall-clock time."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        while True:
+            self.venv.step(self.acts[self.i % 64])
+            self.venv.critic_observations()
+            self.i += 1
+            self.steps += 1
+            if time.perf_counter() - t0 > seconds:
+                break
+        self.wall += time.perf_counter() - t0
+        self.cpu += time.process_time() - c0
+
+
+def _critic_rows(secs: float, rounds: int, sensor: dict[str, str]) -> None:
+    """Batched env at 1024 envs (one process) with the privileged critic rows off and on."""
+    from hlynr.envs.intercept import BatchedInterceptVecEnv
+
+    def make() -> Any:
+        return BatchedInterceptVecEnv(1024, seed=0, scenario="standard", sensor=sensor)
+
+    runners = {"off": _Runner(make(), 1024), "on": _CriticRunner(make(), 1024)}
+    for _ in range(rounds):
+        for r in runners.values():
+            r.round(secs / rounds)
+    off, on = runners["off"].rates()[0], runners["on"].rates()[0]
+    print(f"1024 envs, 1p, privileged critic rows off / on (read every step): {off:,.0f} / {on:,.0f} "
+          f"env-steps/s wall (on = {on / off:.2f}x off)")
+
+
 def main() -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser()
@@ -118,6 +156,7 @@ def main() -> None:
         print(f"{n:>5} {cell('1p')} {cell('mp')} {cell('dummy')} {ratio('1p')} {ratio('mp')}", flush=True)
         for r in runners.values():
             r.venv.close()
+    _critic_rows(secs, rounds, sensor)
     print(f"load average after the env benchmark: {os.getloadavg()[0]:.2f}")
 
     if args.no_ppo:

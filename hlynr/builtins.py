@@ -43,6 +43,8 @@ _ALGORITHMS = {
     "QRDQN": AlgorithmEntry("sb3_contrib:QRDQN", "MlpPolicy", **_DISCRETE),
     "MAPPO": AlgorithmEntry("hlynr.algos.centralised:MAPPO", "MlpPolicy", centralised_critic=True,
                             **_ON_POLICY),
+    "AsymmetricPPO": AlgorithmEntry("hlynr.algos.centralised:MAPPO", "MlpPolicy",
+                                    centralised_critic=True, **_ON_POLICY),
     "RecurrentPPO": AlgorithmEntry("hlynr.algos.recurrent_ppo:RecurrentPPO", "MlpLstmPolicy",
                                    recurrent=True, **_ON_POLICY),
     "sb3_contrib.RecurrentPPO": AlgorithmEntry("sb3_contrib:RecurrentPPO", "MlpLstmPolicy",

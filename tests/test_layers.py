@@ -136,7 +136,7 @@ data = {
                   "collapse_guard"],
 }
 c.validate_config(data)
-for algo in [a for a in names["algorithms"] if a != "MAPPO"]:
+for algo in [a for a in names["algorithms"] if a not in ("MAPPO", "AsymmetricPPO")]:
     env = "Pendulum-v1" if algo not in ("DQN", "QRDQN") else "CartPole-v1"
     c.validate_config({"name": "a", "total_timesteps": 1000, "env": {"id": env},
                        "algo": {"name": algo}})
@@ -150,6 +150,9 @@ for env in names["pettingzoo"]:
 c.validate_config({"name": "m", "total_timesteps": 1000,
                    "env": {"type": "pettingzoo", "id": "hlynr/Swarm-v0", "vectoriser": "batched"},
                    "algo": {"name": "MAPPO"}})
+c.validate_config({"name": "p", "total_timesteps": 1000,
+                   "env": {"id": "hlynr/Intercept-v0", "vectoriser": "batched", "n_envs": 2},
+                   "algo": {"name": "AsymmetricPPO", "hyperparams": {"n_steps": 64, "batch_size": 64}}})
 print(json.dumps(names))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

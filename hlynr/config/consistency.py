@@ -8,7 +8,8 @@ Each check returns ``(key path, message)`` for the first problem, before anythin
   (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
 * episodic ``train_freq`` (``[k, episode]``) needs a single env;
 * an evaluation at a curriculum stage index needs a curriculum with that stage;
-* a centralised critic (MAPPO) needs an env that publishes a global state.
+* a centralised or privileged critic (MAPPO, AsymmetricPPO) needs an env whose batched VecEnv
+  publishes a critic state (:class:`~hlynr.registries.CriticStateSource`).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def _check_global_state(config: ExperimentConfig) -> Problem:
         return None
     env, where = config.env, f"env '{config.env.id}'"
     problem = None
-    if env.type != "pettingzoo":
+    if env.type != "pettingzoo" and env.id not in BATCHED_ENVS:
         problem = f"{where} is a single-agent Gymnasium env and publishes no global state"
     elif env.vectoriser != "batched":
         problem = (f"{where} with vectoriser '{env.vectoriser}' publishes no global state; use "

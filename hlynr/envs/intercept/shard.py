@@ -16,12 +16,15 @@ from typing import Any
 import numpy as np
 
 from hlynr.envs.intercept.core import InterceptCore, final_info
+from hlynr.envs.intercept.critic import TRUTH_DIM, truth_rows
 from hlynr.envs.intercept.observation import OBS_DIM
 
 _LAYOUT: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
     ("actions", np.float64, (2,)),
     ("obs", np.float32, (OBS_DIM,)),
     ("terminal_obs", np.float32, (OBS_DIM,)),
+    ("truth", np.float32, (TRUTH_DIM,)),
+    ("terminal_truth", np.float32, (TRUTH_DIM,)),
     ("stats", np.float64, (4,)),
     ("reason", np.int64, ()),
     ("reward", np.float32, ()),
@@ -39,12 +42,16 @@ class StepBuffers:
     ``actions`` (n, 2) float64 in; out: ``obs`` (n, OBS_DIM) float32, ``reward`` (n,) float32,
     ``done``/``truncated`` (n,) bool, and for the envs that finished this step their
     ``terminal_obs`` (final observation), ``reason`` (termination code) and ``stats`` (the
-    ``FINAL_STATS`` numbers); those three rows are stale for envs that did not finish.
+    ``FINAL_STATS`` numbers); those three rows are stale for envs that did not finish. With the
+    critic state on (:meth:`Shard.enable_critic`): ``truth`` (n, TRUTH_DIM), the truth blocks of
+    the current states, and ``terminal_truth``, those of the final states of finished envs.
     """
 
     actions: np.ndarray
     obs: np.ndarray
     terminal_obs: np.ndarray
+    truth: np.ndarray
+    terminal_truth: np.ndarray
     stats: np.ndarray
     reason: np.ndarray
     reward: np.ndarray
@@ -87,6 +94,8 @@ class Shard:
         if buffers.obs.shape[0] != core.n:
             raise ValueError(f"buffers have {buffers.obs.shape[0]} rows for {core.n} envs")
         self.core, self.buf, self.publish_obs = core, buffers, publish_obs
+        self.critic = False
+        """Whether each step also writes the privileged critic state (see :meth:`enable_critic`)."""
 
     def reset(self, seeds: list[int] | None) -> None:
         """Reset every env (seeding env ``i`` with ``seeds[i]`` first if given); observations to ``obs``."""
@@ -94,6 +103,8 @@ class Shard:
         if seeds is not None:
             self.core.seed_idx(idx, seeds)
         self.buf.obs[...] = self.core.reset_idx(idx)
+        if self.critic:
+            self.buf.truth[...] = truth_rows(self.core)
 
     def step(self) -> np.ndarray:
         """Step every env with ``buf.actions``; finished envs are reset, their final observation and
@@ -107,6 +118,8 @@ class Shard:
             final = core.observation_inputs(done_idx)
             buf.stats[done_idx] = core.final_stats(done_idx)
             buf.reason[done_idx] = reason[done_idx]
+            if self.critic:
+                buf.terminal_truth[done_idx] = truth_rows(core, done_idx)
             core.restart_idx(done_idx)
             obs, final_obs = core.observe_after_reset(final)
             buf.terminal_obs[done_idx] = final_obs
@@ -117,6 +130,8 @@ class Shard:
         buf.reward[...] = reward
         buf.done[...] = done
         buf.truncated[...] = trunc
+        if self.critic:
+            buf.truth[...] = truth_rows(core)
         return obs
 
     # ---------------------------------------------------------------- control (by name in workers)
@@ -132,22 +147,35 @@ class Shard:
         """The parameter models of the share's envs ``idx``."""
         return [self.core.models[i] for i in idx]
 
+    def enable_critic(self) -> None:
+        """From now on publish the truth blocks (:mod:`~hlynr.envs.intercept.critic`) in
+        ``truth``/``terminal_truth``; writes those of the current states at once."""
+        self.critic = True
+        self.buf.truth[...] = truth_rows(self.core)
 
-CONTROL_METHODS: frozenset[str] = frozenset({"reset", "check_params", "apply_params", "models"})
+
+CONTROL_METHODS: frozenset[str] = frozenset({"reset", "check_params", "apply_params", "models",
+                                             "enable_critic"})
 """The :class:`Shard` methods a worker process runs on request (besides ``step``)."""
 
 
-def done_infos(buf: StepBuffers, infos: list[dict[str, Any]], done_idx: list[int]) -> None:
+def done_infos(buf: StepBuffers, infos: list[dict[str, Any]], done_idx: list[int],
+               critic: bool = False) -> None:
     """Write the final-step infos of the envs ``done_idx`` (rows of ``buf``) into ``infos``:
-    episode statistics, ``TimeLimit.truncated`` and ``terminal_observation`` (a copy)."""
+    episode statistics, ``TimeLimit.truncated`` and ``terminal_observation`` (a copy); with
+    ``critic`` also ``terminal_critic_observation`` (final truth block, then final observation)."""
     # one conversion per field for all finished envs; each info gets its own row of one copy
     stats = buf.stats[done_idx].tolist()
     reason = buf.reason[done_idx].tolist()
     trunc = buf.truncated[done_idx].tolist()
     term_obs = buf.terminal_obs[done_idx]
+    term_critic = (np.concatenate([buf.terminal_truth[done_idx], term_obs], axis=1)
+                   if critic else None)
     for j, i in enumerate(done_idx):
         s = stats[j]
         info = final_info(reason[j], s[0], s[1], s[2], s[3])
         info["TimeLimit.truncated"] = trunc[j]
         info["terminal_observation"] = term_obs[j]
+        if term_critic is not None:
+            info["terminal_critic_observation"] = term_critic[j]
         infos[i] = info

@@ -10,6 +10,14 @@ time-limit ends, as SB3 expects.
 one and ``k - 1`` worker processes (:mod:`hlynr.envs.intercept.workers`) step the others, all
 in parallel, each as one batch; results meet in shared memory. Every env computes exactly the
 numbers it computes with ``workers = 1`` (each env's randomness depends only on its own seed).
+
+Privileged critic state (a :class:`~hlynr.registries.CriticStateSource`): every row has a critic
+row (:mod:`hlynr.envs.intercept.critic`: the true engagement, then the actor's observation) in
+``critic_observation_space``. It costs nothing until a critic first calls
+:meth:`~BatchedInterceptVecEnv.critic_observations`; from then on every step also computes the
+truth blocks (in each worker for its share) and finished envs carry
+``info["terminal_critic_observation"]``. Observations, rewards and trajectories are the same
+either way.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from hlynr.envs.intercept.core import InterceptCore
+from hlynr.envs.intercept.critic import critic_space
 from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
 from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
 from hlynr.envs.intercept.workers import WorkerPool, context, share_bounds, shared_block
+from hlynr.registries import CriticStateSource
 
 
-class BatchedInterceptVecEnv(VecEnv):
+class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
     """``n_envs`` Intercept engagements as one vectorised environment.
 
     :param workers: processes stepping the envs: 1 (default) steps all of them in this process;
@@ -62,6 +72,10 @@ class BatchedInterceptVecEnv(VecEnv):
         self._local = Shard(self.core, self._buf.rows(*bounds[0]), publish_obs=False)
         self._started = False
         self.render_mode = None
+        self.critic_observation_space = critic_space()
+        """The Box of one privileged critic row (see :mod:`hlynr.envs.intercept.critic`)."""
+        self._critic_on = False
+        self._last_obs: np.ndarray | None = None
         super().__init__(n_envs, observation_space(), action_space())
         self._stepping = False
         self._empty_infos: list[dict[str, Any]] = [{} for _ in range(n_envs)]
@@ -81,7 +95,9 @@ class BatchedInterceptVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]
-        return self._buf.obs.copy()
+        obs = self._buf.obs.copy()
+        self._last_obs = obs.copy() if self._critic_on else obs
+        return obs
 
     def step_async(self, actions: np.ndarray) -> None:
         """Store the actions (n_envs, 2) and start the worker processes' step."""
@@ -109,8 +125,20 @@ class BatchedInterceptVecEnv(VecEnv):
         infos: list[dict[str, Any]] = list(self._empty_infos)
         done_idx = np.flatnonzero(dones)
         if done_idx.size:
-            done_infos(buf, infos, done_idx.tolist())
+            done_infos(buf, infos, done_idx.tolist(), critic=self._critic_on)
+        self._last_obs = obs.copy() if self._critic_on else obs
         return obs, buf.reward.copy(), dones, infos
+
+    def critic_observations(self) -> np.ndarray:
+        """Privileged critic rows ``(n_envs, CRITIC_DIM)`` of the current observations: the truth
+        blocks, then the observations. The first call switches the critic state on."""
+        if self._last_obs is None:
+            raise RuntimeError("reset the env before asking for critic observations")
+        if not self._critic_on:
+            self._call("enable_critic", [() for _ in self._bounds])
+            self._critic_on = True
+            self._last_obs = self._last_obs.copy()
+        return np.concatenate([self._buf.truth, self._last_obs], axis=1)
 
     def close(self) -> None:
         """Stop the worker processes, if any (idempotent)."""
