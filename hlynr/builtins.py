@@ -18,6 +18,7 @@ from gymnasium import spaces
 from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN,
 )
@@ -62,7 +63,8 @@ _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.EL
                 "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU,
                 "selu": torch.nn.SELU, "mish": torch.nn.Mish}
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-               "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+               "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
+               "rmsprop_tf_like": RMSpropTFLike}
 
 _REPLAY_BUFFERS = {"ReplayBuffer": ReplayBuffer, "DictReplayBuffer": DictReplayBuffer,
                    "HerReplayBuffer": HerReplayBuffer}

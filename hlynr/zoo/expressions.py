@@ -4,7 +4,7 @@ The Zoo ``eval()``s strings such as ``"dict(log_std_init=-2, ortho_init=False,
 activation_fn=nn.ReLU)"`` with ``nn``, ``th`` and ``np`` in scope. hlynr never evaluates them:
 it parses the string and accepts only literals (numbers, strings, booleans, None, lists, tuples,
 dicts), ``dict(key=value, ...)``, signed numbers, ``nn.<Activation>`` and
-``th.optim.<Optimizer>``. Activations and optimizers become the registry names hlynr's config
+``th.optim.<Optimizer>`` (and ``RMSpropTFLike``, which the Zoo puts in scope). Activations and optimizers become the registry names hlynr's config
 uses (``nn.ReLU`` -> ``relu``); any other construct is an error that names it.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 from hlynr.registries import ACTIVATIONS, OPTIMIZERS, Registry
 
 _ACTIVATION_PREFIXES = (("nn",), ("th", "nn"), ("torch", "nn"))
-_OPTIMIZER_PREFIXES = (("th", "optim"), ("torch", "optim"), ("optim",))
+_OPTIMIZER_PREFIXES = (("th", "optim"), ("torch", "optim"), ("optim",), ())
+"""``()``: a bare class name, as the Zoo imports ``RMSpropTFLike`` into its eval scope."""
 
 
 class UnsupportedExpression(ValueError):
@@ -75,7 +76,7 @@ def _value(node: ast.AST) -> Any:
                                         f"'{ast.unparse(node)}'")
         return {k.arg: _value(k.value) for k in node.keywords}
     parts = _dotted(node)
-    if parts is not None and len(parts) > 1:
+    if parts is not None and (len(parts) > 1 or _by_class_name(OPTIMIZERS, parts[0])):
         return _class_name(parts)
     raise UnsupportedExpression(f"unsupported construct '{ast.unparse(node)}' "
                                 f"({type(node).__name__}; allowed: literals, dict(...), "
