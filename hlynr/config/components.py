@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from hlynr.config.base import StrictModel
 from hlynr.config.imports import import_class
-from hlynr.config.signatures import signature_model
+from hlynr.config.signatures import inherited_init, signature_model
 from hlynr.registries import CallbackEntry, WrapContext, WrapperEntry
 
 REPLAY_BUFFER_CONTROLLED = frozenset({
@@ -48,12 +48,13 @@ def values(params: StrictModel) -> dict[str, Any]:
 @cache
 def kwargs_model(cls: type, skip: Collection[str] = frozenset({"self"})) -> type[StrictModel]:
     """The validation model of ``cls``'s keyword arguments (``skip``: those passed by hlynr)."""
-    return signature_model(f"{cls.__name__}Kwargs", cls.__init__, skip=skip, base=UserParams)
+    return signature_model(f"{cls.__name__}Kwargs", inherited_init(cls), skip=skip, base=UserParams)
 
 
 def _first_argument(cls: type) -> str:
     """The name of the constructor's first argument after ``self`` (the env a wrapper wraps)."""
-    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+    names = [n for n, p in inspect.signature(cls.__init__).parameters.items()
+             if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     if not names:
         raise ValueError(f"{cls.__name__} takes no env to wrap")
     return names[0]

@@ -43,6 +43,9 @@ def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
     """The Gymnasium spec of a registered id, or an unregistered one for a class path."""
     if env_class(env_id) is not None:
         return gym.envs.registration.EnvSpec(id=env_id, entry_point=env_id)
+    if ":" in env_id:  # Gymnasium's "module:EnvName-v0": the module registers the id
+        module, _, env_id = env_id.partition(":")
+        importlib.import_module(module)
     return gym.spec(env_id)
 
 
@@ -93,7 +96,8 @@ class GymEnvConfig(_EnvBase):
             _import_env_module(self.id)
         except ImportError as exc:
             raise nested_error(f"cannot import the module of env '{self.id}': {exc}", "id")
-        if self.id not in gym.registry and env_class(self.id) is None:
+        registered = self.id.partition(":")[2] if ":" in self.id else self.id
+        if registered not in gym.registry and env_class(self.id) is None:
             raise nested_error(f"unknown Gymnasium env id '{self.id}'"
                                f"{suggest(self.id, list(gym.registry))}", "id")
         if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:

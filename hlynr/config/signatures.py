@@ -224,6 +224,33 @@ def signature_model(
     return model
 
 
+def inherited_init(cls: type) -> collections.abc.Callable[..., Any]:
+    """``cls.__init__``, with the arguments its ``**kwargs`` passes on to base classes.
+
+    A subclass that forwards ``**kwargs`` (``def __init__(self, *args, **kwargs)``) accepts its
+    bases' keyword arguments too; they are collected along the MRO until an ``__init__``
+    without ``**kwargs``.
+    """
+    params: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        sig = inspect.signature(vars(klass)["__init__"])
+        for name, p in sig.parameters.items():
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in params:
+                params[name] = p
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            break
+
+    def init(*args: Any, **kwargs: Any) -> None:
+        """The merged signature (never called)."""
+
+    ordered = sorted(params.values(), key=lambda p: p.default is not inspect.Parameter.empty)
+    init.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ordered])
+    return init
+
+
 @cache
 def hyperparams_model(algo_name: str) -> type[StrictModel]:
     """The validation model of ``algo.hyperparams`` for the named algorithm."""
@@ -260,4 +287,5 @@ def policy_class(algo_name: str, policy: str) -> type:
 @cache
 def policy_kwargs_model(algo_name: str, policy: str) -> type[StrictModel]:
     """The validation model of ``algo.policy_kwargs`` for the named algorithm and policy."""
-    return signature_model(f"{algo_name}{policy}Kwargs", policy_class(algo_name, policy).__init__)
+    cls = policy_class(algo_name, policy)
+    return signature_model(f"{algo_name}{policy.replace(':', '_')}Kwargs", inherited_init(cls))
