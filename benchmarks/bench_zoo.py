@@ -10,7 +10,7 @@ per-seed means, and the Zoo's published figure (``benchmark.md`` of DLR-RM/rl-ba
 one trained agent, deterministic, about 150 000 evaluation steps).
 
     python benchmarks/bench_zoo.py                      # the Zoo's budgets, 3 seeds, 100 episodes
-    python benchmarks/bench_zoo.py --quick              # 2 000 steps per run, 10 episodes: a smoke check
+    python benchmarks/bench_zoo.py --quick              # 2 000 steps per run, 10 episodes
     python benchmarks/bench_zoo.py --only ppo/CartPole-v1 --seeds 5
 """
 

@@ -68,13 +68,15 @@ class AlgoConfig(StrictModel):
                 raise nested_error(f"{kwargs_key} needs {class_key} (the class they are for)",
                                    section, kwargs_key)
             try:
-                data[kwargs_key] = validate_class_kwargs(registry.get(name), data[kwargs_key], skip)
+                cls = registry.get(name)
+                data[kwargs_key] = validate_class_kwargs(cls, data[kwargs_key], skip)
             except ValidationError as exc:
                 raise reraise_nested(exc, data[kwargs_key], section, kwargs_key) from None
         her = dumped["hyperparams"].get("replay_buffer_class") == "HerReplayBuffer"
         if her and not (policy == "MultiInputPolicy" or is_path(policy)):
             raise nested_error("HerReplayBuffer stores dict observations (observation, "
-                               "achieved_goal, desired_goal): use policy MultiInputPolicy", "policy")
+                               "achieved_goal, desired_goal): use policy MultiInputPolicy",
+                               "policy")
         object.__setattr__(self, "policy", policy)
         object.__setattr__(self, "hyperparams", dumped["hyperparams"])
         object.__setattr__(self, "policy_kwargs", dumped["policy_kwargs"])

@@ -156,3 +156,19 @@ def test_plugin_entry_points_register_named_components(tmp_path: Path) -> None:
                          timeout=300)
     assert run.returncode == 0, run.stderr
     assert float(run.stdout.strip().splitlines()[-1]) == -2.0
+
+
+def test_user_env_and_wrapper_in_subprocess_workers() -> None:
+    config = validate_config(_config(env={"id": f"{U}:LineEnv", "n_envs": 2,
+                                          "vectoriser": "subproc"},
+                                     wrappers=[{f"{U}:ScaleReward": {"scale": 10.0}}]))
+    venv = build_vec_env(config)
+    try:
+        venv.reset()
+        rewards = []
+        for _ in range(4):  # four steps right: the line's end, reward 1 scaled by 10
+            _, r, _, _ = venv.step(np.ones(2, dtype=int))
+            rewards.append(r)
+        assert np.allclose(rewards[-1], 10.0) and np.allclose(rewards[0], 0.0)
+    finally:
+        venv.close()
