@@ -226,3 +226,37 @@ def test_cli_zoo_run_writes_the_translated_config(tmp_path: Path) -> None:
     assert saved["env"]["n_envs"] == 8 and saved["total_timesteps"] == 512
     again = _train("--config", str(run_dir / "config.yaml"), "--check")
     assert again.returncode == 0, again.stderr
+
+
+def test_zoo_wrapper_callback_and_monitor_lists_do_what_they_do(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from hlynr.envs.factory import build_vec_env
+    from hlynr.training.runner import start_run
+
+    count = tmp_path / "count.json"
+    path = _write(tmp_path, f"""
+zoo_usercode:LineEnv:
+  n_timesteps: 128
+  n_envs: 2
+  n_steps: 32
+  batch_size: 64
+  env_wrapper:
+    - zoo_usercode.ScaleReward: {{scale: 10.0}}
+  vec_env_wrapper: zoo_usercode.OffsetObservation
+  callback:
+    - zoo_usercode.CountSteps: {{path: {count}}}
+  monitor_kwargs: "dict(info_keywords=('distance',))"
+""")
+    config = load_zoo(path, "zoo_usercode:LineEnv").config
+    assert [w.name for w in config.wrappers] == ["zoo_usercode:ScaleReward",
+                                                 "zoo_usercode:OffsetObservation"]
+    venv = build_vec_env(config)
+    assert np.allclose(venv.reset(), 1.0)  # OffsetObservation adds 1 to x = 0
+    for _ in range(4):
+        _, rewards, _, infos = venv.step(np.ones(2, dtype=int))
+    assert np.allclose(rewards, 10.0) and infos[0]["episode"]["distance"] == 0.0
+    start_run(config, runs_dir=tmp_path / "runs")
+    assert json.loads(count.read_text())["timesteps"] == 128
