@@ -30,8 +30,9 @@ def env_class(env_id: str) -> type | None:
     ``module:EnvName-v0`` stays Gymnasium's form (import the module, then make a registered id);
     it is a class path when the module has a ``gymnasium.Env`` subclass of that name.
     """
-    if not is_path(env_id) or "-v" in env_id.rpartition(":")[2]:
-        return None
+    attr = env_id.partition(":")[2]
+    if not is_path(env_id) or not all(part.isidentifier() for part in attr.split(".")):
+        return None  # not a class name (e.g. "EnvName-v0")
     try:
         obj = import_object(env_id)
     except ValueError:
