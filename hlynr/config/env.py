@@ -95,8 +95,9 @@ class GymEnvConfig(_EnvBase):
     def _check_id(self) -> GymEnvConfig:
         try:
             _import_env_module(self.id)
-        except ImportError as exc:
-            raise nested_error(f"cannot import the module of env '{self.id}': {exc}", "id")
+        except Exception as exc:  # user code: missing, or failing while it is imported
+            reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+            raise nested_error(f"cannot import the module of env '{self.id}': {reason}", "id")
         registered = self.id.partition(":")[2] if ":" in self.id else self.id
         if registered not in gym.registry and env_class(self.id) is None:
             raise nested_error(f"unknown Gymnasium env id '{self.id}'"

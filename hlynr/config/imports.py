@@ -24,8 +24,9 @@ def import_object(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module '{module_name}' of '{path}': {exc}") from None
+    except Exception as exc:  # user code: a missing module, or one that fails while importing
+        reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"cannot import module '{module_name}' of '{path}': {reason}") from None
     obj: Any = module
     for part in attr.split("."):
         try:

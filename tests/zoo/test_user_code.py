@@ -172,3 +172,15 @@ def test_user_env_and_wrapper_in_subprocess_workers() -> None:
         assert np.allclose(rewards[-1], 10.0) and np.allclose(rewards[0], 0.0)
     finally:
         venv.close()
+
+
+def test_a_module_that_fails_while_importing_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "broken_usercode_mod.py").write_text("raise RuntimeError('boom at import')\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(ConfigError, match="RuntimeError: boom at import"):
+            validate_config(_config(wrappers=["broken_usercode_mod:Thing"]))
+        with pytest.raises(ConfigError, match="RuntimeError: boom at import"):
+            validate_config(_config(env={"id": "broken_usercode_mod:Env"}))
+    finally:
+        sys.path.remove(str(tmp_path))
