@@ -27,6 +27,7 @@ import yaml
 
 from hlynr.evaluation.scoring import ScoreSettings, score_model
 from hlynr.evaluation.targets import ModelTarget
+from hlynr.registries import RunStatus
 from hlynr.training.runner import start_run
 from hlynr.zoo import load_zoo
 
@@ -78,6 +79,9 @@ def run_pair(algo: str, env: str, seeds: int, budget: int | None, episodes: int,
         config = load_zoo(HYPERPARAMS / f"{algo}.yml", env, overrides=overrides).config
         steps = config.total_timesteps
         result = start_run(config, runs_dir=runs_dir)
+        if result.status is not RunStatus.COMPLETED:  # interrupted (Ctrl+C, SIGTERM) or failed
+            raise SystemExit(f"{algo}/{env} seed {seed}: run {result.status.value}: "
+                             f"{result.reason} ({result.run_dir})")
         final = result.run_dir / "final"
         target = ModelTarget(f"{algo}/{env}/{seed}", final / "model.zip", final, config)
         summary = score_model(target, ScoreSettings(episodes=episodes, seed=10_000 * (seed + 1),
