@@ -8,21 +8,33 @@ scripted baselines. Third-party components register the same way, into
 
 from __future__ import annotations
 
+import importlib.metadata
+import warnings
 from typing import Any
 
 import gymnasium
 import torch
 from gymnasium import spaces
+from stable_baselines3 import HerReplayBuffer
+from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN,
+)
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from hlynr import callbacks as cb
+from hlynr.config import components
 from hlynr.envs import atc, intercept, swarm, wrappers
 from hlynr.envs.atc.mvp import ATC_BASELINES
 from hlynr.envs.swarm.baselines import SWARM_BASELINES
 from hlynr.guidance import residual
 from hlynr.guidance.baselines import INTERCEPT_BASELINES
 from hlynr.registries import (
-    ACTIVATIONS, ALGORITHMS, BASELINES, BATCHED_ENVS, CALLBACKS, ENV_PARAMS, OPTIMIZERS,
-    PETTINGZOO_ENVS, WRAPPERS, AlgorithmEntry, CallbackEntry, PettingZooEntry, WrapperEntry,
+    ACTIVATIONS, ALGORITHMS, BASELINES, BATCHED_ENVS, CALLBACKS, ENV_PARAMS,
+    FEATURES_EXTRACTORS, OPTIMIZERS, PETTINGZOO_ENVS, REPLAY_BUFFERS, WRAPPERS, AlgorithmEntry,
+    CallbackEntry, PettingZooEntry, WrapperEntry,
 )
 
 _ANY_SPACE = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -55,7 +67,13 @@ _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.EL
                 "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU,
                 "selu": torch.nn.SELU, "mish": torch.nn.Mish}
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-               "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+               "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
+               "rmsprop_tf_like": RMSpropTFLike}
+
+_REPLAY_BUFFERS = {"ReplayBuffer": ReplayBuffer, "DictReplayBuffer": DictReplayBuffer,
+                   "HerReplayBuffer": HerReplayBuffer}
+_FEATURES_EXTRACTORS = {"FlattenExtractor": FlattenExtractor, "NatureCNN": NatureCNN,
+                        "CombinedExtractor": CombinedExtractor}
 
 _WRAPPERS = {
     "time_limit": WrapperEntry(wrappers.TimeLimitParams, env=wrappers.time_limit),
@@ -102,17 +120,73 @@ _RETIRED_WRAPPERS = {
 }
 
 
+PLUGIN_GROUP = "hlynr.components"
+"""Entry point group through which an installed package adds named components."""
+
+PLUGINS: dict[str, str] = {}
+"""Components registered from installed plugins: name -> ``distribution: module:attribute``."""
+
+
+def register_plugin(name: str, obj: Any, value: str) -> None:
+    """Register one ``hlynr.components`` entry point under its name.
+
+    A class is registered by its kind (wrapper, vec-env wrapper, callback, replay buffer,
+    features extractor, Gymnasium env id); any other callable is a ``register()`` function,
+    called once to fill the registries itself.
+    """
+    if isinstance(obj, type):
+        if issubclass(obj, (gymnasium.Wrapper, VecEnvWrapper)):
+            WRAPPERS.register(name, components.user_wrapper(value))
+        elif issubclass(obj, BaseCallback):
+            CALLBACKS.register(name, components.user_callback(value))
+        elif issubclass(obj, ReplayBuffer):
+            REPLAY_BUFFERS.register(name, obj)
+        elif issubclass(obj, BaseFeaturesExtractor):
+            FEATURES_EXTRACTORS.register(name, obj)
+        elif issubclass(obj, gymnasium.Env):
+            gymnasium.register(name, entry_point=value)
+        else:
+            raise ValueError(f"{value} is not a component class hlynr knows how to register")
+    elif callable(obj):
+        obj()
+    else:
+        raise ValueError(f"{value} is neither a component class nor a register() function")
+
+
+def load_plugins() -> None:
+    """Register the components of every installed ``hlynr.components`` entry point.
+
+    A plugin that fails to load is reported as a warning and skipped: configs naming its
+    components then fail as unknown names.
+    """
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            register_plugin(ep.name, ep.load(), ep.value)
+            PLUGINS[ep.name] = f"{ep.dist.name if ep.dist else '?'}: {ep.value}"
+        except Exception as exc:  # a broken plugin must not break hlynr itself
+            warnings.warn(f"hlynr plugin '{ep.name}' ({ep.value}) was not loaded: "
+                          f"{type(exc).__name__}: {exc}", stacklevel=2)
+
+
 def register_builtins() -> None:
     """Fill the registries with hlynr's own components (runs once, on ``import hlynr``)."""
     for table, registry in ((_ALGORITHMS, ALGORITHMS), (_ACTIVATIONS, ACTIVATIONS),
                             (_OPTIMIZERS, OPTIMIZERS), (_WRAPPERS, WRAPPERS),
                             (_CALLBACKS, CALLBACKS), (INTERCEPT_BASELINES, BASELINES),
-                            (SWARM_BASELINES, BASELINES), (ATC_BASELINES, BASELINES)):
+                            (SWARM_BASELINES, BASELINES), (ATC_BASELINES, BASELINES),
+                            (_REPLAY_BUFFERS, REPLAY_BUFFERS),
+                            (_FEATURES_EXTRACTORS, FEATURES_EXTRACTORS)):
         for name, item in table.items():
             registry.register(name, item)
     for name, hint in _RETIRED_WRAPPERS.items():
         WRAPPERS.retire(name, hint)
+    for registry, resolver in ((WRAPPERS, components.user_wrapper),
+                               (CALLBACKS, components.user_callback),
+                               (REPLAY_BUFFERS, components.user_replay_buffer),
+                               (FEATURES_EXTRACTORS, components.user_features_extractor)):
+        registry.set_resolver(resolver)
     _register_envs()
 
 
 register_builtins()
+load_plugins()

@@ -2,7 +2,7 @@
 
 Bottom to top (a package imports from its own layer group only within itself):
 
-    registries < config, presets < tracking < multiagent < envs < guidance < algos < runs
+    registries < config, presets < zoo < tracking < multiagent < envs < guidance < algos < runs
     < evaluation < callbacks < builtins (and the package root) < training < tuning | monitoring
     < server < cli < __main__
 """
@@ -22,6 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "hlynr"
 LAYERS: list[tuple[str, ...]] = [
     ("registries",),
     ("config", "presets"),
+    ("zoo",),
     ("tracking",),
     ("multiagent",),
     ("envs",),

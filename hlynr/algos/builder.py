@@ -7,13 +7,17 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from stable_baselines3 import HerReplayBuffer
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
+from hlynr.config.imports import is_path
 from hlynr.config.schema import ExperimentConfig
-from hlynr.config.signatures import ActionNoiseSpec
-from hlynr.registries import ACTIVATIONS, ALGORITHMS, OPTIMIZERS
+from hlynr.config.signatures import ActionNoiseSpec, policy_class
+from hlynr.registries import (
+    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS,
+)
 
 
 class BuildError(Exception):
@@ -30,6 +34,27 @@ def check_action_space(config: ExperimentConfig, action_space: spaces.Space) -> 
             f"{type(action_space).__name__}, {config.algo.name} supports {supported}")
 
 
+GOAL_KEYS = ("observation", "achieved_goal", "desired_goal")
+
+
+def check_goal_env(config: ExperimentConfig, venv: VecEnv) -> None:
+    """``HerReplayBuffer`` needs a goal-conditioned env: dict observations with goal keys."""
+    name = config.algo.hyperparams.get("replay_buffer_class")
+    if name is None or not issubclass(REPLAY_BUFFERS.get(name), HerReplayBuffer):
+        return
+    space = venv.observation_space
+    keys = list(space.spaces) if isinstance(space, spaces.Dict) else []
+    if not set(GOAL_KEYS) <= set(keys):
+        raise BuildError(f"{name} needs a goal-conditioned env whose observations are a Dict "
+                         f"with keys {', '.join(GOAL_KEYS)}; {config.env.id} observes "
+                         f"{keys or type(space).__name__}")
+    try:
+        venv.get_attr("compute_reward", [0])
+    except AttributeError:
+        raise BuildError(f"{name} needs compute_reward(achieved_goal, desired_goal, info) on "
+                         f"{config.env.id}") from None
+
+
 def algorithm_kwargs(config: ExperimentConfig, action_space: spaces.Space) -> dict[str, Any]:
     """Constructor arguments from the validated hyperparameters and policy kwargs."""
     kwargs = config.algo.hyperparam_values()
@@ -39,6 +64,8 @@ def algorithm_kwargs(config: ExperimentConfig, action_space: spaces.Space) -> di
         mean, sigma = np.zeros(dim), noise.sigma * np.ones(dim)
         kwargs["action_noise"] = (NormalActionNoise(mean, sigma) if noise.type == "normal"
                                   else OrnsteinUhlenbeckActionNoise(mean, sigma, theta=noise.theta))
+    if kwargs.get("replay_buffer_class") is not None:
+        kwargs["replay_buffer_class"] = REPLAY_BUFFERS.get(kwargs["replay_buffer_class"])
     policy_kwargs = to_python_kwargs(config.algo.policy_kwarg_values())
     if policy_kwargs:
         kwargs["policy_kwargs"] = policy_kwargs
@@ -48,7 +75,8 @@ def algorithm_kwargs(config: ExperimentConfig, action_space: spaces.Space) -> di
 def to_python_kwargs(values: dict[str, Any]) -> dict[str, Any]:
     """Policy kwargs as constructor arguments: registry names become the classes they name."""
     out = dict(values)
-    for key, registry in (("activation_fn", ACTIVATIONS), ("optimizer_class", OPTIMIZERS)):
+    for key, registry in (("activation_fn", ACTIVATIONS), ("optimizer_class", OPTIMIZERS),
+                          ("features_extractor_class", FEATURES_EXTRACTORS)):
         if out.get(key) is not None:
             out[key] = registry.get(out[key])
         else:
@@ -61,10 +89,14 @@ def build_model(
 ) -> BaseAlgorithm:
     """A fresh model for ``config`` on ``venv``."""
     check_action_space(config, venv.action_space)
+    check_goal_env(config, venv)
     entry = ALGORITHMS.get(config.algo.name)
     cls = entry.load()
+    policy: str | type = config.algo.policy or entry.default_policy
+    if is_path(policy):
+        policy = policy_class(config.algo.name, policy)
     return cls(
-        config.algo.policy or entry.default_policy, venv,
+        policy, venv,
         seed=config.seed, device=config.device, verbose=0,
         tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
         **algorithm_kwargs(config, venv.action_space),

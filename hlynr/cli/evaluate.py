@@ -181,9 +181,9 @@ def _print_info(rows: list[dict[str, Any]], field: str, title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``evaluate.py``."""
     import hlynr  # noqa: F401
-    from hlynr.config import load_config
     from hlynr.evaluation.scoring import LoadError, ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
+    from hlynr.zoo import load_config
 
     args = build_parser().parse_args(argv)
     if not args.targets and not (args.config and args.baseline):
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         raise CliError("--episodes and --n-envs must be at least 1")
     targets = [t for target in args.targets
                for t in resolve_targets(target, args.which, args.config, tuple(args.overrides))]
-    config = targets[0].config if targets else load_config(args.config, args.overrides)
+    config = targets[0].config if targets else load_config(args.config, args.overrides).config
     if args.stage == "all":
         curriculum = config.callback("curriculum")
         if curriculum is None:

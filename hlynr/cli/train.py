@@ -3,6 +3,7 @@
     python train.py                                # the embedded default config
     python train.py --config configs/classic/pendulum_ppo.yaml --set algo.hyperparams.learning_rate=1e-3
     python train.py --resume runs/pendulum_ppo/20261121-221500
+    python train.py --zoo hyperparams/ppo.yml --env CartPole-v1     # an RL Zoo file as it is
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(with --set total_timesteps=N: train further)")
     p.add_argument("--run-dir", metavar="DIR",
                    help="train into this new folder instead of <runs_dir>/<name>/<timestamp>/")
+    src.add_argument("--zoo", metavar="FILE",
+                     help="an RL Zoo hyperparameter file (hyperparams/<algo>.yml); needs --env")
+    p.add_argument("--env", help="with --zoo: the env id whose entry to use (else 'default')")
+    p.add_argument("--algo", help="with --zoo: the Zoo algorithm name (default: the file's stem)")
     p.add_argument("--check", action="store_true", help="validate the config and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--optimize", action="store_true",
@@ -91,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     from hlynr.config import load_config
     from hlynr.presets import preset_path
     from hlynr.training.runner import RunHooks, resume_run, start_run
+    from hlynr.zoo import load_config as load_with_zoo
+    from hlynr.zoo import load_zoo
 
     args = build_parser().parse_args(argv)
+    if (args.env or args.algo) and not args.zoo:
+        raise CliError("--env and --algo go with --zoo FILE (a hlynr config names its env itself)")
     if args.resume:
         total = _resume_total(args)
         run_config = Path(args.resume) / "config.yaml"
@@ -103,15 +112,27 @@ def main(argv: list[str] | None = None) -> int:
         with display.progress:
             result = resume_run(Path(args.resume), total_timesteps=total, hooks=hooks)
         return _report(result)
-    path = Path(args.config) if args.config else preset_path(args.preset or "default")
-    config = load_config(path, args.overrides)
+    if args.zoo:
+        if not args.env:
+            raise CliError("--zoo needs --env ID: the env whose entry to use")
+        path = Path(args.zoo)
+        loaded = load_zoo(path, args.env, args.algo, args.overrides)
+    else:
+        path = Path(args.config) if args.config else preset_path(args.preset or "default")
+        loaded = load_with_zoo(path, args.overrides)
+    config = loaded.config
+    for note in loaded.notes:
+        console.print(f"note: {note}", markup=False)
     if args.check:
         if config.tune is not None:
             from hlynr.cli.study import check_only
 
             check_only(config, path)
         console.print(f"{path}: config OK ({config.algo.name} on {config.env.id}, "
-                      f"{config.total_timesteps:,} timesteps)")
+                      f"{config.total_timesteps:,} timesteps)", markup=False)
+        code = user_code(config)
+        if code:
+            console.print(f"imports user code: {', '.join(code)}", markup=False)
         return 0
     if args.optimize:
         if args.run_dir:
@@ -128,11 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     return _report(result)
 
 
+def user_code(config: Any) -> list[str]:
+    """The user code a config imports: ``module:Class`` paths and installed plugin components."""
+    from hlynr.builtins import PLUGINS
+    from hlynr.config.imports import is_path
+
+    names = [config.env.id, config.algo.policy or "",
+             *(spec.name for spec in (*config.wrappers, *config.callbacks)),
+             *(str(v) for v in (config.algo.hyperparams.get("replay_buffer_class"),
+                                config.algo.policy_kwargs.get("features_extractor_class")) if v)]
+    found = [n for n in names if is_path(n)]
+    found += [f"{n} (plugin {PLUGINS[n]})" for n in names if n in PLUGINS]
+    return list(dict.fromkeys(found))
+
+
 def _resume_total(args: argparse.Namespace) -> int | None:
     """The only override a resume takes: ``--set total_timesteps=N`` (to train further)."""
-    if args.check or args.optimize or args.config or args.preset or args.run_dir:
+    if args.check or args.optimize or args.config or args.preset or args.zoo or args.run_dir:
         raise CliError("--resume continues a run with its own config; it cannot be combined "
-                       "with --config/--preset/--check/--optimize/--run-dir")
+                       "with --config/--preset/--zoo/--check/--optimize/--run-dir")
     total = None
     for item in args.overrides:
         key, _, value = item.partition("=")

@@ -45,15 +45,15 @@ def _shortcut_overrides(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hlynr tune``; returns the exit code."""
-    from hlynr.config import load_config
     from hlynr.presets import preset_path
+    from hlynr.zoo import load_config
     from hlynr.cli.study import check_only, run_study_from_config
 
     args = build_parser().parse_args(argv)
     if not args.config and not args.preset:
         raise CliError("hlynr tune needs --config FILE (a config with a tune: section)")
     path = Path(args.config) if args.config else preset_path(args.preset)
-    config = load_config(path, [*args.overrides, *_shortcut_overrides(args)])
+    config = load_config(path, [*args.overrides, *_shortcut_overrides(args)]).config
     if config.tune is None:
         raise CliError(f"{path} has no 'tune:' section: add the search space (see docs/tuning.md)")
     if args.check:

@@ -7,8 +7,20 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
+from hlynr.config.components import REPLAY_BUFFER_CONTROLLED, validate_class_kwargs
+from hlynr.config.imports import is_path
 from hlynr.config.signatures import hyperparams_model, policy_class, policy_kwargs_model
-from hlynr.registries import ALGORITHMS, AlgorithmEntry, UnknownNameError
+from hlynr.registries import (
+    ALGORITHMS, FEATURES_EXTRACTORS, REPLAY_BUFFERS, AlgorithmEntry, UnknownNameError,
+)
+
+# ``(section, class key, kwargs key, registry, arguments hlynr or the algorithm passes)``
+_CLASS_KWARGS = (
+    ("hyperparams", "replay_buffer_class", "replay_buffer_kwargs", REPLAY_BUFFERS,
+     REPLAY_BUFFER_CONTROLLED),
+    ("policy_kwargs", "features_extractor_class", "features_extractor_kwargs",
+     FEATURES_EXTRACTORS, frozenset({"self", "observation_space"})),
+)
 
 
 class AlgoConfig(StrictModel):
@@ -35,7 +47,7 @@ class AlgoConfig(StrictModel):
         policy = self.policy or entry.default_policy
         try:
             policy_class(self.name, policy)
-        except UnknownNameError as exc:
+        except (UnknownNameError, ValueError) as exc:
             raise nested_error(str(exc), "policy")
         checked = {}
         for key, model in (("hyperparams", hyperparams_model(self.name)),
@@ -45,11 +57,29 @@ class AlgoConfig(StrictModel):
                 checked[key] = model.model_validate(raw)
             except ValidationError as exc:
                 raise reraise_nested(exc, raw, key) from None
+        dumped = {key: model.model_dump(mode="json", exclude_unset=True)
+                  for key, model in checked.items()}
+        for section, class_key, kwargs_key, registry, skip in _CLASS_KWARGS:
+            data = dumped[section]
+            if data.get(kwargs_key) is None:
+                continue
+            name = data.get(class_key)
+            if name is None:
+                raise nested_error(f"{kwargs_key} needs {class_key} (the class they are for)",
+                                   section, kwargs_key)
+            try:
+                cls = registry.get(name)
+                data[kwargs_key] = validate_class_kwargs(cls, data[kwargs_key], skip)
+            except ValidationError as exc:
+                raise reraise_nested(exc, data[kwargs_key], section, kwargs_key) from None
+        her = dumped["hyperparams"].get("replay_buffer_class") == "HerReplayBuffer"
+        if her and not (policy == "MultiInputPolicy" or is_path(policy)):
+            raise nested_error("HerReplayBuffer stores dict observations (observation, "
+                               "achieved_goal, desired_goal): use policy MultiInputPolicy",
+                               "policy")
         object.__setattr__(self, "policy", policy)
-        object.__setattr__(self, "hyperparams",
-                           checked["hyperparams"].model_dump(mode="json", exclude_unset=True))
-        object.__setattr__(self, "policy_kwargs",
-                           checked["policy_kwargs"].model_dump(mode="json", exclude_unset=True))
+        object.__setattr__(self, "hyperparams", dumped["hyperparams"])
+        object.__setattr__(self, "policy_kwargs", dumped["policy_kwargs"])
         self._hp, self._pk = checked["hyperparams"], checked["policy_kwargs"]
         return self
 

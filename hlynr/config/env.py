@@ -9,13 +9,45 @@ from typing import Annotated, Any, Literal, Union
 import gymnasium as gym
 from pydantic import Field, ValidationError, model_validator
 
+from stable_baselines3.common.monitor import Monitor
+
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
+from hlynr.config.components import kwargs_model
+from hlynr.config.imports import import_object, is_path
 from hlynr.registries import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, UnknownNameError, suggest
+
+_MONITOR_CONTROLLED = frozenset({"self", "env", "filename"})
 
 
 def _import_env_module(env_id: str) -> None:
     if ":" in env_id:  # gymnasium's "module:EnvName-v0" form imports the module first
         importlib.import_module(env_id.split(":", 1)[0])
+
+
+def env_class(env_id: str) -> type | None:
+    """The ``gymnasium.Env`` subclass a ``module:Class`` id names, or None for a registered id.
+
+    ``module:EnvName-v0`` stays Gymnasium's form (import the module, then make a registered id);
+    it is a class path when the module has a ``gymnasium.Env`` subclass of that name.
+    """
+    attr = env_id.partition(":")[2]
+    if not is_path(env_id) or not all(part.isidentifier() for part in attr.split(".")):
+        return None  # not a class name (e.g. "EnvName-v0")
+    try:
+        obj = import_object(env_id)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, type) and issubclass(obj, gym.Env) else None
+
+
+def env_spec(env_id: str) -> gym.envs.registration.EnvSpec:
+    """The Gymnasium spec of a registered id, or an unregistered one for a class path."""
+    if env_class(env_id) is not None:
+        return gym.envs.registration.EnvSpec(id=env_id, entry_point=env_id)
+    if ":" in env_id:  # Gymnasium's "module:EnvName-v0": the module registers the id
+        module, _, env_id = env_id.partition(":")
+        importlib.import_module(module)
+    return gym.spec(env_id)
 
 
 def _validate_gym_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +57,7 @@ def _validate_gym_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             return ENV_PARAMS.get(env_id).model_validate(kwargs).model_dump(exclude_unset=True)
         except ValidationError as exc:
             raise reraise_nested(exc, kwargs, "kwargs") from None
-    spec = gym.spec(env_id)
+    spec = env_spec(env_id)
     creator = spec.entry_point
     if isinstance(creator, str):
         creator = gym.envs.registration.load_env_creator(creator)
@@ -55,14 +87,19 @@ class GymEnvConfig(_EnvBase):
                          description="batched vectoriser only: processes stepping the envs (1: all "
                          "in the training process; k: it and k-1 worker processes, each stepping a "
                          "contiguous share of the envs as one batch)")
+    monitor_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="SB3 Monitor arguments (e.g. info_keywords: final-step "
+        "info keys recorded with each episode's statistics)")
 
     @model_validator(mode="after")
     def _check_id(self) -> GymEnvConfig:
         try:
             _import_env_module(self.id)
-        except ImportError as exc:
-            raise nested_error(f"cannot import the module of env '{self.id}': {exc}", "id")
-        if self.id not in gym.registry:
+        except Exception as exc:  # user code: missing, or failing while it is imported
+            reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
+            raise nested_error(f"cannot import the module of env '{self.id}': {reason}", "id")
+        registered = self.id.partition(":")[2] if ":" in self.id else self.id
+        if registered not in gym.registry and env_class(self.id) is None:
             raise nested_error(f"unknown Gymnasium env id '{self.id}'"
                                f"{suggest(self.id, list(gym.registry))}", "id")
         if self.vectoriser == "batched" and self.id not in BATCHED_ENVS:
@@ -79,11 +116,19 @@ class GymEnvConfig(_EnvBase):
                 raise nested_error(f"the batched implementation of '{self.id}' runs in one "
                                    "process; remove workers or set it to 1", "workers")
         object.__setattr__(self, "kwargs", _validate_gym_kwargs(self.id, self.kwargs))
+        try:
+            kwargs_model(Monitor, _MONITOR_CONTROLLED).model_validate(self.monitor_kwargs)
+        except ValidationError as exc:
+            raise reraise_nested(exc, self.monitor_kwargs, "monitor_kwargs") from None
+        other = sorted(set(self.monitor_kwargs) - {"info_keywords"})
+        if self.vectoriser == "batched" and other:
+            raise nested_error("the batched vectoriser records episodes with VecMonitor, which "
+                               "takes info_keywords only", "monitor_kwargs", other[0])
         return self
 
     def make_single(self) -> gym.Env:
-        """One instance of the env (e.g. to read its spaces)."""
-        return gym.make(self.id, **self.kwargs)
+        """One instance of the env (e.g. to read its spaces); a class path needs no registration."""
+        return gym.make(env_spec(self.id), **self.kwargs)
 
 
 class PettingZooEnvConfig(_EnvBase):

@@ -39,6 +39,8 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         first: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor" merges keys that the mapping's own keys may override
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if key in first:
@@ -88,12 +90,12 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]
 # --- extends + overrides, keeping where each key came from --------------------------------
 
 
-def _merge(base: Any, over: Any) -> Any:
+def deep_merge(base: Any, over: Any) -> Any:
     """Deep-merge mappings; any other value in ``over`` replaces the base value."""
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
-            out[k] = _merge(base[k], v) if k in base else v
+            out[k] = deep_merge(base[k], v) if k in base else v
         return out
     return over
 
@@ -123,12 +125,12 @@ def _load_file(path: Path, origins: dict[tuple[Any, ...], Origin], chain: tuple[
             raise ConfigError(f"{path}:{lines.get(('extends',), '?')}: 'extends' must be a "
                               "file path or a list of file paths (relative to this file)")
         for base in bases:
-            merged = _merge(merged, _load_file((path.parent / base).resolve(), origins,
+            merged = deep_merge(merged, _load_file((path.parent / base).resolve(), origins,
                                                chain + (path,)))
     for key_path, line in lines.items():
         if key_path and key_path[0] != "extends":
             origins[key_path] = (str(path), line)
-    return _merge(merged, data)
+    return deep_merge(merged, data)
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:

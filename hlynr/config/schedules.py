@@ -51,7 +51,8 @@ class LinearSchedule(Schedule):
     schedule: Literal["linear"] = "linear"
 
     def _shape(self, t: float) -> float:
-        return self.start + t * (self.end - self.start)
+        # start * (1 - t) is SB3's and the RL Zoo's ``progress_remaining * start`` bit for bit
+        return self.start * (1.0 - t) + self.end * t
 
 
 class ExponentialSchedule(Schedule):

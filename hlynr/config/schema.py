@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from hlynr.config.algo import AlgoConfig
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
+from hlynr.config.components import UserParams
 from hlynr.config.consistency import check_consistency
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.config.stages import StageSelector, resolve_stage
@@ -37,7 +38,8 @@ class ComponentSpec(BaseModel):
 
     @model_serializer
     def _dump(self) -> dict[str, Any]:
-        return {self.name: self.params.model_dump(mode="json")}
+        user = isinstance(self.params, UserParams)  # user code: only the arguments set
+        return {self.name: self.params.model_dump(mode="json", exclude_unset=user)}
 
 
 def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[ComponentSpec]:
@@ -60,7 +62,7 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
             raise nested_error(f"each {kind} is a name or a one-key mapping {{name: {{params}}}}", i)
         try:
             entry = registry.get(name)
-        except UnknownNameError as exc:
+        except (UnknownNameError, ValueError) as exc:
             raise nested_error(str(exc), i)
         if not isinstance(raw, dict):
             raise nested_error(f"parameters of {kind} '{name}' must be a mapping", i, name)

@@ -22,8 +22,12 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from hlynr.config.base import StrictModel
+from hlynr.config.imports import import_class, is_path
 from hlynr.config.schedules import FloatOrSchedule, Schedule
-from hlynr.registries import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, Registry, suggest
+from hlynr.registries import (
+    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS, Registry,
+    UnknownNameError, suggest,
+)
 
 
 class ActionNoiseSpec(StrictModel):
@@ -135,12 +139,28 @@ _CONTROLLED = {"self", "policy", "env", "policy_kwargs", "seed", "device", "verb
                "lr_schedule"}
 
 
+def registry_name(registry: Registry[Any]) -> Any:
+    """A string field naming an entry of ``registry`` (or a ``module:Class`` path it resolves)."""
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise PydanticCustomError("type", "must be a name or a module:Class path")
+        try:
+            registry.get(value)
+        except (UnknownNameError, ValueError) as exc:
+            raise PydanticCustomError("unknown_name", "{msg}", {"msg": str(exc)}) from None
+        return value
+
+    return Annotated[str, AfterValidator(check)]
+
+
 def _named_class_args() -> dict[str, Any]:
     """Arguments that take Python classes: a name from a registry instead (read at call time)."""
     return {
         "activation_fn": Literal[tuple(ACTIVATIONS.names())],  # type: ignore[misc]
         "optimizer_class": Literal[tuple(OPTIMIZERS.names())],  # type: ignore[misc]
         "action_noise": Union[ActionNoiseSpec, None],
+        "replay_buffer_class": Union[registry_name(REPLAY_BUFFERS), None],
+        "features_extractor_class": Union[registry_name(FEATURES_EXTRACTORS), None],
     }
 
 
@@ -155,7 +175,10 @@ def _numeric(annotation: Any) -> bool:
     return _mentions(annotation, int) or _mentions(annotation, float)
 
 
-def signature_model(name: str, func: collections.abc.Callable[..., Any]) -> type[StrictModel]:
+def signature_model(
+    name: str, func: collections.abc.Callable[..., Any], *,
+    skip: collections.abc.Collection[str] = _CONTROLLED, base: type[StrictModel] = StrictModel,
+) -> type[StrictModel]:
     """A StrictModel whose fields are ``func``'s configurable keyword arguments.
 
     Schedules (``Callable`` arguments) become ``float | schedule spec``; class-valued arguments
@@ -165,7 +188,7 @@ def signature_model(name: str, func: collections.abc.Callable[..., Any]) -> type
     named = _named_class_args()
     fields: dict[str, Any] = {}
     for pname, param in inspect.signature(func).parameters.items():
-        if pname in _CONTROLLED or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+        if pname in skip or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue
         ann = param.annotation
         default = param.default if param.default is not inspect.Parameter.empty else ...
@@ -193,12 +216,39 @@ def signature_model(name: str, func: collections.abc.Callable[..., Any]) -> type
             ann = Annotated[(ann, *validators)]
         fields[pname] = (ann, FieldInfo(default=default) if default is not ... else ...)
     model = create_model(  # type: ignore[call-overload]
-        name, __base__=StrictModel, **fields,
+        name, __base__=base, **fields,
     )
     model.model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False,
                                     arbitrary_types_allowed=True)
     model.model_rebuild(force=True)
     return model
+
+
+def inherited_init(cls: type) -> collections.abc.Callable[..., Any]:
+    """``cls.__init__``, with the arguments its ``**kwargs`` passes on to base classes.
+
+    A subclass that forwards ``**kwargs`` (``def __init__(self, *args, **kwargs)``) accepts its
+    bases' keyword arguments too; they are collected along the MRO until an ``__init__``
+    without ``**kwargs``.
+    """
+    params: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        sig = inspect.signature(vars(klass)["__init__"])
+        for name, p in sig.parameters.items():
+            if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and name not in params:
+                params[name] = p
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            break
+
+    def init(*args: Any, **kwargs: Any) -> None:
+        """The merged signature (never called)."""
+
+    ordered = sorted(params.values(), key=lambda p: p.default is not inspect.Parameter.empty)
+    init.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in ordered])
+    return init
 
 
 @cache
@@ -208,9 +258,23 @@ def hyperparams_model(algo_name: str) -> type[StrictModel]:
     return signature_model(f"{algo_name}Hyperparams", cls.__init__)
 
 
+def policy_family(algo_name: str) -> type:
+    """The most derived class every built-in policy of the algorithm subclasses."""
+    aliases: dict[str, type] = getattr(ALGORITHMS.get(algo_name).load(), "policy_aliases", {})
+    first, *others = aliases.values()
+    return next(c for c in first.__mro__ if all(issubclass(o, c) for o in others))
+
+
 def policy_class(algo_name: str, policy: str) -> type:
-    """Resolve a policy name (e.g. ``MlpPolicy``) for the named algorithm."""
+    """Resolve a policy name (e.g. ``MlpPolicy``) or ``module:Class`` path for the algorithm.
+
+    A path must name a subclass of the algorithm's policy family (e.g. ``ActorCriticPolicy``
+    for PPO), else ``ValueError``.
+    """
     cls = ALGORITHMS.get(algo_name).load()
+    if is_path(policy):
+        family = policy_family(algo_name)
+        return import_class(policy, family, f"{family.__name__} (a policy for {algo_name})")
     aliases: dict[str, type] = getattr(cls, "policy_aliases", {})
     if policy not in aliases:
         reg: Registry[type] = Registry(f"policy for {algo_name}")
@@ -223,4 +287,5 @@ def policy_class(algo_name: str, policy: str) -> type:
 @cache
 def policy_kwargs_model(algo_name: str, policy: str) -> type[StrictModel]:
     """The validation model of ``algo.policy_kwargs`` for the named algorithm and policy."""
-    return signature_model(f"{algo_name}{policy}Kwargs", policy_class(algo_name, policy).__init__)
+    cls = policy_class(algo_name, policy)
+    return signature_model(f"{algo_name}{policy.replace(':', '_')}Kwargs", inherited_init(cls))

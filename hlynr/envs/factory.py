@@ -68,14 +68,14 @@ def _gym_env_fn(
     params: dict[str, Any] | None,
 ) -> Callable[[], gym.Env]:
     def make() -> gym.Env:
-        env = gym.make(cfg.id, **cfg.kwargs)
+        env = cfg.make_single()
         if not _has_apply_params(env):
             env = ParamsAdapter(env)
         if params:
             env.get_wrapper_attr("apply_params")(**params)
         for spec, p in env_specs:
             env = WRAPPERS.get(spec.name).env(env, p, ctx)  # type: ignore[misc]
-        return Monitor(env)
+        return Monitor(env, **cfg.monitor_kwargs)
 
     return make
 
@@ -128,7 +128,8 @@ def build_vec_env(
         venv = BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **extra, **env_cfg.kwargs)
         if stage_params:
             venv.env_method("apply_params", **stage_params)
-        venv = VecMonitor(venv)
+        keywords = tuple(env_cfg.monitor_kwargs.get("info_keywords", ()))
+        venv = VecMonitor(venv, info_keywords=keywords)
     else:
         fns = [_gym_env_fn(env_cfg, env_level, ctx, stage_params) for _ in range(n)]
         venv = SubprocVecEnv(fns) if vec_kind == "subproc" and n > 1 else DummyVecEnv(fns)

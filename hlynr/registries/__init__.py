@@ -4,7 +4,9 @@ Nothing here imports any other part of hlynr; ``hlynr.config`` validates against
 registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on ``import hlynr``.
 """
 
-from hlynr.registries.algorithms import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, AlgorithmEntry
+from hlynr.registries.algorithms import (
+    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS, AlgorithmEntry,
+)
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
@@ -18,8 +20,9 @@ from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 
 __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
-    "OPTIMIZERS", "PETTINGZOO_ENVS", "WRAPPERS", "AlgorithmEntry", "BaselineEntry",
-    "CallbackEntry", "ChecksChain", "EntityLayout", "ChecksConfig", "CriticStateSource", "EvalResult", "EvaluationListener",
+    "FEATURES_EXTRACTORS", "OPTIMIZERS", "PETTINGZOO_ENVS", "REPLAY_BUFFERS", "WRAPPERS",
+    "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "ChecksChain", "ChecksConfig",
+    "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
     "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
 ]

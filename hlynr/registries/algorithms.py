@@ -34,3 +34,7 @@ ACTIVATIONS: Registry[Any] = Registry("activation")
 """Names of ``torch.nn`` activation classes for ``policy_kwargs.activation_fn``."""
 OPTIMIZERS: Registry[Any] = Registry("optimizer")
 """Names of ``torch.optim`` classes for ``policy_kwargs.optimizer_class``."""
+REPLAY_BUFFERS: Registry[Any] = Registry("replay buffer")
+"""Names of SB3 replay buffer classes for ``algo.hyperparams.replay_buffer_class``."""
+FEATURES_EXTRACTORS: Registry[Any] = Registry("features extractor")
+"""Names of SB3 features extractor classes for ``policy_kwargs.features_extractor_class``."""

@@ -8,7 +8,7 @@ message listing the closest known names.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -48,6 +48,15 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._retired: dict[str, str] = {}
+        self._resolver: Callable[[str], T] | None = None
+
+    def set_resolver(self, resolver: Callable[[str], T]) -> None:
+        """Resolve ``module:Class`` names (user code named by path) with ``resolver(name)``.
+
+        A resolved name is registered on first use; ``resolver`` raises ``ValueError`` with a
+        complete message when the path cannot be imported or names the wrong kind of object.
+        """
+        self._resolver = resolver
 
     def register(self, name: str, item: T, *, replace: bool = False) -> T:
         """Add ``item`` under ``name``; re-registering a name is an error unless ``replace``."""
@@ -61,9 +70,12 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            if name in self._retired:
-                raise RetiredNameError(self.kind, name, self._retired[name]) from None
-            raise UnknownNameError(self.kind, name, list(self._items)) from None
+            pass
+        if name in self._retired:
+            raise RetiredNameError(self.kind, name, self._retired[name])
+        if self._resolver is not None and ":" in name:
+            return self.register(name, self._resolver(name))
+        raise UnknownNameError(self.kind, name, list(self._items))
 
     def retire(self, name: str, hint: str) -> None:
         """Mark ``name`` as removed: looking it up fails with ``hint`` (what to write instead)."""
