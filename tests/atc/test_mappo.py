@@ -50,7 +50,7 @@ def _shrunk(name: str, tmp_path: Path, total: int) -> Path:
     for cb in cfg["callbacks"]:
         key = next(iter(cb))
         if key == "evaluation":
-            cb[key].update(every=total // 2, episodes=2)
+            cb[key].update(every=total // 2, episodes=2, n_envs=2)
         elif key == "checkpoint":
             cb[key]["every"] = total // 2
         elif key == "curriculum":
