@@ -41,8 +41,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.envs.atc import ATCEngine, ATCParams
 from hlynr.evaluation.stats import wilson_interval
-from hlynr.registries import BASELINES
 from hlynr.multiagent import build_pettingzoo_vec_env
+from hlynr.registries import BASELINES
 
 
 def _kwargs(n: int) -> dict:
