@@ -45,7 +45,8 @@ class ATCRowsEngine:
         self.n_copies = n_copies
         self.rows_per_copy = m = params.max_aircraft
         first = ATCEngine(params, n_copies)
-        self.layout = first.layout
+        self.entity_layout = first.layout
+        """Own block, intruder slots and validity index of an observation row."""
         self.observation_space = spaces.Box(-L.OBS_CLIP, L.OBS_CLIP, (first.obs_size,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (L.ACTION_SIZE,), np.float32)
         self.critic_observation_space = spaces.Box(
