@@ -5,12 +5,22 @@
 and of 20 aircraft (random sector traffic, random actions), aircraft-steps/s of
 
 * ``engine``: :class:`hlynr.envs.atc.ATCEngine` stepping every copy as one set of arrays
-  (finished copies reset in place), and
+  (finished copies reset in place),
+* ``batched VecEnv``: the engine behind hlynr's VecEnv of aircraft rows (``vectoriser:
+  batched``, what training steps), and
 * ``supersuit``: the same env as PettingZoo copies through the parameter-sharing path
   (``env: {type: pettingzoo}``: SuperSuit ``concat_vec_envs_v1`` behind hlynr's adapter, one
   process), the reference,
 
-and the ratio engine / supersuit. An aircraft-step is one aircraft row advanced by one step.
+and the ratios engine / supersuit and batched VecEnv / supersuit. An aircraft-step is one aircraft row advanced by one step.
+
+``python benchmarks/bench_atc.py train [--rollouts N]`` prints end-to-end training speed in
+aircraft-steps/s (6 aircraft of random sector traffic, 5 intruder slots, MLP [64, 64], 5 epochs,
+minibatches of 3072 rows, torch threads 1): shared PPO through the SuperSuit path (8 copies x
+256 steps per rollout, as ``configs/atc/ppo_shared.yaml``), the reference, next to shared PPO and
+MAPPO on the batched engine (``vectoriser: batched``, 64 copies x 32 steps: the same 12,288 rows
+per rollout), with the ratio to the reference and the share of time spent collecting rollouts
+(env + policy inference) and in the learner's update.
 
 ``python benchmarks/bench_atc.py baselines [--episodes N]`` scores ``direct`` and ``mvp`` on
 every scenario on the same seeded episodes (episode k: seed k), all episodes of a scenario as
@@ -25,12 +35,14 @@ import math
 import time
 
 import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
 
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.envs.atc import ATCEngine, ATCParams
 from hlynr.evaluation.stats import wilson_interval
-from hlynr.registries import BASELINES
 from hlynr.multiagent import build_pettingzoo_vec_env
+from hlynr.registries import BASELINES
 
 
 def _kwargs(n: int) -> dict:
@@ -53,9 +65,9 @@ def bench_engine(n: int, copies: int, seconds: float) -> float:
     return steps * copies * n / (time.perf_counter() - t0)
 
 
-def bench_supersuit(n: int, copies: int, seconds: float) -> float:
-    """Aircraft-steps/s of the PettingZoo env through the parameter-sharing VecEnv."""
-    venv = build_pettingzoo_vec_env("hlynr/ATC-v0", _kwargs(n), copies, 0, 0)
+def bench_supersuit(n: int, copies: int, seconds: float, vectoriser: str = "supersuit") -> float:
+    """Aircraft-steps/s of the PettingZoo env through a parameter-sharing VecEnv."""
+    venv = build_pettingzoo_vec_env("hlynr/ATC-v0", _kwargs(n), copies, 0, 0, vectoriser)
     venv.reset()
     rng = np.random.default_rng(0)
     act = rng.uniform(-1, 1, (64, venv.num_envs, 2)).astype(np.float32)
@@ -66,6 +78,60 @@ def bench_supersuit(n: int, copies: int, seconds: float) -> float:
     rate = steps * venv.num_envs / (time.perf_counter() - t0)
     venv.close()
     return rate
+
+
+TRAIN_KW = {"scenario": "random", "max_aircraft": 6, "n_aircraft": 6, "k_intruders": 5}
+
+
+class _RolloutClock(BaseCallback):
+    """Accumulates the wall time of rollout collection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.collect = 0.0
+        self._t = 0.0
+
+    def _on_rollout_start(self) -> None:
+        self._t = time.perf_counter()
+
+    def _on_rollout_end(self) -> None:
+        self.collect += time.perf_counter() - self._t
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def train_rate(vectoriser: str, copies: int, n_steps: int, algo: str, rollouts: int) -> tuple[float, float]:
+    """(aircraft-steps/s, fraction of the time collecting rollouts) of ``algo`` end to end."""
+    from stable_baselines3 import PPO
+
+    from hlynr.algos.centralised import MAPPO
+
+    venv = build_pettingzoo_vec_env("hlynr/ATC-v0", TRAIN_KW, copies, 0, 0, vectoriser)
+    model = {"PPO": PPO, "MAPPO": MAPPO}[algo](
+        "MlpPolicy", venv, n_steps=n_steps, batch_size=3072, n_epochs=5, seed=0,
+        policy_kwargs={"net_arch": [64, 64]}, device="cpu")
+    model.learn(n_steps * venv.num_envs)  # warm-up rollout (allocations, first reset)
+    clock = _RolloutClock()
+    t0 = time.perf_counter()
+    model.learn(rollouts * n_steps * venv.num_envs, reset_num_timesteps=False, callback=clock)
+    total = time.perf_counter() - t0
+    venv.close()
+    return rollouts * n_steps * venv.num_envs / total, clock.collect / total
+
+
+def train_table(rollouts: int) -> None:
+    """Print end-to-end PPO/MAPPO speed, batched engine vs the SuperSuit path."""
+    torch.set_num_threads(1)
+    print("random traffic, 6 aircraft, k_intruders 5; MLP [64, 64], 5 epochs, batch 3072; torch threads 1")
+    print(f"{'end to end':36s} {'a-steps/s':>10s} {'vs SuperSuit':>13s} {'collecting':>11s} {'learner':>8s}")
+    ref, frac = train_rate("supersuit", 8, 256, "PPO", rollouts)
+    print(f"{'shared PPO, SuperSuit, 8 copies':36s} {ref:10,.0f} {1.0:13.2f} {frac:11.0%} {1 - frac:8.0%}",
+          flush=True)
+    for algo in ("PPO", "MAPPO"):
+        rate, frac = train_rate("batched", 64, 32, algo, rollouts)
+        name = f"{'shared PPO' if algo == 'PPO' else 'MAPPO'}, batched, 64 copies"
+        print(f"{name:36s} {rate:10,.0f} {rate / ref:13.2f} {frac:11.0%} {1 - frac:8.0%}", flush=True)
 
 
 SCENARIOS = ("head_on", "parallel", "t_formation", "canonical_crossing", "converging", "random")
@@ -108,21 +174,28 @@ def baselines_table(episodes: int) -> None:
 
 
 def main() -> None:
-    """Print the speed or the baselines table."""
+    """Print the speed, training-speed or baselines table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["speed", "baselines"], nargs="?", default="speed")
+    ap.add_argument("what", choices=["speed", "train", "baselines"], nargs="?", default="speed")
+    ap.add_argument("--rollouts", type=int, default=3, help="train: timed rollouts per row")
     ap.add_argument("--seconds", type=float, default=3.0, help="speed: time per measurement")
     ap.add_argument("--episodes", type=int, default=500, help="baselines: episodes per scenario")
     args = ap.parse_args()
     if args.what == "baselines":
         baselines_table(args.episodes)
         return
-    print(f"{'aircraft':>8} {'copies':>6} {'engine a-steps/s':>17} {'supersuit a-steps/s':>20} {'ratio':>7}")
+    if args.what == "train":
+        train_table(args.rollouts)
+        return
+    print(f"{'aircraft':>8} {'copies':>6} {'engine a-steps/s':>17} {'batched VecEnv':>15} "
+          f"{'supersuit a-steps/s':>20} {'ratio':>7} {'VecEnv ratio':>12}")
     for n in (8, 20):
         for copies in (4, 64, 256):
             e = bench_engine(n, copies, args.seconds)
+            b = bench_supersuit(n, copies, args.seconds, "batched")
             s = bench_supersuit(n, copies, args.seconds)
-            print(f"{n:>8} {copies:>6} {e:>17,.0f} {s:>20,.0f} {e / s:>7.1f}", flush=True)
+            print(f"{n:>8} {copies:>6} {e:>17,.0f} {b:>15,.0f} {s:>20,.0f} {e / s:>7.1f} {b / s:>12.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

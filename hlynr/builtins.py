@@ -112,6 +112,7 @@ def _register_envs() -> None:
                                  PettingZooEntry(swarm.stage_factory(stage), swarm.SwarmParams))
         BATCHED_ENVS.register(f"hlynr/Swarm-{stage}-v0", swarm.batched_stage_factory(stage))
     PETTINGZOO_ENVS.register(atc.ENV_ID, PettingZooEntry(atc.make_atc_env, atc.ATCParams))
+    BATCHED_ENVS.register(atc.ENV_ID, atc.make_batched_atc)
 
 
 _RETIRED_WRAPPERS = {

@@ -4,7 +4,8 @@
   sensor in ``env.kwargs.sensor``); see ``hlynr.envs.intercept``.
 * ``hlynr/Swarm-v0``: multi-agent swarm interception (PettingZoo, parameter sharing); see
   ``hlynr.envs.swarm``.
-* ``hlynr/ATC-v0``: multi-aircraft conflict avoidance with the MVP resolver (PettingZoo); see
+* ``hlynr/ATC-v0``: multi-aircraft conflict avoidance with the MVP resolver (PettingZoo, batched
+  vectoriser); see
   ``hlynr.envs.atc``.
 * :mod:`hlynr.envs.factory`: builds the VecEnv a config describes.
 """

@@ -53,6 +53,8 @@ class ATCEngine:
         self.exit = np.zeros((c, m, 2))
         self.present = np.zeros((c, m), dtype=bool)
         self.active = np.zeros((c, m), dtype=bool)
+        self.end_active = self.active
+        """Aircraft flying at the end of the last step, before ended copies went dark."""
         self.steps = np.zeros(c, dtype=np.int64)
         self.done = np.ones(c, dtype=bool)
         self.in_los = np.zeros((c, m, m), dtype=bool)
@@ -108,15 +110,22 @@ class ATCEngine:
                          self.active, self.d, self.w, self.dist, self.tcpa, self.dcpa,
                          self.params.k_intruders)
 
-    def global_state(self) -> np.ndarray:
-        """Global truth state ``(C, state_size)``: every aircraft slot, for a centralised critic."""
-        frac = self.steps / self.params.max_steps
-        return O.global_state(self.pos, self.vel, self.alt, self.exit, self.active, frac)
+    def global_state(self, idx: np.ndarray | None = None, terminal: bool = False) -> np.ndarray:
+        """Global truth state ``(C or len(idx), state_size)``: every aircraft slot, for a
+        centralised critic. ``terminal``: the state at the end of the last step, before the
+        copies whose episode ended went dark (the terminal state of those copies)."""
+        sel = slice(None) if idx is None else np.asarray(idx, dtype=np.int64)
+        active = self.end_active if terminal else self.active
+        frac = self.steps[sel] / self.params.max_steps
+        return O.global_state(self.pos[sel], self.vel[sel], self.alt[sel], self.exit[sel],
+                              active[sel], frac)
 
-    def agent_states(self) -> np.ndarray:
-        """Per-aircraft critic input ``(C, M, state_size + M)``: the global state and a one-hot id."""
-        c, m = self.n_copies, self.params.max_aircraft
-        s = np.broadcast_to(self.global_state()[:, None], (c, m, self.state_size))
+    def agent_states(self, idx: np.ndarray | None = None, terminal: bool = False) -> np.ndarray:
+        """Per-aircraft critic input ``(C or len(idx), M, state_size + M)``: the global state
+        (see :meth:`global_state`) and a one-hot slot id."""
+        g = self.global_state(idx, terminal)
+        c, m = g.shape[0], self.params.max_aircraft
+        s = np.broadcast_to(g[:, None], (c, m, self.state_size))
         return np.concatenate([s, np.broadcast_to(np.eye(m, dtype=np.float32), (c, m, m))], axis=-1)
 
     def reset(self, seeds: Sequence[int | None] | None = None,
@@ -216,6 +225,7 @@ class ATCEngine:
         ended = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(c)]
         obs = self.observe()  # before the ended copies go dark: the terminal observation
+        self.end_active = self.active.copy()
         if ended.any():
             remaining = np.where(self.active, np.maximum(dtg1 - self.exit_r, 0.0), 0.0)
             still = self.in_los & ended[:, None, None]
