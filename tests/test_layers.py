@@ -3,7 +3,7 @@
 Bottom to top (a package imports from its own layer group only within itself):
 
     registries < config, presets < tracking < multiagent < envs < guidance < algos < runs
-    < evaluation < callbacks < builtins (and the package root) < training < tuning | monitoring
+    < evaluation < callbacks < imitation < builtins (and the package root) < training < tuning | monitoring
     < cli
 """
 
@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("evaluation",),
     ("callbacks",),
+    ("imitation",),
     ("builtins", ""),  # "": the package root, whose import registers the built-ins
     ("training",),
     ("tuning", "monitoring", "server"),

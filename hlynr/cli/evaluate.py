@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="*", metavar="TARGET",
                    help="run folder, saved-model folder or model .zip (several are ranked)")
     p.add_argument("--which", default="best",
-                   help="for run folders: best, final, latest, a checkpoint name, or all")
+                   help="for run folders: best, final, latest, pretrain, a checkpoint name, or all")
     p.add_argument("--config", help="config for a bare model file, or for baselines alone")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for evaluation (e.g. env.kwargs.scenario=sensor)")

@@ -38,6 +38,8 @@ from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config, load_config
 from hlynr.envs.factory import build_vec_env
+from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
+from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.registries import (
     CALLBACKS, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus, Stopper,
     TrainingDiverged,
@@ -166,6 +168,8 @@ class Run:
         self.stop = _StopFlag()
         self._t0 = time.perf_counter()
         self._offset = 0.0
+        self.extra_callbacks: list[BaseCallback] = []
+        """Callbacks that come from other config sections (the pretraining regulariser)."""
 
     def wall_time(self) -> float:
         """Seconds of training so far, including time before a resume."""
@@ -181,8 +185,8 @@ class Run:
             built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
         progress = ProgressCallback(ctx, _progress_every(model),
                                     on_record=self.hooks.on_rollout)
-        ordered: list[BaseCallback] = [progress]
-        for obj in [progress, *built.values()]:
+        ordered: list[BaseCallback] = [progress, *self.extra_callbacks]
+        for obj in [progress, *self.extra_callbacks, *built.values()]:
             if isinstance(obj, Resumable):
                 ctx.register_state(obj)
         evaluation = built.get("evaluation")
@@ -271,7 +275,8 @@ def start_run(
 ) -> RunResult:
     """Start a new run of ``config`` and train it to the end (or until stopped)."""
     _setup_torch(config)
-    venv = build_vec_env(config)
+    clone = config.pretrain is not None and config.pretrain.teacher is not None
+    venv = build_vec_env(config, observation_tap=clone)
     try:
         model = build_model(config, venv)
     except BaseException:
@@ -286,14 +291,30 @@ def start_run(
     log = ProgressLog(run_dir / "progress.jsonl")
     log.write("event", timesteps=0, event="start", name=config.name, seed=config.seed)
     try:
+        if config.pretrain is not None:
+            try:
+                run_pretraining(model, venv, config, run_dir, log)
+            except PretrainError as exc:
+                raise RunError(f"{run_dir}: {exc}") from None
+        _add_regularizer(run, model)
         return run.execute(model, _context(run, log), reset_num_timesteps=True)
     finally:
         venv.close()
 
 
+def _add_regularizer(run: Run, model: Any) -> None:
+    """Give the run the pretraining regulariser its config asks for."""
+    reg = regularizer_for(run.config, run.run_dir, model,
+                          lambda path: load_model(run.config, path, device="cpu"))
+    if reg is not None:
+        run.extra_callbacks.append(reg)
+
+
 def _state_keys(config: ExperimentConfig) -> set[str]:
     """The components whose state every checkpoint of ``config``'s runs must hold."""
     keys = {ProgressCallback.state_key}
+    if config.pretrain is not None and config.pretrain.regularizer is not None:
+        keys.add(FineTuneRegularizer.state_key)
     for spec in config.callbacks:
         build = CALLBACKS.get(spec.name).build
         if isinstance(build, type) and issubclass(build, Resumable):
@@ -363,6 +384,7 @@ def resume_run(
         log = ProgressLog(run_dir / "progress.jsonl")
         log.truncate_after(int(meta["timesteps"]))
         log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
+        _add_regularizer(run, model)
         return run.execute(model, _context(run, log, meta),
                            reset_num_timesteps=False)
     finally:
