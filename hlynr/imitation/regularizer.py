@@ -28,8 +28,11 @@ from hlynr.imitation.dataset import Dataset, Obs, take
 from hlynr.registries import Resumable
 
 
-def _flat(obs: Obs) -> Obs:
-    """Rollout-buffer observations ``(n_steps, n_envs, ...)`` as one batch."""
+def _flat(buffer: Any) -> Obs:
+    """A rollout buffer's observations as one batch (SB3 flattens them once sampling starts)."""
+    obs = buffer.observations
+    if buffer.generator_ready:
+        return obs
     if isinstance(obs, dict):
         return {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
     return obs.reshape(-1, *obs.shape[2:])
@@ -96,7 +99,7 @@ class FineTuneRegularizer(BaseCallback, Resumable):
             idx = self.rng.integers(0, len(acts), size=min(n, len(acts)))
             prepared = self.prepare(take(obs, idx)) if self.prepare else take(obs, idx)
             return self.view.obs_tensor(prepared), self.view.target(acts[idx])
-        obs = _flat(self.model.rollout_buffer.observations)
+        obs = _flat(self.model.rollout_buffer)
         size = len(next(iter(obs.values()))) if isinstance(obs, dict) else len(obs)
         idx = self.rng.integers(0, size, size=min(n, size))
         return self.view.obs_tensor(take(obs, idx)), None
