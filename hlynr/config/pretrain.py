@@ -157,9 +157,10 @@ class PretrainConfig(StrictModel):
         if algo not in FEED_FORWARD + RECURRENT:
             return ("pretrain",), (f"pretraining supports {', '.join(FEED_FORWARD + RECURRENT)}, "
                                    f"not {algo}")
-        if self.loss == "nll" and algo not in STOCHASTIC:
+        cloning = self.teacher is not None
+        if cloning and self.loss == "nll" and algo not in STOCHASTIC:
             return ("pretrain", "loss"), (f"{algo}'s actor is deterministic: use loss: mse")
-        if self.entropy_weight > 0 and algo not in CLOSED_FORM_ENTROPY:
+        if cloning and self.entropy_weight > 0 and algo not in CLOSED_FORM_ENTROPY:
             return ("pretrain", "entropy_weight"), (
                 f"{algo}'s policy has no closed-form entropy: set entropy_weight: 0")
         if self.critic_warmup is not None and algo not in ON_POLICY:
