@@ -15,14 +15,16 @@ import torch
 from gymnasium import spaces
 
 from hlynr import callbacks as cb
+from hlynr.algos import attention
 from hlynr.envs import intercept, swarm, wrappers
 from hlynr.envs.intercept import radar_kalman
 from hlynr.envs.swarm.baselines import SWARM_BASELINES
 from hlynr.guidance import residual
 from hlynr.guidance.baselines import INTERCEPT_BASELINES
 from hlynr.registries import (
-    ACTIVATIONS, ALGORITHMS, BASELINES, BATCHED_ENVS, CALLBACKS, ENV_PARAMS, OPTIMIZERS,
-    PETTINGZOO_ENVS, WRAPPERS, AlgorithmEntry, CallbackEntry, PettingZooEntry, WrapperEntry,
+    ACTIVATIONS, ALGORITHMS, BASELINES, BATCHED_ENVS, CALLBACKS, ENV_PARAMS, FEATURES_EXTRACTORS,
+    OPTIMIZERS, PETTINGZOO_ENVS, WRAPPERS, AlgorithmEntry, CallbackEntry, FeaturesExtractorEntry,
+    PettingZooEntry, WrapperEntry,
 )
 
 _ANY_SPACE = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -50,6 +52,10 @@ _ALGORITHMS = {
 _ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
                 "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU,
                 "selu": torch.nn.SELU, "mish": torch.nn.Mish}
+_FEATURES_EXTRACTORS = {
+    "attention": FeaturesExtractorEntry(attention.AttentionExtractor, attention.AttentionParams,
+                                        needs_layout=True),
+}
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
                "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
 
@@ -95,6 +101,7 @@ def register_builtins() -> None:
     """Fill the registries with hlynr's own components (runs once, on ``import hlynr``)."""
     for table, registry in ((_ALGORITHMS, ALGORITHMS), (_ACTIVATIONS, ACTIVATIONS),
                             (_OPTIMIZERS, OPTIMIZERS), (_WRAPPERS, WRAPPERS),
+                            (_FEATURES_EXTRACTORS, FEATURES_EXTRACTORS),
                             (_CALLBACKS, CALLBACKS), (INTERCEPT_BASELINES, BASELINES),
                             (SWARM_BASELINES, BASELINES)):
         for name, item in table.items():

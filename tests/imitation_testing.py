@@ -97,3 +97,77 @@ def follow_config(**over: Any) -> dict[str, Any]:
     }
     cfg.update(over)
     return cfg
+
+
+SLOTS_ID = "HlynrTest/Slots-v0"
+
+
+class SlotsEnv(gym.Env):
+    """An own block of 2 numbers and 4 entity slots ``(x, y, valid)``; 0-4 valid entities.
+
+    The teacher steers toward the mean ``x`` of the valid entities (0 without any); reward is
+    minus the squared distance to that action. Declares its :class:`EntityLayout`.
+    """
+
+    from hlynr.registries import EntityLayout
+
+    entity_layout = EntityLayout(own_size=2, slot_size=3, slots=4, valid_index=2)
+    observation_space = gym.spaces.Box(-1.0, 1.0, (14,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    def __init__(self, horizon: int = 8) -> None:
+        self.horizon, self.t = horizon, 0
+        self.obs = np.zeros(14, np.float32)
+
+    def _draw(self) -> np.ndarray:
+        rng = self.np_random
+        own = rng.uniform(-1, 1, 2)
+        slots = np.zeros((4, 3))
+        n = int(rng.integers(0, 5))
+        slots[:n, :2] = rng.uniform(-1, 1, (n, 2))
+        slots[:n, 2] = 1.0
+        slots = slots[rng.permutation(4)]
+        self.obs = np.concatenate([own, slots.reshape(-1)]).astype(np.float32)
+        return self.obs.copy()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._draw(), {}
+
+    def step(self, action):
+        want = slots_law(self.obs[None])[0, 0]
+        a = float(np.clip(np.asarray(action).reshape(-1)[0], -1, 1))
+        self.t += 1
+        info = {"is_success": abs(a - want) < 0.1} if self.t >= self.horizon else {}
+        return self._draw(), -(a - want) ** 2, False, self.t >= self.horizon, info
+
+
+def slots_law(obs: np.ndarray) -> np.ndarray:
+    """Mean x of the valid slots (0 without any valid slot)."""
+    slots = np.asarray(obs, dtype=np.float64).reshape(-1, 14)[:, 2:].reshape(-1, 4, 3)
+    valid = slots[..., 2] > 0.5
+    total = (slots[..., 0] * valid).sum(1)
+    return (total / np.maximum(valid.sum(1), 1))[:, None].astype(np.float32)
+
+
+class SlotsTeacher:
+    """The slots env's teacher."""
+
+    def __init__(self, observation_space: Any, action_space: Any, params: Any) -> None:
+        if getattr(observation_space, "shape", None) != (14,):
+            raise ValueError("needs the raw (14,) observation")
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        return slots_law(observation), state
+
+
+class NoParams(StrictModel):
+    """No parameters."""
+
+
+if SLOTS_ID not in gym.registry:
+    gym.register(SLOTS_ID, entry_point=SlotsEnv)
+if "slots_teacher" not in BASELINES.names():
+    BASELINES.register("slots_teacher", BaselineEntry(
+        NoParams, lambda o, a, p: SlotsTeacher(o, a, p), (SLOTS_ID,), {}))

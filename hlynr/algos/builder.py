@@ -13,7 +13,8 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.config.schema import ExperimentConfig
 from hlynr.config.signatures import ActionNoiseSpec
-from hlynr.registries import ACTIVATIONS, ALGORITHMS, OPTIMIZERS
+from hlynr.algos.attention import entity_layout_of
+from hlynr.registries import ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS
 
 
 class BuildError(Exception):
@@ -53,7 +54,32 @@ def to_python_kwargs(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = registry.get(out[key])
         else:
             out.pop(key, None)
+    name = out.get("features_extractor_class")
+    if name is not None:
+        entry = FEATURES_EXTRACTORS.get(name)
+        out["features_extractor_class"] = entry.cls
+        params = entry.params.model_validate(out.get("features_extractor_kwargs") or {})
+        out["features_extractor_kwargs"] = params.model_dump(exclude_none=True)
+    else:
+        out.pop("features_extractor_class", None)
     return out
+
+
+def _with_layout(kwargs: dict[str, Any], venv: VecEnv, config: ExperimentConfig) -> dict[str, Any]:
+    """Give an extractor that reads entity slots the env's declared layout (unless configured)."""
+    policy_kwargs = kwargs.get("policy_kwargs", {})
+    name = config.algo.policy_kwargs.get("features_extractor_class")
+    if name is None or not FEATURES_EXTRACTORS.get(name).needs_layout:
+        return kwargs
+    fe_kwargs = policy_kwargs["features_extractor_kwargs"]
+    if "layout" not in fe_kwargs:
+        layout = entity_layout_of(venv)
+        if layout is None:
+            raise BuildError(f"features extractor '{name}' needs an entity layout: {config.env.id} "
+                             "declares no entity_layout; set features_extractor_kwargs.layout")
+        fe_kwargs["layout"] = {"own_size": layout.own_size, "slot_size": layout.slot_size,
+                               "slots": layout.slots, "valid_index": layout.valid_index}
+    return kwargs
 
 
 def build_model(
@@ -67,7 +93,7 @@ def build_model(
         config.algo.policy or entry.default_policy, venv,
         seed=config.seed, device=config.device, verbose=0,
         tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
-        **algorithm_kwargs(config, venv.action_space),
+        **_with_layout(algorithm_kwargs(config, venv.action_space), venv, config),
     )
 
 

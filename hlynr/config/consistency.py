@@ -6,7 +6,8 @@ Each check returns ``(key path, message)`` for the first problem, before anythin
 * on-policy rollouts: ``n_steps * n_envs > 1`` and ``1 < batch_size <= n_steps * n_envs``
   (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
 * episodic ``train_freq`` (``[k, episode]``) needs a single env;
-* an evaluation at a curriculum stage index needs a curriculum with that stage.
+* an evaluation at a curriculum stage index needs a curriculum with that stage;
+* ``features_extractor_kwargs`` fit the named features extractor's parameters.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from hlynr.config.loader import error_message, specific_errors
 from hlynr.config.stages import StageError, resolve_stage
+from hlynr.registries import FEATURES_EXTRACTORS
 
 if TYPE_CHECKING:
     from hlynr.config.schema import ExperimentConfig
@@ -100,9 +105,24 @@ def _check_evaluation_stage(config: ExperimentConfig) -> Problem:
     return None
 
 
+def _check_features_extractor(config: ExperimentConfig) -> Problem:
+    kwargs = config.algo.policy_kwargs
+    name = kwargs.get("features_extractor_class")
+    if name is None:
+        return None
+    raw = kwargs.get("features_extractor_kwargs") or {}
+    try:
+        FEATURES_EXTRACTORS.get(name).params.model_validate(raw)
+    except ValidationError as exc:
+        loc, first = specific_errors(exc, raw)[0]
+        return ("algo", "policy_kwargs", "features_extractor_kwargs", *loc), error_message(first)
+    return None
+
+
 def check_consistency(config: ExperimentConfig) -> Problem:
     """The first cross-key problem of ``config``, or None."""
-    for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage):
+    for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage,
+                  _check_features_extractor):
         problem = check(config)
         if problem:
             return problem

@@ -23,7 +23,9 @@ from pydantic_core import PydanticCustomError
 
 from hlynr.config.base import StrictModel
 from hlynr.config.schedules import FloatOrSchedule, Schedule
-from hlynr.registries import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, Registry, suggest
+from hlynr.registries import (
+    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, Registry, suggest,
+)
 
 
 class ActionNoiseSpec(StrictModel):
@@ -140,6 +142,7 @@ def _named_class_args() -> dict[str, Any]:
     return {
         "activation_fn": Literal[tuple(ACTIVATIONS.names())],  # type: ignore[misc]
         "optimizer_class": Literal[tuple(OPTIMIZERS.names())],  # type: ignore[misc]
+        "features_extractor_class": Literal[tuple(FEATURES_EXTRACTORS.names())],  # type: ignore[misc]
         "action_noise": Union[ActionNoiseSpec, None],
     }
 

@@ -8,6 +8,7 @@ from hlynr.registries.algorithms import ACTIVATIONS, ALGORITHMS, OPTIMIZERS, Alg
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
+from hlynr.registries.entities import FEATURES_EXTRACTORS, EntityLayout, FeaturesExtractorEntry
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
     ChecksChain, ChecksConfig, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
@@ -17,6 +18,7 @@ from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 
 __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
+    "FEATURES_EXTRACTORS", "EntityLayout", "FeaturesExtractorEntry",
     "OPTIMIZERS", "PETTINGZOO_ENVS", "WRAPPERS", "AlgorithmEntry", "BaselineEntry",
     "CallbackEntry", "ChecksChain", "ChecksConfig", "EvalResult", "EvaluationListener",
     "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",

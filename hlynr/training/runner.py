@@ -33,6 +33,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 import hlynr
 from hlynr.algos.builder import build_model, load_model
+from hlynr.callbacks.attention import AttentionSharpness, has_attention
 from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
@@ -185,7 +186,7 @@ class Run:
             built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
         progress = ProgressCallback(ctx, _progress_every(model),
                                     on_record=self.hooks.on_rollout)
-        ordered: list[BaseCallback] = [progress, *self.extra_callbacks]
+        ordered: list[BaseCallback] = [*self.extra_callbacks, progress]
         for obj in [progress, *self.extra_callbacks, *built.values()]:
             if isinstance(obj, Resumable):
                 ctx.register_state(obj)
@@ -296,18 +297,21 @@ def start_run(
                 run_pretraining(model, venv, config, run_dir, log)
             except PretrainError as exc:
                 raise RunError(f"{run_dir}: {exc}") from None
-        _add_regularizer(run, model)
+        _add_model_callbacks(run, model)
         return run.execute(model, _context(run, log), reset_num_timesteps=True)
     finally:
         venv.close()
 
 
-def _add_regularizer(run: Run, model: Any) -> None:
-    """Give the run the pretraining regulariser its config asks for."""
+def _add_model_callbacks(run: Run, model: Any) -> None:
+    """Callbacks the config implies outside ``callbacks:``: the pretraining regulariser, the
+    attention sharpness log."""
     reg = regularizer_for(run.config, run.run_dir, model,
                           lambda path: load_model(run.config, path, device="cpu"))
     if reg is not None:
         run.extra_callbacks.append(reg)
+    if has_attention(model):
+        run.extra_callbacks.append(AttentionSharpness())
 
 
 def _state_keys(config: ExperimentConfig) -> set[str]:
@@ -384,7 +388,7 @@ def resume_run(
         log = ProgressLog(run_dir / "progress.jsonl")
         log.truncate_after(int(meta["timesteps"]))
         log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
-        _add_regularizer(run, model)
+        _add_model_callbacks(run, model)
         return run.execute(model, _context(run, log, meta),
                            reset_num_timesteps=False)
     finally:
