@@ -136,3 +136,24 @@ def test_regularizer_weight_follows_its_schedule_across_a_resume(runs_dir: Path)
     after = weights()  # the first rollout after a resume has no update of this process yet
     assert len(after) >= len(full) - 1 and max(after) == 768
     assert after == pytest.approx({t: full[t] for t in after})
+
+
+def test_parameter_shared_swarm_rows_clone_with_inactive_rows_masked(runs_dir: Path) -> None:
+    data = {"name": "swarm_bc", "seed": 0, "total_timesteps": 64,
+            "env": {"type": "pettingzoo", "id": "hlynr/Swarm-v0",
+                    "kwargs": {"stage": "basic", "max_agents": 5, "k_neighbours": 3},
+                    "n_envs": 2},
+            "wrappers": [{"normalize": {"norm_obs": True, "norm_reward": False}}],
+            "algo": {"name": "PPO", "hyperparams": {"n_steps": 8, "batch_size": 80, "n_epochs": 1},
+                     "policy_kwargs": {"net_arch": [64, 64]}},
+            "pretrain": {"teacher": {"name": "swarm_intercept_point"}, "steps": 3000,
+                         "epochs": 8, "batch_size": 256, "learning_rate": 3.0e-3, "loss": "mse"}}
+    run = start_run(validate_config(data), runs_dir=runs_dir).run_dir
+    from hlynr.imitation.dataset import Dataset
+
+    ds = Dataset.load(run / "pretrain" / "dataset.npz")
+    r = ds.rounds[0]
+    assert r.shape[1] == 10  # 2 copies x 5 agent rows
+    assert 0 < ds.size < r.mask.size  # the basic stage flies fewer than 5 agents: rows masked
+    epochs = _records(run, "pretrain")
+    assert epochs[-1]["agreement"] > epochs[0]["agreement"]
