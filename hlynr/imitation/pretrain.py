@@ -102,8 +102,11 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog) -> tu
 def load_pretrained(model: Any, run_dir: Path) -> None:
     """Start ``model`` from another run's ``pretrain/`` model and normalisation statistics."""
     folder = Path(run_dir) / PRETRAIN_DIR
-    model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device=model.device)
-    restore_vecnormalize(folder, model.get_env(), training=True)
+    try:
+        model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device=model.device)
+        restore_vecnormalize(folder, model.get_env(), training=True)
+    except (ValueError, RuntimeError, KeyError, OSError) as exc:
+        raise PretrainError(f"cannot start from {folder}: {type(exc).__name__}: {exc}") from None
 
 
 def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path,

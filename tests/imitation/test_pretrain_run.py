@@ -14,7 +14,7 @@ from hlynr.envs.factory import build_vec_env
 from hlynr.evaluation.scoring import ScoreSettings, score_model
 from hlynr.evaluation.targets import resolve_targets
 from hlynr.runs.progress_log import read_progress
-from hlynr.training.runner import resume_run, start_run
+from hlynr.training.runner import RunError, resume_run, start_run
 
 import imitation_testing as it
 
@@ -83,6 +83,9 @@ def test_resume_does_not_pretrain_again_and_another_run_can_start_from_it(runs_d
     other = start_run(cfg, runs_dir=runs_dir).run_dir
     assert not (other / "pretrain").exists()
     assert any(r.get("event") == "pretrained_from" for r in _records(other, "event"))
+    reuse["algo"] = {**reuse["algo"], "policy_kwargs": {"net_arch": [8]}}  # another network
+    with pytest.raises(RunError, match="cannot start from .*pretrain"):
+        start_run(validate_config(reuse), runs_dir=runs_dir)
 
 
 @pytest.mark.parametrize("algo", ["PPO", "RecurrentPPO"])
