@@ -74,6 +74,22 @@ def find_tap(venv: VecEnv) -> ObservationTap | None:
     return None
 
 
+def remove_tap(venv: VecEnv) -> VecEnv:
+    """``venv`` without its :class:`ObservationTap` (the chain then matches an evaluation env's).
+
+    Returns the new outermost VecEnv (``venv`` itself unless the tap was outermost).
+    """
+    if isinstance(venv, ObservationTap):
+        return venv.venv
+    outer = venv
+    while isinstance(outer, VecEnvWrapper):
+        if isinstance(outer.venv, ObservationTap):
+            outer.venv = outer.venv.venv
+            break
+        outer = outer.venv
+    return venv
+
+
 def _has_apply_params(env: gym.Env) -> bool:
     try:
         env.get_wrapper_attr("apply_params")

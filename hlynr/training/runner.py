@@ -38,7 +38,7 @@ from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config, load_config
-from hlynr.envs.factory import build_vec_env
+from hlynr.envs.factory import build_vec_env, remove_tap
 from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.registries import (
@@ -297,6 +297,9 @@ def start_run(
                 run_pretraining(model, venv, config, run_dir, log)
             except PretrainError as exc:
                 raise RunError(f"{run_dir}: {exc}") from None
+            untapped = remove_tap(venv)  # training and evaluation chains match again
+            if untapped is not venv:  # the tap was outermost
+                model.set_env(untapped)
         _add_model_callbacks(run, model)
         return run.execute(model, _context(run, log), reset_num_timesteps=True)
     finally:

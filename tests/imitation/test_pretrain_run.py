@@ -25,7 +25,7 @@ def _records(run: Path, kind: str) -> list[dict]:
 
 def test_bc_clones_the_teacher_and_saves_a_scorable_model(runs_dir: Path) -> None:
     cfg = validate_config(it.follow_config(
-        wrappers=[{"normalize": {}}],
+        wrappers=[{"normalize": {}}], callbacks=[{"evaluation": {"every": 128, "episodes": 2}}],
         pretrain={**it.follow_config()["pretrain"], "epochs": 12}))
     run = start_run(cfg, runs_dir=runs_dir).run_dir
     epochs = _records(run, "pretrain")
@@ -68,7 +68,8 @@ def test_dagger_rounds_grow_the_data_set_with_student_probability(runs_dir: Path
 
 
 def test_resume_does_not_pretrain_again_and_another_run_can_start_from_it(runs_dir: Path) -> None:
-    data = it.follow_config(total_timesteps=512, callbacks=[{"checkpoint": {"every": 256}}])
+    data = it.follow_config(total_timesteps=512, callbacks=[{"checkpoint": {"every": 256}},
+                                                            {"evaluation": {"every": 256}}])
     data["pretrain"].update(steps=400, epochs=2)
     run = start_run(validate_config(data), runs_dir=runs_dir).run_dir
     shutil.rmtree(sorted((run / "checkpoints").iterdir())[-1])
