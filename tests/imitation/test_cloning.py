@@ -35,9 +35,11 @@ def _settings(**over) -> SimpleNamespace:
     return SimpleNamespace(**{**base, **over})
 
 
-def test_recurrent_cloning_equals_a_step_by_step_reference() -> None:
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_recurrent_cloning_equals_a_step_by_step_reference(rnn_type: str) -> None:
     model = RecurrentPPO("MlpLstmPolicy", _venv(), n_steps=8, batch_size=8, seed=0,
-                         policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]})
+                         policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8],
+                                        "rnn_type": rnn_type})
     rng = np.random.default_rng(1)
     T, N = 12, 3
     obs = rng.uniform(-1, 1, (T, N, 4)).astype(np.float32)
