@@ -168,17 +168,19 @@ def test_bad_input_gives_one_clear_error(args: list[str], fragment: str, tmp_pat
     assert not (tmp_path / "runs").exists()  # nothing half-written
 
 
-def test_corrupt_checkpoint_fails_clearly_and_leaves_run_intact(tmp_path: Path) -> None:
+def test_corrupt_checkpoints_fall_back_then_fail_clearly_and_leave_run_intact(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     cfg = write_config(tmp_path, total_timesteps=256,
-                       callbacks=[{"checkpoint": {"every": 128}}])
+                       callbacks=[{"checkpoint": {"every": 128, "keep_last": 3}}])
     assert cli("train.py", "--config", str(cfg), "--runs-dir", str(runs), "-q").returncode == 0
     run = only_run(runs)
-    newest = sorted((run / "checkpoints").iterdir())[-1]
+    oldest, newest = sorted((run / "checkpoints").iterdir())[-2:]
     (newest / "model.zip").write_bytes(b"not a zip")
+    (oldest / "model.zip").write_bytes((oldest / "model.zip").read_bytes()[:100])  # truncated
     before = (run / "progress.jsonl").read_text(), (run / "config.yaml").read_text()
     res = cli("train.py", "--resume", str(run), "--set", "total_timesteps=1024")
-    assert res.returncode == 2 and "could not be loaded" in res.stderr, res.stderr
+    assert res.returncode == 2 and "no checkpoint can be resumed from" in res.stderr, res.stderr
+    assert f"{newest.name} is damaged" in res.stderr and f"{oldest.name} is damaged" in res.stderr
     assert "Traceback" not in res.stderr
     assert ((run / "progress.jsonl").read_text(), (run / "config.yaml").read_text()) == before
     res = cli("evaluate.py", str(newest))
