@@ -25,6 +25,7 @@ from stable_baselines3.common.torch_layers import (
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from hlynr import callbacks as cb
+from hlynr.algos import attention
 from hlynr.config import components
 from hlynr.envs import atc, intercept, swarm, wrappers
 from hlynr.envs.atc.mvp import ATC_BASELINES
@@ -73,7 +74,8 @@ _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
 _REPLAY_BUFFERS = {"ReplayBuffer": ReplayBuffer, "DictReplayBuffer": DictReplayBuffer,
                    "HerReplayBuffer": HerReplayBuffer}
 _FEATURES_EXTRACTORS = {"FlattenExtractor": FlattenExtractor, "NatureCNN": NatureCNN,
-                        "CombinedExtractor": CombinedExtractor}
+                        "CombinedExtractor": CombinedExtractor,
+                        "attention": attention.AttentionExtractor}
 
 _WRAPPERS = {
     "time_limit": WrapperEntry(wrappers.TimeLimitParams, env=wrappers.time_limit),

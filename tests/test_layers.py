@@ -3,8 +3,8 @@
 Bottom to top (a package imports from its own layer group only within itself):
 
     registries < config, presets < zoo < tracking < multiagent < envs < guidance < algos < runs
-    < evaluation < callbacks < builtins (and the package root) < training < tuning | monitoring
-    < server < cli < __main__
+    < evaluation < callbacks < imitation < builtins (and the package root) < training
+    < tuning | monitoring < server < cli < __main__
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("evaluation",),
     ("callbacks",),
+    ("imitation",),
     ("builtins", ""),  # "": the package root, whose import registers the built-ins
     ("training",),
     ("tuning", "monitoring"),

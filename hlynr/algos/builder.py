@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from hlynr.config.signatures import ActionNoiseSpec, policy_class
 from hlynr.registries import (
     ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS,
 )
+from hlynr.algos.attention import entity_layout_of
 
 
 class BuildError(Exception):
@@ -84,6 +87,23 @@ def to_python_kwargs(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _with_layout(kwargs: dict[str, Any], venv: VecEnv, config: ExperimentConfig) -> dict[str, Any]:
+    """Give an extractor that reads entity slots the env's declared layout (unless configured)."""
+    policy_kwargs = kwargs.get("policy_kwargs", {})
+    name = config.algo.policy_kwargs.get("features_extractor_class")
+    if name is None or "layout" not in inspect.signature(FEATURES_EXTRACTORS.get(name)).parameters:
+        return kwargs
+    fe_kwargs = policy_kwargs.setdefault("features_extractor_kwargs", {})
+    if "layout" not in fe_kwargs:
+        layout = entity_layout_of(venv)
+        if layout is None:
+            raise BuildError(f"features extractor '{name}' needs an entity layout: {config.env.id} "
+                             "declares no entity_layout")
+        fe_kwargs["layout"] = {"own_size": layout.own_size, "slot_size": layout.slot_size,
+                               "slots": layout.slots, "valid_index": layout.valid_index}
+    return kwargs
+
+
 def build_model(
     config: ExperimentConfig, venv: VecEnv, tensorboard_log: Path | None = None,
 ) -> BaseAlgorithm:
@@ -99,7 +119,7 @@ def build_model(
         policy, venv,
         seed=config.seed, device=config.device, verbose=0,
         tensorboard_log=str(tensorboard_log) if tensorboard_log else None,
-        **algorithm_kwargs(config, venv.action_space),
+        **_with_layout(algorithm_kwargs(config, venv.action_space), venv, config),
     )
 
 

@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="*", metavar="TARGET",
                    help="run folder, saved-model folder or model .zip (several are ranked)")
     p.add_argument("--which", default="best",
-                   help="for run folders: best, final, latest, a checkpoint name, or all")
+                   help="for run folders: best, final, latest, pretrain, a checkpoint name, or all")
     p.add_argument("--config", help="config for a bare model file, or for baselines alone")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for evaluation (e.g. env.kwargs.scenario=sensor)")
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--below", action="append", default=[], metavar="KEY=R1,R2,...",
                    help="also report P(KEY < R) with 95%% intervals, e.g. miss_distance=5,10,20")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
+    p.add_argument("--attention", metavar="FILE",
+                   help="write the actor's attention weights per step (JSON lines; one model)")
     return p
 
 
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         stages: list[str | int] = list(range(len(curriculum.stages)))
     else:
         stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
+    if args.attention and len(targets) != 1:
+        raise CliError("--attention writes the weights of one model: name exactly one")
     below = _parse_below(args.below)
     baselines = [_parse_baseline(text) for text in args.baseline]
     labels = [t.label for t in targets]
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             label = (t.label if labels.count(t.label) == 1
                      else f"{t.model_path.parent.parent.name}/{t.label}")
             try:
-                summary = score_model(t, settings)
+                summary = score_model(t, settings, Path(args.attention) if args.attention else None)
             except LoadError as exc:
                 if len(targets) == 1:
                     raise

@@ -31,8 +31,9 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentCo
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
     data = config.model_dump(mode="json")
-    if data.get("tune") is None:
-        data.pop("tune", None)
+    for key in ("tune", "pretrain"):
+        if data.get(key) is None:
+            data.pop(key, None)
     return data
 
 

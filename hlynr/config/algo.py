@@ -19,7 +19,7 @@ _CLASS_KWARGS = (
     ("hyperparams", "replay_buffer_class", "replay_buffer_kwargs", REPLAY_BUFFERS,
      REPLAY_BUFFER_CONTROLLED),
     ("policy_kwargs", "features_extractor_class", "features_extractor_kwargs",
-     FEATURES_EXTRACTORS, frozenset({"self", "observation_space"})),
+     FEATURES_EXTRACTORS, frozenset({"self", "observation_space", "layout"})),
 )
 
 

@@ -18,8 +18,9 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+
 from hlynr.config.stages import StageError, resolve_stage
-from hlynr.registries import BATCHED_ENVS, CriticStateSource
+from hlynr.registries import BATCHED_ENVS, ENV_PARAMS, CriticStateSource
 
 if TYPE_CHECKING:
     from hlynr.config.schema import ExperimentConfig
@@ -132,6 +133,28 @@ def _publishes_global_state(env_id: str, kwargs_json: str, maker: Any) -> bool:
         return isinstance(venv, CriticStateSource) and venv.critic_observation_space is not None
     finally:
         venv.close()
+
+
+def baseline_env_problem(entry: Any, config: ExperimentConfig) -> str | None:
+    """What the config's env lacks that the baseline ``entry`` needs (its ``env_overrides``,
+    e.g. ``sensor: {filter: ca}``), as ``"needs env.kwargs... (the config has ...)"``, or None.
+
+    A baseline used inside training (residual guidance, a teacher) must act through the
+    config's own sensor path, so its needs are checked rather than applied.
+    """
+    if not entry.env_overrides:
+        return None
+    env = ENV_PARAMS.get(config.env.id).model_validate(config.env.kwargs)
+    for section, wanted in entry.env_overrides.items():
+        have = getattr(env, section)
+        pairs = wanted.items() if isinstance(wanted, dict) else [(None, wanted)]
+        for key, value in pairs:
+            current = have if key is None else getattr(have, key)
+            if current != value:
+                want = f"{section}: {value}" if key is None else f"{section}: {{{key}: {value}}}"
+                now = f"{section}" + ("" if key is None else f".{key}") + f": {current}"
+                return f"needs env.kwargs.{want} (the config has {now})"
+    return None
 
 
 def check_consistency(config: ExperimentConfig) -> Problem:

@@ -240,8 +240,16 @@ def specific_errors(exc: ValidationError, data: Any) -> list[tuple[tuple[Any, ..
     """
     located = [(user_loc(e, data), e) for e in exc.errors()]
     paths = [loc for loc, _ in located]
-    return [(loc, e) for loc, e in located
+    kept = [(loc, e) for loc, e in located
             if not any(len(other) > len(loc) and other[:len(loc)] == loc for other in paths)]
+    # At one key, "not a number" only says that the number member of a union failed.
+    said = {loc for loc, e in kept if e["type"] not in _UNION_MEMBER_MISS}
+    return [(loc, e) for loc, e in kept if e["type"] not in _UNION_MEMBER_MISS or loc not in said]
+
+
+_UNION_MEMBER_MISS = {"float_type", "float_parsing", "int_type", "int_parsing", "string_type",
+                      "bool_type", "bool_parsing", "model_attributes_type", "dict_type",
+                      "model_type"}
 
 
 def error_message(error: dict[str, Any]) -> str:

@@ -20,9 +20,11 @@ import math
 from abc import abstractmethod
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from hlynr.config.base import StrictModel
+from hlynr.registries import suggest
 
 
 class Schedule(StrictModel):
@@ -81,8 +83,22 @@ class StepSchedule(Schedule):
         return self.start + (self.end - self.start) * k / self.steps
 
 
+def _schedule_key(data: object) -> object:
+    """A mapping without its ``schedule`` key says which key it has instead (typos first)."""
+    if isinstance(data, dict) and "schedule" not in data:
+        near = next((k for k in data if isinstance(k, str) and suggest(k, ["schedule"])), None)
+        if near is not None:
+            raise PydanticCustomError(
+                "unknown_key", "unknown key '{key}' (did you mean 'schedule'?); a schedule "
+                "needs schedule: linear | exponential | step", {"key": near})
+        raise PydanticCustomError("schedule_key", "a schedule needs a 'schedule' key: linear, "
+                                  "exponential or step")
+    return data
+
+
 ScheduleSpec = Annotated[
-    Union[LinearSchedule, ExponentialSchedule, StepSchedule], Field(discriminator="schedule")
+    Union[LinearSchedule, ExponentialSchedule, StepSchedule], Field(discriminator="schedule"),
+    BeforeValidator(_schedule_key),
 ]
 """A schedule given as a mapping with a ``schedule`` key."""
 

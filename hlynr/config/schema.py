@@ -19,6 +19,7 @@ from hlynr.config.base import StrictModel, nested_error, reraise_nested
 from hlynr.config.components import UserParams
 from hlynr.config.consistency import check_consistency
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
+from hlynr.config.pretrain import PretrainConfig
 from hlynr.config.stages import StageSelector, resolve_stage
 from hlynr.config.tuning import TuneConfig
 from hlynr.registries import (
@@ -89,6 +90,7 @@ class ExperimentConfig(StrictModel):
     algo: AlgoConfig
     callbacks: list[ComponentSpec] = Field(default_factory=list)
     tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
+    pretrain: PretrainConfig | None = Field(None, description="clone a teacher before RL")
 
     @model_validator(mode="before")
     @classmethod
@@ -113,6 +115,8 @@ class ExperimentConfig(StrictModel):
         self._check_wrapper_chain()
         self._check_callbacks()
         problem = check_consistency(self)
+        if problem is None and self.pretrain is not None:
+            problem = self.pretrain.check_against(self)
         if problem:
             path, msg = problem
             raise nested_error(msg, *path)

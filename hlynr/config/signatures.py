@@ -158,6 +158,7 @@ def _named_class_args() -> dict[str, Any]:
     return {
         "activation_fn": Literal[tuple(ACTIVATIONS.names())],  # type: ignore[misc]
         "optimizer_class": Literal[tuple(OPTIMIZERS.names())],  # type: ignore[misc]
+        "features_extractor_class": Literal[tuple(FEATURES_EXTRACTORS.names())],  # type: ignore[misc]
         "action_noise": Union[ActionNoiseSpec, None],
         "replay_buffer_class": Union[registry_name(REPLAY_BUFFERS), None],
         "features_extractor_class": Union[registry_name(FEATURES_EXTRACTORS), None],

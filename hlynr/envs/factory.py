@@ -12,7 +12,10 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import (
+    DummyVecEnv, SubprocVecEnv, VecEnv, VecEnvWrapper, VecMonitor,
+)
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig
 from hlynr.registries import BATCHED_ENVS, WRAPPERS, WrapContext, suggest
@@ -38,6 +41,57 @@ class ParamsAdapter(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 raise ValueError(f"{type(raw).__name__} has no parameter '{key}'"
                                  f"{suggest(key, known)}")
             setattr(raw, key, value)
+
+
+class ObservationTap(VecEnvWrapper):
+    """Remembers the task-level observation (after the sensor wrappers, before the learner's).
+
+    ``build_vec_env(..., observation_tap=True)`` puts it between the two, so a teacher can act
+    on exactly what a baseline sees while the learner's frame stack and normalisation run on
+    top. ``obs`` is the latest observation (after automatic resets), ``infos`` the latest infos.
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        self.obs: VecEnvObs | None = None
+        self.infos: list[dict[str, Any]] = [{} for _ in range(venv.num_envs)]
+
+    def reset(self) -> VecEnvObs:
+        """Reset and remember the first observations."""
+        self.obs = self.venv.reset()
+        self.infos = [{} for _ in range(self.num_envs)]
+        return self.obs
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """Step and remember what the step returned."""
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.obs, self.infos = obs, infos
+        return obs, rewards, dones, infos
+
+
+def find_tap(venv: VecEnv) -> ObservationTap | None:
+    """The :class:`ObservationTap` inside a VecEnv wrapper chain, or None."""
+    while isinstance(venv, VecEnvWrapper):
+        if isinstance(venv, ObservationTap):
+            return venv
+        venv = venv.venv
+    return None
+
+
+def remove_tap(venv: VecEnv) -> VecEnv:
+    """``venv`` without its :class:`ObservationTap` (the chain then matches an evaluation env's).
+
+    Returns the new outermost VecEnv (``venv`` itself unless the tap was outermost).
+    """
+    if isinstance(venv, ObservationTap):
+        return venv.venv
+    outer = venv
+    while isinstance(outer, VecEnvWrapper):
+        if isinstance(outer.venv, ObservationTap):
+            outer.venv = outer.venv.venv
+            break
+        outer = outer.venv
+    return venv
 
 
 def _has_apply_params(env: gym.Env) -> bool:
@@ -90,6 +144,7 @@ def build_vec_env(
     env_overrides: dict[str, Any] | None = None,
     learner_wrappers: bool = True,
     vectoriser: str | None = None,
+    observation_tap: bool = False,
 ) -> VecEnv:
     """Build the VecEnv for ``config``.
 
@@ -101,6 +156,7 @@ def build_vec_env(
         ``{"sensor": {"mode": "truth"}}``.
     :param learner_wrappers: False to keep only wrappers that define the task (for baselines).
     :param vectoriser: override the config's vectoriser (e.g. ``dummy`` for evaluation).
+    :param observation_tap: insert an :class:`ObservationTap` after the task's wrappers.
     """
     env_cfg = config.env
     n = n_envs or env_cfg.n_envs
@@ -134,6 +190,15 @@ def build_vec_env(
         fns = [_gym_env_fn(env_cfg, env_level, ctx, stage_params) for _ in range(n)]
         venv = SubprocVecEnv(fns) if vec_kind == "subproc" and n > 1 else DummyVecEnv(fns)
     venv.seed(seed)
-    for spec, p in vec_level:
+    task = [WRAPPERS.get(s.name).env is not None for s, _ in vec_level]
+    if observation_tap and any(task[i] and not task[i - 1] for i in range(1, len(task))):
+        raise ValueError("a task wrapper comes after a learner wrapper: the teacher's "
+                         "observation cannot be taken between them")
+    tap_at = sum(task) if observation_tap else -1
+    for i, (spec, p) in enumerate(vec_level):
+        if i == tap_at:
+            venv = ObservationTap(venv)
         venv = WRAPPERS.get(spec.name).vec(venv, p, ctx)  # type: ignore[misc]
+    if tap_at == len(vec_level):
+        venv = ObservationTap(venv)
     return venv

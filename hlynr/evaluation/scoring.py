@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hlynr.algos.builder import load_model
 from hlynr.config import ExperimentConfig
 from hlynr.envs.factory import build_vec_env
+from hlynr.evaluation.attention import AttentionRecorder
 from hlynr.evaluation.episodes import EvaluationSummary, run_episodes
 from hlynr.evaluation.targets import ModelTarget
 from hlynr.registries import BASELINES
@@ -29,8 +31,12 @@ class ScoreSettings:
     stage: str | int = "final"  # curriculum stage: final, none (env kwargs as given) or index
 
 
-def score_model(target: ModelTarget, settings: ScoreSettings) -> EvaluationSummary:
-    """Evaluate one saved model with its normalisation statistics and recurrent state handling."""
+def score_model(target: ModelTarget, settings: ScoreSettings,
+                attention_path: Path | None = None) -> EvaluationSummary:
+    """Evaluate one saved model with its normalisation statistics and recurrent state handling.
+
+    ``attention_path``: write the actor's attention weights at every step there.
+    """
     config = target.config
     venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
                          stage_params=config.stage(settings.stage)[1])
@@ -40,9 +46,19 @@ def score_model(target: ModelTarget, settings: ScoreSettings) -> EvaluationSumma
             restore_vecnormalize(target.folder, venv, training=False)
         except Exception as exc:  # damaged zip / pickle / mismatched spaces
             raise LoadError(f"cannot load {target.model_path}: {type(exc).__name__}: {exc}") from None
-        return run_episodes(model, venv, settings.episodes, settings.seed,
-                            deterministic=settings.deterministic,
-                            success_key=config.env.success_key)
+        policy: Any = model
+        if attention_path is not None:
+            try:
+                policy = AttentionRecorder(model, attention_path)
+            except ValueError as exc:
+                raise LoadError(str(exc)) from None
+        try:
+            return run_episodes(policy, venv, settings.episodes, settings.seed,
+                                deterministic=settings.deterministic,
+                                success_key=config.env.success_key)
+        finally:
+            if isinstance(policy, AttentionRecorder):
+                policy.close()
     finally:
         venv.close()
 

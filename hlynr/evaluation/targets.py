@@ -37,8 +37,9 @@ def resolve_targets(
 ) -> list[ModelTarget]:
     """Models to evaluate for ``target`` (a run folder, a saved-model folder or a model.zip).
 
-    ``which`` (run folders only): ``best``, ``final``, ``latest`` (newest checkpoint), a
-    checkpoint folder name, or ``all`` (best, final and every checkpoint).
+    ``which`` (run folders only): ``best``, ``final``, ``latest`` (newest checkpoint),
+    ``pretrain`` (the cloned policy), a checkpoint folder name, or ``all`` (pretrain, best,
+    final and every checkpoint).
     """
     path = Path(target)
     if not path.exists():
@@ -60,12 +61,13 @@ def resolve_targets(
         return [ModelTarget(path.name, path / MODEL_FILE, path, config)]
     if run_dir is None or path != run_dir:
         raise TargetError(f"{target} holds no model ({MODEL_FILE}) and is not a run folder")
-    named = {"best": run_dir / "best", "final": run_dir / "final"}
+    named = {"best": run_dir / "best", "final": run_dir / "final", "pretrain": run_dir / "pretrain"}
     checkpoints = list_checkpoints(run_dir)
     if checkpoints:
         named["latest"] = checkpoints[-1]
     if which == "all":
-        folders = [f for f in (named["best"], named["final"], *checkpoints) if is_complete(f)]
+        folders = [f for f in (named["pretrain"], named["best"], named["final"], *checkpoints)
+                   if is_complete(f)]
         if not folders:
             raise TargetError(f"{run_dir} holds no saved model yet")
         return [ModelTarget(f.name, f / MODEL_FILE, f, config) for f in folders]

@@ -33,8 +33,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from hlynr.config.base import StrictModel
+from hlynr.config.consistency import baseline_env_problem
 from hlynr.registries import (
-    BASELINES, ENV_PARAMS, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext,
+    BASELINES, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext,
 )
 
 NAME = "residual_guidance"
@@ -79,19 +80,10 @@ class ResidualGuidanceParams(StrictModel, ChecksChain):
             if WRAPPERS.get(spec.name).env is None:
                 return (), (f"{NAME} needs the raw observation: put it before '{spec.name}' "
                             "(before the learner preprocessing)")
-        if entry.env_overrides:
-            env = ENV_PARAMS.get(config.env.id).model_validate(config.env.kwargs)
-            for section, wanted in entry.env_overrides.items():
-                have = getattr(env, section)
-                pairs = wanted.items() if isinstance(wanted, dict) else [(None, wanted)]
-                for key, value in pairs:
-                    current = have if key is None else getattr(have, key)
-                    if current != value:
-                        want = f"{section}: {value}" if key is None else f"{section}: {{{key}: {value}}}"
-                        now = f"{section}" + ("" if key is None else f".{key}") + f": {current}"
-                        return ("baseline",), (
-                            f"baseline '{self.baseline}' needs env.kwargs.{want} (the config has "
-                            f"{now}); a residual policy acts through the config's own sensor path")
+        problem = baseline_env_problem(entry, config)
+        if problem:
+            return ("baseline",), (f"baseline '{self.baseline}' {problem}; a residual policy "
+                                   "acts through the config's own sensor path")
         return None
 
 

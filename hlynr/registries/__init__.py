@@ -10,7 +10,7 @@ from hlynr.registries.algorithms import (
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
-from hlynr.registries.layouts import EntityLayout
+from hlynr.registries.entities import EntityLayout
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
     ChecksChain, ChecksConfig, CriticStateSource, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,

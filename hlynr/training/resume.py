@@ -12,6 +12,7 @@ from hlynr.algos.builder import load_model
 from hlynr.callbacks.progress import ProgressCallback
 from hlynr.config import ExperimentConfig
 from hlynr.envs.factory import build_vec_env
+from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.registries import CALLBACKS, Resumable
 from hlynr.runs.artifacts import MODEL_FILE, REPLAY_FILE, restore_vecnormalize
 from hlynr.runs.checkpoints import DamagedCheckpoint, verify_checkpoint
@@ -21,6 +22,8 @@ from hlynr.training.errors import RunError
 def _state_keys(config: ExperimentConfig) -> set[str]:
     """The components whose state every checkpoint of ``config``'s runs must hold."""
     keys = {ProgressCallback.state_key}
+    if config.pretrain is not None and config.pretrain.regularizer is not None:
+        keys.add(FineTuneRegularizer.state_key)
     for spec in config.callbacks:
         build = CALLBACKS.get(spec.name).build
         if isinstance(build, type) and issubclass(build, Resumable):

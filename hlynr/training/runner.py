@@ -34,12 +34,14 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 import hlynr
-from hlynr.algos.builder import build_model
+from hlynr.algos.builder import build_model, load_model
+from hlynr.callbacks.attention import AttentionSharpness, has_attention
 from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config, load_config
-from hlynr.envs.factory import build_vec_env
+from hlynr.envs.factory import build_vec_env, remove_tap
+from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
 from hlynr.registries import (
     CALLBACKS, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus, Stopper,
     TrainingDiverged,
@@ -169,6 +171,8 @@ class Run:
         self._t0 = time.perf_counter()
         self._offset = 0.0
         self.control: ControlCallback | None = None
+        self.extra_callbacks: list[BaseCallback] = []
+        """Callbacks that come from other config sections (the pretraining regulariser)."""
 
     def wall_time(self) -> float:
         """Seconds of training so far, including time before a resume."""
@@ -184,8 +188,8 @@ class Run:
             built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
         progress = ProgressCallback(ctx, _progress_every(model),
                                     on_record=self.hooks.on_rollout)
-        ordered: list[BaseCallback] = [progress]
-        for obj in [progress, *built.values()]:
+        ordered: list[BaseCallback] = [*self.extra_callbacks, progress]
+        for obj in [progress, *self.extra_callbacks, *built.values()]:
             if isinstance(obj, Resumable):
                 ctx.register_state(obj)
         evaluation = built.get("evaluation")
@@ -286,7 +290,8 @@ def start_run(
         raise RunError(str(RunLockedError(Path(run_dir), pid)) if pid is not None else
                        f"{run_dir} already exists; a new run needs a new folder (--resume continues one)")
     _setup_torch(config)
-    venv = build_vec_env(config)
+    clone = config.pretrain is not None and config.pretrain.teacher is not None
+    venv = build_vec_env(config, observation_tap=clone)
     try:
         model = build_model(config, venv)
     except BaseException:
@@ -306,10 +311,30 @@ def start_run(
     log = ProgressLog(run_dir / "progress.jsonl")
     log.write("event", timesteps=0, event="start", name=config.name, seed=config.seed)
     try:
+        if config.pretrain is not None:
+            try:
+                run_pretraining(model, venv, config, run_dir, log)
+            except PretrainError as exc:
+                raise RunError(f"{run_dir}: {exc}") from None
+            untapped = remove_tap(venv)  # training and evaluation chains match again
+            if untapped is not venv:  # the tap was outermost
+                model.set_env(untapped)
+        _add_model_callbacks(run, model)
         return run.execute(model, _context(run, log), reset_num_timesteps=True)
     finally:
         venv.close()
         lock.release()
+
+
+def _add_model_callbacks(run: Run, model: Any) -> None:
+    """Callbacks the config implies outside ``callbacks:``: the pretraining regulariser, the
+    attention sharpness log."""
+    reg = regularizer_for(run.config, run.run_dir, model,
+                          lambda path: load_model(run.config, path, device="cpu"))
+    if reg is not None:
+        run.extra_callbacks.append(reg)
+    if has_attention(model):
+        run.extra_callbacks.append(AttentionSharpness())
 
 
 def resume_run(
@@ -352,6 +377,7 @@ def _resume_locked(run_dir: Path, total_timesteps: int | None, hooks: RunHooks |
         log = ProgressLog(run_dir / "progress.jsonl")
         log.truncate_after(int(meta["timesteps"]))
         log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
+        _add_model_callbacks(run, model)
         return run.execute(model, _context(run, log, meta),
                            reset_num_timesteps=False)
     finally:

@@ -57,7 +57,7 @@ def test_layout_declared_and_k_independent_of_n() -> None:
     for n, k in ((2, 5), (20, 3), (20, 19)):
         env = ATCEnv(scenario="random", max_aircraft=n, n_aircraft=n, k_intruders=k)
         lay = env.entity_layout
-        assert (lay.own_size, lay.slot_size, lay.n_slots) == (L.OWN_SIZE, L.SLOT_SIZE, k)
+        assert (lay.own_size, lay.slot_size, lay.slots) == (L.OWN_SIZE, L.SLOT_SIZE, k)
         assert env.observation_space("aircraft_0").shape == (lay.size,)
         obs, _ = env.reset(seed=0)
         row = obs["aircraft_0"]

@@ -1,0 +1,222 @@
+"""The ``pretrain:`` section: clone a scripted teacher before RL, then fine-tune without forgetting.
+
+::
+
+    pretrain:
+      teacher: {name: pn, params: {N: 6}}    # any registered baseline that drives the env
+      method: dagger                         # bc | dagger
+      steps: 50000                           # env steps of data (dagger: split over the rounds)
+      rounds: 4                              # dagger rounds (bc: 1)
+      student_prob: {schedule: linear, start: 0.0, end: 1.0}   # round k: value at k/(rounds-1)
+      epochs: 20
+      batch_size: 256
+      learning_rate: 1.0e-3
+      loss: nll                              # nll of the teacher's action | mse on the mean action
+      entropy_weight: 0.0
+      validation_fraction: 0.1
+      patience: 3                            # epochs without a better validation loss
+      critic_warmup: {rollouts: 2, epochs: 10}
+      regularizer: {loss: kl, weight: {schedule: linear, start: 1.0, end: 0.0, fraction: 0.5}}
+
+``from_run: RUN`` starts from the pretrained model of another run instead of cloning again.
+The cross-key checks (the teacher drives the env through the config's own sensor path; the
+algorithm's policy can take the loss) run in :meth:`PretrainConfig.check_against`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from hlynr.config.base import StrictModel, reraise_nested
+from hlynr.config.consistency import baseline_env_problem
+from hlynr.config.schedules import FloatOrSchedule, Schedule
+from hlynr.registries import BASELINES, WRAPPERS, UnknownNameError, WrapContext
+
+if TYPE_CHECKING:
+    from hlynr.config.schema import ExperimentConfig
+
+Problem = tuple[tuple[Any, ...], str] | None
+
+FEED_FORWARD = ("PPO", "A2C", "SAC", "TD3")
+RECURRENT = ("RecurrentPPO", "sb3_contrib.RecurrentPPO")
+ON_POLICY = ("PPO", "A2C", *RECURRENT)
+STOCHASTIC = ("PPO", "A2C", "SAC", *RECURRENT)
+CLOSED_FORM_ENTROPY = ("PPO", "A2C", *RECURRENT)
+
+
+class TeacherSpec(StrictModel):
+    """A registered baseline and its parameters (validated by the baseline's parameter model)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        try:
+            BASELINES.get(name)
+        except UnknownNameError as exc:
+            raise ValueError(str(exc)) from None
+        return name
+
+    @model_validator(mode="after")
+    def _params(self) -> TeacherSpec:
+        try:
+            checked = BASELINES.get(self.name).params.model_validate(self.params)
+        except ValidationError as exc:
+            raise reraise_nested(exc, self.params, "params") from None
+        object.__setattr__(self, "params", checked.model_dump())
+        return self
+
+
+class CriticWarmup(StrictModel):
+    """Fit the value function on rollouts of the cloned policy, actor frozen, before RL."""
+
+    rollouts: int = Field(2, ge=1, le=1000, strict=True, description="rollouts of n_steps x envs")
+    epochs: int = Field(10, ge=1, le=1000, strict=True, description="value epochs per rollout")
+    learning_rate: float = Field(1.0e-3, gt=0, le=1.0)
+
+
+class Regularizer(StrictModel):
+    """A loss toward what was cloned, added to the RL loss with a weight schedule.
+
+    ``bc``: negative log-likelihood of the teacher's labels (the pretraining data set);
+    ``kl``: KL(cloned snapshot || policy) on the observations of the current rollout.
+    The weight follows training progress (0 at the first RL step, 1 at ``total_timesteps``).
+    """
+
+    loss: Literal["bc", "kl"] = "kl"
+    weight: FloatOrSchedule = 1.0
+    batch_size: int = Field(256, ge=1, le=1_000_000, strict=True)
+
+    @field_validator("weight")
+    @classmethod
+    def _non_negative(cls, w: Any) -> Any:
+        values = [w.start, w.end] if isinstance(w, Schedule) else [w]
+        if any(v < 0 for v in values):
+            raise ValueError("the regulariser weight must be >= 0")
+        return w
+
+
+class PretrainConfig(StrictModel):
+    """Behavioural cloning or DAgger from a teacher, critic warm-up and a fine-tuning regulariser."""
+
+    teacher: TeacherSpec | None = None
+    method: Literal["bc", "dagger"] = "bc"
+    steps: int = Field(20_000, ge=1, le=10**9, strict=True, description="env steps of data")
+    rounds: int = Field(1, ge=1, le=1000, strict=True, description="DAgger rounds")
+    student_prob: FloatOrSchedule = Field(
+        default_factory=lambda: {"schedule": "linear", "start": 0.0, "end": 1.0},
+        description="probability that the student acts, per DAgger round")
+    epochs: int = Field(20, ge=1, le=100_000, strict=True, description="epochs per round")
+    batch_size: int = Field(256, ge=1, le=1_000_000, strict=True)
+    learning_rate: float = Field(1.0e-3, gt=0, le=1.0)
+    loss: Literal["nll", "mse"] = "nll"
+    entropy_weight: float = Field(0.0, ge=0, le=10)
+    validation_fraction: float = Field(0.1, ge=0, lt=1)
+    patience: int = Field(3, ge=1, le=100_000, strict=True, description="early-stopping epochs")
+    critic_warmup: CriticWarmup | None = None
+    regularizer: Regularizer | None = None
+    from_run: str | None = Field(None, min_length=1,
+                                 description="start from this run's pretrained model")
+
+    @field_validator("student_prob")
+    @classmethod
+    def _probability(cls, p: Any) -> Any:
+        values = [p.start, p.end] if isinstance(p, Schedule) else [p]
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            raise ValueError("student_prob must stay within [0, 1]")
+        return p
+
+    @model_validator(mode="after")
+    def _method(self) -> PretrainConfig:
+        if self.from_run is None and self.teacher is None:
+            raise ValueError("pretrain needs a teacher (or from_run: a run to start from)")
+        if self.from_run is not None and self.teacher is not None:
+            raise ValueError("give either teacher (clone here) or from_run (reuse a run's "
+                             "pretrained model), not both")
+        if self.method == "bc" and self.rounds != 1:
+            raise ValueError(f"rounds: {self.rounds} needs method: dagger (bc is one round)")
+        if self.method == "dagger" and self.rounds < 2:
+            raise ValueError("method: dagger needs rounds >= 2 (round 0 is the teacher's)")
+        return self
+
+    def student_prob_at(self, round_index: int) -> float:
+        """The probability that the student acts in DAgger round ``round_index`` (0 for BC)."""
+        if self.method == "bc":
+            return 0.0
+        progress = round_index / (self.rounds - 1)
+        return float(self.student_prob.value_at(progress) if isinstance(self.student_prob, Schedule)
+                     else self.student_prob)
+
+    def check_against(self, config: ExperimentConfig) -> Problem:
+        """The first problem of this section within ``config`` (``(key path, message)``), or None."""
+        algo = config.algo.name
+        if algo not in FEED_FORWARD + RECURRENT:
+            return ("pretrain",), (f"pretraining supports {', '.join(FEED_FORWARD + RECURRENT)}, "
+                                   f"not {algo}")
+        cloning = self.teacher is not None
+        if cloning and self.loss == "nll" and algo not in STOCHASTIC:
+            return ("pretrain", "loss"), (f"{algo}'s actor is deterministic: use loss: mse")
+        if cloning and self.entropy_weight > 0 and algo not in CLOSED_FORM_ENTROPY:
+            return ("pretrain", "entropy_weight"), (
+                f"{algo}'s policy has no closed-form entropy: set entropy_weight: 0")
+        if self.critic_warmup is not None and algo not in ON_POLICY:
+            return ("pretrain", "critic_warmup"), (
+                f"the critic warm-up fits the value function of on-policy algorithms "
+                f"({', '.join(ON_POLICY)}), not {algo}'s Q-functions")
+        if self.regularizer is not None and algo not in ("PPO", "A2C"):
+            return ("pretrain", "regularizer"), (
+                f"the fine-tuning regulariser applies to feed-forward PPO and A2C, not {algo}")
+        if self.regularizer is not None and self.regularizer.loss == "bc" and self.teacher is None:
+            return ("pretrain", "regularizer", "loss"), (
+                "loss: bc needs this run's teacher data: use loss: kl with from_run")
+        for i, spec in enumerate(config.wrappers):
+            if spec.name == "residual_guidance":
+                return ("wrappers", i), ("pretrain clones full commands: it cannot be combined "
+                                         "with residual_guidance")
+        if self.from_run is not None:
+            folder = Path(self.from_run) / "pretrain"
+            if not (folder / "model.zip").is_file():
+                return ("pretrain", "from_run"), f"{self.from_run} has no pretrained model ({folder})"
+            return None
+        return self._check_teacher(config)
+
+    def _check_teacher(self, config: ExperimentConfig) -> Problem:
+        assert self.teacher is not None
+        entry = BASELINES.get(self.teacher.name)
+        if config.env.id not in entry.env_ids:
+            return ("pretrain", "teacher", "name"), (
+                f"teacher '{self.teacher.name}' cannot drive {config.env.id}: it drives "
+                f"{', '.join(entry.env_ids)}")
+        problem = baseline_env_problem(entry, config)
+        if problem:
+            return ("pretrain", "teacher", "name"), (
+                f"teacher '{self.teacher.name}' {problem}; the teacher sees the student's own "
+                "sensor path")
+        return _check_spaces(config, entry, self.teacher.params)
+
+
+def _check_spaces(config: ExperimentConfig, entry: Any, params: dict[str, Any]) -> Problem:
+    """Build one env with the task wrappers and let the teacher's factory accept its spaces."""
+    env = config.env.make_single()
+    try:
+        if config.env.type == "pettingzoo":
+            agent = env.possible_agents[0]
+            obs_space, act_space = env.observation_space(agent), env.action_space(agent)
+        else:
+            ctx = WrapContext(training=False)
+            for spec in config.wrappers:
+                wrap = WRAPPERS.get(spec.name).env
+                if wrap is not None:
+                    env = wrap(env, spec.params, ctx)
+            obs_space, act_space = env.observation_space, env.action_space
+        entry.policy(obs_space, act_space, params)
+    except ValueError as exc:
+        return ("pretrain", "teacher", "name"), f"the teacher cannot drive this env: {exc}"
+    finally:
+        env.close()
+    return None

@@ -1,0 +1,82 @@
+"""Teacher and DAgger rollouts: the teacher labels every state, the student may drive.
+
+The VecEnv is the training env built with an observation tap
+(:func:`hlynr.envs.factory.build_vec_env` with ``observation_tap=True``): the teacher acts on
+the tap's task-level observation (sensor wrappers only, never stacked or normalised), the
+student's own processed observation comes out of the full chain, and a ``normalize`` wrapper
+keeps collecting its statistics. With a VecNormalize outermost, the unnormalised observation
+is stored and normalised with the final statistics when training (:func:`prepare`).
+
+In a round with student probability ``p``, each row at each step is driven by the student with
+probability ``p`` and by the teacher otherwise; the label is always the teacher's action on the
+state actually visited (Ross et al., DAgger).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from hlynr.envs.factory import find_tap
+from hlynr.imitation.dataset import Obs, Round, stack
+from hlynr.registries import Policy
+
+
+def _copy(obs: Obs) -> Obs:
+    return {k: np.array(v) for k, v in obs.items()} if isinstance(obs, dict) else np.array(obs)
+
+
+def stored_observation(venv: VecEnv, obs: Obs) -> Obs:
+    """What the data set keeps of the student's observation (unnormalised if it can be)."""
+    if isinstance(venv, VecNormalize) and venv.norm_obs:
+        return _copy(venv.get_original_obs())
+    return _copy(obs)
+
+
+def prepare(venv: VecEnv | None, obs: Obs) -> Obs:
+    """Stored observations as the student sees them now (current normalisation statistics)."""
+    if isinstance(venv, VecNormalize) and venv.norm_obs:
+        return venv.normalize_obs(obs)
+    return obs
+
+
+def _active(infos: list[dict[str, Any]]) -> np.ndarray:
+    """Rows that are live: an info ``active: False`` marks an inactive multi-agent row."""
+    return np.array([bool(info.get("active", True)) for info in infos])
+
+
+def collect_round(
+    venv: VecEnv, teacher: Policy, student: Any, n_steps: int, student_prob: float,
+    rng: np.random.Generator,
+) -> Round:
+    """Run ``n_steps`` steps of every row from a reset and return the labelled round."""
+    tap = find_tap(venv)
+    if tap is None:
+        raise ValueError("the env was built without an observation tap for the teacher")
+    n = venv.num_envs
+    obs = venv.reset()
+    starts = np.ones(n, dtype=bool)
+    active = np.ones(n, dtype=bool)
+    t_state = s_state = None
+    rec_obs, rec_act, rec_starts, rec_mask = [], [], [], []
+    for _ in range(n_steps):
+        label, t_state = teacher.predict(tap.obs, state=t_state, episode_start=starts,
+                                         deterministic=True)
+        label = np.asarray(label)
+        rec_obs.append(stored_observation(venv, obs))
+        rec_act.append(label.copy())
+        rec_starts.append(starts.copy())
+        rec_mask.append(active.copy())
+        action = label
+        if student_prob > 0:
+            mine, s_state = student.predict(obs, state=s_state, episode_start=starts,
+                                            deterministic=True)
+            drive = rng.random(n) < student_prob
+            action = np.where(drive.reshape((n,) + (1,) * (label.ndim - 1)), mine, label)
+        obs, _, dones, infos = venv.step(action)
+        starts = np.asarray(dones, dtype=bool)
+        active = _active(infos) | starts  # a reset row is live again
+    return Round(stack(rec_obs), np.stack(rec_act), np.stack(rec_starts), np.stack(rec_mask),
+                 student_prob)

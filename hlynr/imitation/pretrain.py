@@ -1,0 +1,160 @@
+"""The pretraining phase of a run: collect, clone (BC or DAgger), save, warm up the critic.
+
+Artifacts in the run folder:
+
+* ``pretrain/``: the cloned policy as a normal saved model (``model.zip``, the normalisation
+  statistics collected during the teacher's rollouts, ``meta.json``) plus ``dataset.npz``;
+  ``evaluate.py RUN --which pretrain`` scores it;
+* ``progress.jsonl``: one ``pretrain`` record per epoch (imitation loss on the training and
+  validation sets, action agreement, data set size) and one per critic warm-up rollout;
+  the same values go to TensorBoard under ``pretrain/``.
+
+A run resumed during fine-tuning never pretrains again: the phase runs only in a new run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+
+from hlynr.envs.factory import find_tap
+from hlynr.imitation.actor import ActorView
+from hlynr.imitation.clone import EpochStats, fit
+from hlynr.imitation.collect import collect_round, prepare
+from hlynr.imitation.dataset import Dataset
+from hlynr.imitation.regularizer import FineTuneRegularizer
+from hlynr.imitation.warmup import WarmupRound, warm_up_critic
+from hlynr.registries import BASELINES
+from hlynr.runs.artifacts import MODEL_FILE, restore_vecnormalize, save_model_dir
+from hlynr.runs.progress_log import ProgressLog
+
+PRETRAIN_DIR = "pretrain"
+DATASET_FILE = "dataset.npz"
+
+
+class PretrainError(Exception):
+    """Pretraining cannot run with this env (``str()`` is the user-facing message)."""
+
+
+@dataclass
+class PretrainOutcome:
+    """What the phase produced."""
+
+    dataset: Dataset | None
+    agreement: float | None
+    warmup: list[WarmupRound]
+
+
+def _teacher(config: Any, venv: VecEnv) -> Any:
+    tap = find_tap(venv)
+    if tap is None:
+        raise PretrainError("the training env has no observation tap for the teacher")
+    spec = config.pretrain.teacher
+    try:
+        return BASELINES.get(spec.name).policy(tap.observation_space, tap.action_space, spec.params)
+    except ValueError as exc:
+        raise PretrainError(f"teacher '{spec.name}' cannot drive this env: {exc}") from None
+
+
+def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog) -> tuple[Dataset, float]:
+    """Collect the teacher's data (DAgger: round by round) and clone it into ``model``."""
+    cfg = config.pretrain
+    teacher = _teacher(config, venv)
+    view = ActorView(model)
+    rng = np.random.default_rng(config.seed)
+    per_round = max(1, math.ceil(cfg.steps / cfg.rounds / venv.num_envs))
+    dataset = Dataset()
+    epoch_base = 0
+    agreement = 0.0
+    for k in range(cfg.rounds):
+        p = cfg.student_prob_at(k)
+        t0 = time.perf_counter()
+        dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng))
+        collect_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+
+        def on_epoch(s: EpochStats, k: int = k, p: float = p) -> None:
+            fields = {"round": k, "epoch": s.epoch, "student_prob": p,
+                      "dataset_size": dataset.size, "imitation_loss_train": s.train_loss,
+                      "imitation_loss_validation": s.validation_loss, "agreement": s.agreement}
+            log.write("pretrain", timesteps=0, **fields)
+            for key, value in fields.items():
+                if value is not None and key not in ("round", "epoch"):
+                    model.logger.record(f"pretrain/{key}", value)
+            model.logger.dump(step=epoch_base + s.epoch)
+
+        result = fit(view, dataset, lambda o: prepare(venv, o), cfg, rng, on_epoch)
+        epoch_base += len(result.epochs)
+        agreement = result.last.agreement
+        log.write("event", timesteps=0, event="pretrain_round", round=k, student_prob=p,
+                  dataset_size=dataset.size, collect_steps_per_s=per_round * venv.num_envs / collect_s,
+                  fit_seconds=time.perf_counter() - t1, epochs=len(result.epochs),
+                  stopped_early=result.stopped_early, agreement=agreement)
+    return dataset, agreement
+
+
+def load_pretrained(model: Any, run_dir: Path) -> None:
+    """Start ``model`` from another run's ``pretrain/`` model and normalisation statistics."""
+    folder = Path(run_dir) / PRETRAIN_DIR
+    try:
+        model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device=model.device)
+        restore_vecnormalize(folder, model.get_env(), training=True)
+    except (ValueError, RuntimeError, KeyError, OSError) as exc:
+        raise PretrainError(f"cannot start from {folder}: {type(exc).__name__}: {exc}") from None
+
+
+def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path,
+                    log: ProgressLog) -> PretrainOutcome:
+    """The whole phase for a new run (before ``model.learn``)."""
+    cfg = config.pretrain
+    dataset, agreement = None, None
+    if cfg.from_run is not None:
+        load_pretrained(model, Path(cfg.from_run))
+        log.write("event", timesteps=0, event="pretrained_from", run=cfg.from_run)
+    else:
+        dataset, agreement = clone_teacher(model, venv, config, log)
+        folder = save_model_dir(run_dir / PRETRAIN_DIR, model,
+                                {"timesteps": 0, "status": "pretrained", "method": cfg.method,
+                                 "teacher": cfg.teacher.model_dump(), "agreement": agreement,
+                                 "dataset_size": dataset.size})
+        dataset.save(folder / DATASET_FILE)
+    warm: list[WarmupRound] = []
+    if cfg.critic_warmup is not None:
+        w = cfg.critic_warmup
+
+        def on_round(r: WarmupRound) -> None:
+            log.write("pretrain", timesteps=0, warmup_rollout=r.rollout,
+                      value_loss_before=r.value_loss_before, value_loss_after=r.value_loss_after)
+
+        warm = warm_up_critic(model, w.rollouts, w.epochs, w.learning_rate, on_round)
+    return PretrainOutcome(dataset, agreement, warm)
+
+
+def regularizer_for(config: Any, run_dir: Path, model: Any, load_snapshot: Any) -> FineTuneRegularizer | None:
+    """The fine-tuning regulariser of ``config`` (None without one).
+
+    ``load_snapshot(path) -> model`` loads the cloned policy; the snapshot and the data set come
+    from this run's ``pretrain/`` folder (or ``from_run``'s), so a resumed run gets the same ones.
+    """
+    cfg = config.pretrain
+    if cfg is None or cfg.regularizer is None:
+        return None
+    source = Path(cfg.from_run) if cfg.from_run is not None else Path(run_dir)
+    folder = source / PRETRAIN_DIR
+    snapshot = dataset = None
+    if cfg.regularizer.loss == "kl":
+        snapshot = load_snapshot(folder / MODEL_FILE).policy
+        snapshot.set_training_mode(False)
+        for p in snapshot.parameters():
+            p.requires_grad_(False)
+    else:
+        dataset = Dataset.load(folder / DATASET_FILE)
+    venv = model.get_env()
+    return FineTuneRegularizer(cfg.regularizer, config.total_timesteps, snapshot, dataset,
+                               lambda o: prepare(venv, o), seed=config.seed)
