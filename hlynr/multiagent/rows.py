@@ -31,10 +31,11 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from hlynr.multiagent.engine import AgentRowsEngine
+from hlynr.multiagent.seeding import CopySeeds
 from hlynr.registries import CriticStateSource
 
 
-class AgentRowsVecEnv(VecEnv, CriticStateSource):
+class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
     def __init__(self, engine: AgentRowsEngine, seed: int | None = None) -> None:
@@ -46,8 +47,6 @@ class AgentRowsVecEnv(VecEnv, CriticStateSource):
         self.render_mode = None
         super().__init__(engine.n_copies * engine.rows_per_copy, engine.observation_space,
                          engine.action_space)
-        self._copy_seeds: list[int] | None = None
-        self._started = False
         self._ret = np.zeros(self.n_copies)
         self._len = np.zeros(self.n_copies, dtype=np.int64)
         self._t0 = time.time()
@@ -58,24 +57,12 @@ class AgentRowsVecEnv(VecEnv, CriticStateSource):
             self.seed(seed)
 
     # --- VecEnv API -----------------------------------------------------------------------
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Copy ``c`` gets ``seed + c`` at the next ``reset()``; returns the seed of every row."""
-        if seed is None:
-            seed = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-        self._copy_seeds = [int(seed) + c for c in range(self.n_copies)]
-        return [self._copy_seeds[r // self.rows_per_episode] for r in range(self.num_envs)]
-
     def reset(self) -> VecEnvObs:
         """Reset every copy (with the seeds set by :meth:`seed`, if any) and the statistics."""
-        seeds = self._copy_seeds
-        if seeds is None and not self._started:
-            base = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-            seeds = [base + c for c in range(self.n_copies)]
+        seeds = self._take_reset_seeds()
         if seeds is not None:
             self.engine.seed(self._all, seeds)
         obs = self.engine.reset(self._all)
-        self._copy_seeds = None
-        self._started = True
         self._ret[:] = 0.0
         self._len[:] = 0
         self._reset_seeds()

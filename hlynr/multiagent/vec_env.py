@@ -35,6 +35,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from hlynr.multiagent.channel import CallError, CopyCall
+from hlynr.multiagent.seeding import CopySeeds
 
 _KEEP_ON_ALL_ROWS = frozenset({"terminal_observation", "TimeLimit.truncated"})
 
@@ -43,7 +44,7 @@ def _is_scalar_number(v: Any) -> bool:
     return isinstance(v, (bool, int, float, np.number, np.bool_))
 
 
-class SharedPolicyVecEnv(VecEnv):
+class SharedPolicyVecEnv(CopySeeds, VecEnv):
     """SB3 VecEnv over a SuperSuit concatenated vector of ``n_copies`` ParallelEnv copies."""
 
     def __init__(self, venv: Any, n_copies: int) -> None:
@@ -59,8 +60,6 @@ class SharedPolicyVecEnv(VecEnv):
         self._tokens: list[str] = self._broadcast(CopyCall("identify"))
         if len(set(self._tokens)) != n_copies:
             raise RuntimeError("env copies did not answer with distinct tokens")
-        self._copy_seeds: list[int] | None = None
-        self._ever_reset = False
         self._ret = np.zeros(n_copies)
         self._len = np.zeros(n_copies, dtype=np.int64)
         self._t0 = time.time()
@@ -91,26 +90,14 @@ class SharedPolicyVecEnv(VecEnv):
         return [answers[int(r) // self.rows_per_episode] for r in rows]
 
     # --- VecEnv API -----------------------------------------------------------------------
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Copy ``c`` gets ``seed + c`` at the next ``reset()``; returns the seed of every row."""
-        if seed is None:
-            seed = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-        self._copy_seeds = [int(seed) + c for c in range(self.n_copies)]
-        return [self._copy_seeds[r // self.rows_per_episode] for r in range(self.num_envs)]
-
     def reset(self) -> VecEnvObs:
         """Reset every copy (with the seeds set by :meth:`seed`, if any) and the statistics."""
-        seeds = self._copy_seeds
-        if seeds is None and not self._ever_reset:
-            base = int(np.random.randint(0, np.iinfo(np.uint32).max, dtype=np.uint32))
-            seeds = [base + c for c in range(self.n_copies)]
+        seeds = self._take_reset_seeds()
         if seeds is not None:
             self._broadcast(CopyCall("seed", payload=dict(zip(self._tokens, seeds))))
         opts = self._options[0] if self._options and self._options[0] else None
         obs, infos = self.venv.reset(options=opts)
         self.reset_infos = [dict(i) for i in infos]
-        self._copy_seeds = None
-        self._ever_reset = True
         self._ret[:] = 0.0
         self._len[:] = 0
         self._reset_seeds()
