@@ -22,20 +22,17 @@ the critic rows of the current observations and finished rows carry
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from hlynr.multiagent.engine import AgentRowsEngine
-from hlynr.multiagent.seeding import CopySeeds
+from hlynr.multiagent.copies import CopySeeds, NoRendering
 from hlynr.registries import CriticStateSource
 
 
-class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
+class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
     def __init__(self, engine: AgentRowsEngine, seed: int | None = None) -> None:
@@ -155,15 +152,3 @@ class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
         self.engine.check_params(copies, method_kwargs)
         self.engine.apply_params(copies, method_kwargs)
         return [None for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        """No Gymnasium wrappers exist inside the engine."""
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        """No rendering."""
-        return [None for _ in range(self.num_envs)]
-
-    def render(self, mode: str | None = None) -> np.ndarray | None:
-        """No rendering."""
-        return None
