@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from gymnasium import spaces
 
+from hlynr.registries import EntityLayout
+
 
 @dataclass
 class RowsStep:
@@ -46,6 +48,8 @@ class AgentRowsEngine(Protocol):
     observation_space: spaces.Box
     action_space: spaces.Box
     critic_observation_space: spaces.Box | None
+    entity_layout: EntityLayout | None
+    """Own block and entity slots of an observation row (for attention extractors), or None."""
     end_keys: tuple[str, ...]
     """Names of the ``stats`` columns; a key ``is_success`` is reported as a bool."""
 

@@ -41,6 +41,8 @@ class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
         self.rows_per_episode = engine.rows_per_copy
         """Agent rows per env copy (rows of copy c are contiguous); one team episode spans them."""
         self.critic_observation_space = engine.critic_observation_space
+        self.entity_layout = engine.entity_layout
+        """The engine's observation layout (own block, entity slots), read by attention extractors."""
         self.render_mode = None
         super().__init__(engine.n_copies * engine.rows_per_copy, engine.observation_space,
                          engine.action_space)

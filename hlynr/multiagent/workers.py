@@ -97,7 +97,7 @@ class ShardedEngine:
         self.n_copies = n_copies
         self._local = factory(self.bounds[0][1])
         for name in ("rows_per_copy", "observation_space", "action_space", "critic_observation_space",
-                     "end_keys"):
+                     "entity_layout", "end_keys"):
             setattr(self, name, getattr(self._local, name))
         ctx = mp.get_context(start_method)
         self._procs: list[Any] = []

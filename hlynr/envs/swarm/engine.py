@@ -53,6 +53,8 @@ class SwarmEngine(PendingParams):
         self.critic_observation_space = spaces.Box(
             -L.OBS_CLIP, L.OBS_CLIP, (L.critic_size(m, self.k_neighbours),), np.float32)
         self.state_space = spaces.Box(-L.OBS_CLIP, L.OBS_CLIP, (L.team_state_size(m),), np.float32)
+        self.entity_layout = L.entity_layout(self.k_neighbours)
+        """Own-and-track block and teammate slots of an observation row (None without slots)."""
         self.state = SwarmState.zeros(n_copies, m)
         self.obs = np.zeros((n_copies, m, self.observation_space.shape[0]), dtype=np.float32)
         """The latest observation rows of every copy."""

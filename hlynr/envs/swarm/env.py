@@ -44,6 +44,7 @@ from hlynr.envs.swarm import layout as L
 from hlynr.envs.swarm.engine import SwarmEngine
 from hlynr.envs.swarm.outcome import END_KEYS
 from hlynr.envs.swarm.params import SwarmParams
+from hlynr.registries import EntityLayout
 
 _ZERO = np.zeros(1, dtype=int)
 
@@ -63,6 +64,9 @@ class SwarmInterceptEnv(ParallelEnv):
         self.possible_agents = [f"interceptor_{i}" for i in range(m)]
         self.agents: list[str] = []
         self.state_space = self.engine.state_space
+        self.entity_layout: EntityLayout | None = self.engine.entity_layout
+        """Own-and-track block plus ``k_neighbours`` teammate slots (``valid`` flag first) of an
+        observation row, for the attention extractor (None with ``k_neighbours: 0``)."""
         """Box of :meth:`state`: the team-and-target block (see :func:`layout.team_state_size`)."""
         self._seeded = False
 

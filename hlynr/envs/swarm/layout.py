@@ -44,6 +44,8 @@ K nearest live teammates within comms range (nearest first; unused slots are zer
 
 from __future__ import annotations
 
+from hlynr.registries import EntityLayout
+
 POS_SCALE = 10_000.0
 REL_SCALE = 5_000.0
 COMMS_SCALE = 3_000.0
@@ -89,6 +91,16 @@ def mate_slice(k: int, field: str) -> slice:
     """Slice of ``field`` (``valid``/``rel_pos``/``rel_vel``) of the ``k``-th teammate slot."""
     sl = _slices(MATE_FIELDS, BASE_SIZE + k * MATE_SIZE)
     return sl[field]
+
+
+def entity_layout(k_neighbours: int) -> EntityLayout | None:
+    """The teammate slots as an entity layout: the own-and-track block of :data:`BASE_SIZE`
+    entries, then ``k_neighbours`` slots of :data:`MATE_SIZE` with the ``valid`` flag first
+    (``None`` without teammate slots)."""
+    if k_neighbours < 1:
+        return None
+    return EntityLayout(own_size=BASE_SIZE, slot_size=MATE_SIZE, slots=k_neighbours,
+                        valid_index=_slices(MATE_FIELDS)["valid"].start)
 
 
 ACTION_SIZE = 2
