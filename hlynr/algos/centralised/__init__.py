@@ -7,7 +7,12 @@ per agent row (``critic_observation_space`` and ``critic_observations()`` on the
 """
 
 from hlynr.algos.centralised.critic_rows import (
-    NO_GLOBAL_STATE, VALUE_LOSSES, CentralisedCriticMixin, critic_space_of, no_global_state, value_loss_fn,
+    NO_GLOBAL_STATE,
+    VALUE_LOSSES,
+    CentralisedCriticMixin,
+    critic_space_of,
+    no_global_state,
+    value_loss_fn,
 )
 from hlynr.algos.centralised.mappo import MAPPO
 from hlynr.algos.centralised.policy import CentralisedCriticPolicy, CriticHeadMixin

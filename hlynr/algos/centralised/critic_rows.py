@@ -36,7 +36,6 @@ from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
 
-
 def no_global_state(algo: str) -> str:
     """The one error message for an env without critic rows."""
     return (f"{algo} needs a global state for its centralised critic, and this env publishes none "

@@ -19,7 +19,11 @@ from stable_baselines3.common.policies import BasePolicy
 
 from hlynr.algos.centralised.policy import CriticHeadMixin
 from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
-from hlynr.algos.recurrent_ppo.policies import FastRecurrentActorCriticPolicy, _run_rnn, _time_major_padded
+from hlynr.algos.recurrent_ppo.policies import (
+    FastRecurrentActorCriticPolicy,
+    _run_rnn,
+    _time_major_padded,
+)
 
 _FIXED = ("shared_lstm", "enable_critic_lstm")
 
