@@ -62,6 +62,7 @@ class MAPPO(PPO):
         elif "critic_observation_space" not in self.policy_kwargs:
             raise ValueError(NO_GLOBAL_STATE)
         super()._setup_model()
+        self.policy.value_norm.enabled = self.value_normalisation
         local = self.observation_space
         critic = self.policy_kwargs["critic_observation_space"]
         if not (isinstance(local, spaces.Box) and len(local.shape) == 1):
@@ -71,6 +72,10 @@ class MAPPO(PPO):
         # rollouts keep [local observation | critic row] per agent row
         self.rollout_buffer = RolloutBuffer(self.n_steps, joint, self.action_space, device=self.device,
                                             gamma=self.gamma, gae_lambda=self.gae_lambda, n_envs=self.n_envs)
+
+    def split_rows(self, rows: Any) -> tuple[Any, Any]:
+        """Rollout rows ``[local observation | critic row]`` as ``(local, critic)``."""
+        return rows[:, : self._local_dim], rows[:, self._local_dim:]
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_local_dim"]
@@ -141,7 +146,6 @@ class MAPPO(PPO):
         vn = self.policy.value_norm
         if self.value_normalisation:
             vn.update(th.as_tensor(self.rollout_buffer.returns))
-        d = self._local_dim
         entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
         approx_kl_divs: list[float] = []
         continue_training = True
@@ -152,7 +156,7 @@ class MAPPO(PPO):
                 actions = data.actions
                 if isinstance(self.action_space, spaces.Discrete):
                     actions = data.actions.long().flatten()
-                obs, critic = data.observations[:, :d], data.observations[:, d:]
+                obs, critic = self.split_rows(data.observations)
                 values, log_prob, entropy = self.policy.evaluate_centralised(obs, critic, actions)
                 values = values.flatten()
                 returns, old_values = data.returns, data.old_values
