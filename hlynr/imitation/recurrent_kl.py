@@ -64,6 +64,20 @@ def _env_major(buffer: Any) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray]:
             states(buffer.hidden_states_pi), states(buffer.cell_states_pi))
 
 
+def _time_major(buffer: Any) -> tuple[Obs, np.ndarray]:
+    """Observations ``(T, E, ...)`` and episode starts ``(T, E)`` of a full rollout buffer."""
+    if not buffer.generator_ready:
+        return buffer.observations, np.asarray(buffer.episode_starts)
+    n_steps, n_rows = buffer.buffer_size, buffer.n_envs
+
+    def time_major(a: np.ndarray) -> np.ndarray:  # env-major (E * T, ...) -> (T, E, ...)
+        return a.reshape(n_rows, n_steps, *a.shape[1:]).swapaxes(0, 1)
+
+    obs = buffer.observations
+    obs = {k: time_major(v) for k, v in obs.items()} if isinstance(obs, dict) else time_major(obs)
+    return obs, time_major(np.asarray(buffer.episode_starts).reshape(-1))
+
+
 class SnapshotTrack:
     """The snapshot's action-head inputs over each rollout, with its own recurrent state."""
 
@@ -128,8 +142,7 @@ class RecurrentKLTerm:
 
     def on_rollout_end(self) -> None:
         """Run the snapshot over the rollout just collected."""
-        buf = self.view.model.rollout_buffer
-        self.track.run(buf.observations, np.asarray(buf.episode_starts))
+        self.track.run(*_time_major(self.view.model.rollout_buffer))
 
     def __call__(self) -> th.Tensor:
         buf = self.view.model.rollout_buffer
