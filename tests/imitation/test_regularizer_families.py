@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch as th
+from sb3_contrib import RecurrentPPO as Sb3RecurrentPPO
 from stable_baselines3 import SAC, TD3
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -90,12 +91,16 @@ def _collect(model) -> None:
     model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
 
 
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "sb3_contrib"])
 def test_recurrent_kl_on_rollout_sequences_equals_the_step_by_step_kl(tmp_path: Path,
                                                                       rnn_type: str) -> None:
-    model = _recurrent(rnn_type)
+    if rnn_type == "sb3_contrib":  # sb3-contrib's own RecurrentPPO, buffers and policy
+        model = Sb3RecurrentPPO("MlpLstmPolicy", _venv(), seed=0, n_steps=16, batch_size=32,
+                                policy_kwargs={"lstm_hidden_size": 8, "net_arch": [16]})
+    else:
+        model = _recurrent(rnn_type)
     model.save(tmp_path / "snap.zip")
-    snapshot = RecurrentPPO.load(tmp_path / "snap.zip").policy
+    snapshot = type(model).load(tmp_path / "snap.zip").policy
     _collect(model)
     buf = model.rollout_buffer
     obs, starts = buf.observations.copy(), buf.episode_starts.copy()
@@ -113,7 +118,7 @@ def test_recurrent_kl_on_rollout_sequences_equals_the_step_by_step_kl(tmp_path: 
     want = np.mean([_kl(p, q) for p, q in zip(snap, pol)])
     assert want > 1e-3
     before = term().item()  # the buffer as collected, then as the update flattens it
-    next(buf.get_real_rows(model.batch_size))
+    next(buf.get(model.batch_size))
     assert before == pytest.approx(want, rel=1e-4)
     assert term().item() == pytest.approx(want, rel=1e-4)
     small = RecurrentKLTerm(ActorView(model), snapshot, 20, np.random.default_rng(1))
