@@ -32,7 +32,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvO
 
 from hlynr.multiagent.engine import AgentRowsEngine
 from hlynr.multiagent.seeding import CopySeeds
-from hlynr.registries import CriticStateSource
+from hlynr.registries import CriticStateSource, EntityLayout
 
 
 class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
@@ -44,6 +44,8 @@ class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
         self.rows_per_episode = engine.rows_per_copy
         """Agent rows per env copy (rows of copy c are contiguous); one team episode spans them."""
         self.critic_observation_space = engine.critic_observation_space
+        self.entity_layout: EntityLayout | None = getattr(engine, "entity_layout", None)
+        """The engine's observation layout (own block + entity slots), if it declares one."""
         self.render_mode = None
         super().__init__(engine.n_copies * engine.rows_per_copy, engine.observation_space,
                          engine.action_space)

@@ -126,3 +126,40 @@ def test_mappo_pretrains_on_the_batched_swarm(runs_dir: Path) -> None:
         assert r["value_loss_after"] < r["value_loss_before"]
     clone = MAPPO.load(run / "pretrain" / "model.zip", device="cpu")
     assert clone.policy.value_norm.debiasing_term.item() == 0.0  # saved before the warm-up
+
+
+def test_clone_mvp_into_an_attention_policy_with_a_centralised_critic(runs_dir: Path) -> None:
+    """Cloning, MAPPO and the attention extractor in one config, then fine-tuning."""
+    import json
+
+    from hlynr.algos.attention import AttentionExtractor
+
+    data = {"name": "atc_mappo_attention", "seed": 0, "total_timesteps": 768,
+            "env": {"type": "pettingzoo", "id": "hlynr/ATC-v0", "vectoriser": "batched",
+                    "kwargs": {"scenario": "head_on", "max_aircraft": 4, "n_aircraft": 4,
+                               "k_intruders": 3}, "n_envs": 8},
+            "wrappers": [{"normalize": {"norm_obs": True, "norm_reward": False}}],
+            "algo": {"name": "MAPPO", "hyperparams": {"n_steps": 16, "batch_size": 512,
+                                                      "n_epochs": 2},
+                     "policy_kwargs": {"net_arch": [64], "features_extractor_class": "attention",
+                                       "features_extractor_kwargs": {"heads": 2, "key_dim": 8,
+                                                                     "mlp": [64]}}},
+            "callbacks": [{"checkpoint": {"every": 768}}],
+            "pretrain": {"teacher": {"name": "mvp"}, "steps": 4096, "epochs": 6,
+                         "batch_size": 256, "learning_rate": 3.0e-3, "loss": "mse",
+                         "critic_warmup": {"rollouts": 1, "epochs": 10},
+                         "regularizer": {"loss": "kl", "weight": 1.0}}}
+    run = start_run(validate_config(data), runs_dir=runs_dir).run_dir
+    log = run / "progress.jsonl"
+    epochs = [r for r in _records(log, "pretrain") if "agreement" in r]
+    assert epochs[-1]["agreement"] > 0.9 and epochs[-1]["agreement"] > epochs[0]["agreement"]
+    (warm,) = [r for r in _records(log, "pretrain") if "warmup_rollout" in r]
+    assert warm["value_loss_after"] < warm["value_loss_before"]
+    (ckpt,) = sorted((run / "checkpoints").iterdir())
+    state = json.loads((ckpt / "meta.json").read_text())["state"]["pretrain_regularizer"]
+    assert state["updates"] > 0 and state["weight"] == 1.0
+    clone = MAPPO.load(run / "pretrain" / "model.zip", device="cpu")
+    assert isinstance(clone.policy.pi_features_extractor, AttentionExtractor)
+    obs = np.zeros((3, *clone.observation_space.shape), np.float32)
+    act, _ = clone.predict(obs, deterministic=True)  # local observations only
+    assert act.shape == (3, *clone.action_space.shape)
