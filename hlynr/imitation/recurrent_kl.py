@@ -93,10 +93,11 @@ class SnapshotTrack:
         pol = self.policy
         rnn: nn.LSTM | nn.GRU = pol.lstm_actor
         n_steps, n_rows = starts.shape
+        dev = pol.device
         if self.state is None:
-            zeros = th.zeros(rnn.num_layers, n_rows, rnn.hidden_size, device=pol.device)
+            zeros = th.zeros(rnn.num_layers, n_rows, rnn.hidden_size, device=dev)
             self.state = (zeros, zeros.clone())
-        feats = BaseModel.extract_features(pol, obs_as_tensor(_time_major_flat(obs), pol.device),
+        feats = BaseModel.extract_features(pol, obs_as_tensor(_time_major_flat(obs), dev),
                                            pol.pi_features_extractor)
         feats = feats.reshape(n_steps, n_rows, -1).transpose(0, 1).reshape(n_steps * n_rows, -1)
         # segments in env-major order: a row's first step and every episode start
@@ -108,23 +109,24 @@ class SnapshotTrack:
         lengths = end - begin
         max_len = int(lengths.max())
         steps = np.minimum(begin[None, :] + np.arange(max_len)[:, None], end[None, :] - 1)
-        padded = feats[th.as_tensor(steps, device=pol.device)]  # (max_len, n_seg, F)
+        padded = feats[th.as_tensor(steps, device=dev)]  # (max_len, n_seg, F)
         keep = th.as_tensor((offset == 0) & ~starts[0, row].astype(bool), dtype=th.float32,
-                            device=pol.device).view(1, -1, 1)
-        h0 = self.state[0][:, row] * keep
+                            device=dev).view(1, -1, 1)
+        t_row = th.as_tensor(row, device=dev)
+        h0, c0 = (s[:, t_row] * keep for s in self.state)
         packed = pack_padded_sequence(padded, th.as_tensor(lengths), enforce_sorted=False)
         if isinstance(rnn, nn.GRU):
             out, h_n = rnn(packed, h0.contiguous())
-            c_n = self.state[1][:, row]
+            c_n = c0  # a GRU has no cell state: carried unchanged (zeros), as the policy does
         else:
-            out, (h_n, c_n) = rnn(packed, (h0.contiguous(), (self.state[1][:, row] * keep).contiguous()))
+            out, (h_n, c_n) = rnn(packed, (h0.contiguous(), c0.contiguous()))
         out, _ = pad_packed_sequence(out, total_length=max_len)  # (max_len, n_seg, H)
         seg = np.cumsum(first.reshape(-1)) - 1  # segment of every env-major step
         t_in_seg = np.arange(n_steps * n_rows) - begin[seg]
-        latent = out[th.as_tensor(t_in_seg), th.as_tensor(seg)]
+        latent = out[th.as_tensor(t_in_seg, device=dev), th.as_tensor(seg, device=dev)]
         self.latent = pol.mlp_extractor.forward_actor(latent)
-        last = seg[np.arange(1, n_rows + 1) * n_steps - 1]  # each row's final segment
-        self.state = (h_n[:, last].clone(), c_n[:, last].clone())
+        last = th.as_tensor(seg[np.arange(1, n_rows + 1) * n_steps - 1], device=dev)
+        self.state = (h_n[:, last].clone(), c_n[:, last].clone())  # each row's final segment
 
     def distribution(self, rows: th.Tensor) -> Any:
         """The snapshot's action distribution at env-major rollout steps ``rows``."""

@@ -85,7 +85,7 @@ def test_warmup_fits_the_centralised_critic_in_its_own_units(tmp_path: Path, nor
     # the fitted critic, denormalised with the updated statistics, predicts this rollout's
     # returns in return units better than their mean does
     buf = model.rollout_buffer
-    local, critic = model.split_rows(th.as_tensor(buf.observations).reshape(-1, 9))
+    _, critic = model.split_rows(th.as_tensor(buf.observations).reshape(-1, 9))
     with th.no_grad():
         pred = model.policy.values_from_critic(critic).flatten().numpy()
     ret = buf.returns.reshape(-1)
