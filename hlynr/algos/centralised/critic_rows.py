@@ -110,6 +110,7 @@ class CentralisedCriticMixin(ABC):
         if not (isinstance(local, spaces.Box) and len(local.shape) == 1):
             raise ValueError(f"{type(self).__name__} needs flat Box observations")
         super()._setup_model()  # type: ignore[misc]
+        self.policy.value_norm.enabled = self.value_normalisation  # type: ignore[attr-defined]
         self._local_dim = local.shape[0]
         critic = self.policy_kwargs["critic_observation_space"]
         joint = spaces.Box(-np.inf, np.inf, (self._local_dim + int(np.prod(critic.shape)),), np.float32)
@@ -118,6 +119,10 @@ class CentralisedCriticMixin(ABC):
     @abstractmethod
     def _make_buffer(self, joint: spaces.Box) -> Any:
         """The rollout buffer over joint ``[local | critic]`` rows."""
+
+    def split_rows(self, rows: Any) -> tuple[Any, Any]:
+        """Rollout rows ``[local observation | critic row]`` as ``(local, critic)``."""
+        return rows[:, : self._local_dim], rows[:, self._local_dim:]
 
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_local_dim"]  # type: ignore[misc]
@@ -204,9 +209,8 @@ class CentralisedCriticMixin(ABC):
         With ``clip_range_vf`` the prediction is clipped around the (normalised) old value, as in
         SB3's PPO; then :func:`value_loss_fn`.
         """
-        if self.value_normalisation:
-            vn = self.policy.value_norm
-            returns, old_values = vn.normalize(returns), vn.normalize(old_values)
+        vn = self.policy.value_norm  # the identity without value normalisation
+        returns, old_values = vn.normalize(returns), vn.normalize(old_values)
         pred = values if clip_range_vf is None else old_values + th.clamp(
             values - old_values, -clip_range_vf, clip_range_vf)
         return value_loss_fn(self.value_loss, self.huber_delta)(pred, returns)

@@ -60,7 +60,6 @@ class MAPPO(CentralisedCriticMixin, PPO):
         clip_range_vf = (self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
                          if self.clip_range_vf is not None else None)
         self._update_value_norm()
-        d = self._local_dim
         entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
         approx_kl_divs: list[float] = []
         continue_training = True
@@ -71,7 +70,7 @@ class MAPPO(CentralisedCriticMixin, PPO):
                 actions = data.actions
                 if isinstance(self.action_space, spaces.Discrete):
                     actions = data.actions.long().flatten()
-                obs, critic = data.observations[:, :d], data.observations[:, d:]
+                obs, critic = self.split_rows(data.observations)
                 values, log_prob, entropy = self.policy.evaluate_centralised(obs, critic, actions)
                 values = values.flatten()
                 advantages = data.advantages
