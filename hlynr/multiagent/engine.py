@@ -29,7 +29,9 @@ from hlynr.registries import EntityLayout
 class RowsStep:
     """One step of every copy: per-row ``obs`` (N, R, *obs) and ``reward`` (N, R); per-copy
     ``terminated``/``truncated`` (N,), ``team_reward`` (N,) (the team's return increment) and
-    ``stats`` (N, len(end_keys)) (end-of-episode values, read for finished copies only)."""
+    ``stats`` (N, len(end_keys)) (end-of-episode values, read for finished copies only);
+    per-row ``active`` (N, R): the row has a live agent after the step (inactive slots and lost
+    agents are False: their observations are zeros and their actions change nothing)."""
 
     obs: np.ndarray
     reward: np.ndarray
@@ -37,6 +39,7 @@ class RowsStep:
     truncated: np.ndarray
     team_reward: np.ndarray
     stats: np.ndarray
+    active: np.ndarray
 
 
 @runtime_checkable

@@ -12,6 +12,8 @@ policy acts for every row (parameter sharing). The semantics are those of
 * at a team episode end the first row of the copy carries ``info["episode"]`` (team return =
   sum of the engine's team reward, length, time), ``is_success`` and the engine's end values,
   so episode counters count team episodes (do not wrap in ``VecMonitor``);
+* every row's info has ``active``: False for a row without a live agent after the step (an
+  inactive slot, a lost agent, an aircraft past its exit); cloning masks such rows out of its loss;
 * ``env_method("apply_params", **params)`` changes the selected copies from their next reset.
 
 Centralised critics: when the engine offers a global state, :meth:`critic_observations` returns
@@ -83,7 +85,8 @@ class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
         self._len += 1
         ended = res.terminated | res.truncated
         obs = res.obs.reshape(self.num_envs, *self._obs_shape).copy()
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        infos: list[dict[str, Any]] = [
+            {"active": a} for a in np.asarray(res.active, dtype=bool).reshape(-1).tolist()]
         done_copies = np.flatnonzero(ended)
         if done_copies.size:
             final_obs = obs.reshape(self.n_copies, n, *self._obs_shape)[done_copies].copy()

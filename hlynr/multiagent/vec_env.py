@@ -34,7 +34,8 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvO
 from hlynr.multiagent.channel import CallError, CopyCall
 from hlynr.multiagent.copies import CopySeeds, NoRendering
 
-_KEEP_ON_ALL_ROWS = frozenset({"terminal_observation", "TimeLimit.truncated"})
+_KEEP_ON_ALL_ROWS = frozenset({"terminal_observation", "TimeLimit.truncated", "active"})
+"""Per-row info keys (never merged into the team statistics of the first row)."""
 
 
 def _is_scalar_number(v: Any) -> bool:

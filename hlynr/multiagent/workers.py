@@ -189,7 +189,7 @@ class ShardedEngine:
         """Step every share with its copies' actions, concurrently; results in copy order."""
         res = self._call("step", [(actions[lo:hi],) for lo, hi in self.bounds])
         return RowsStep(*(np.concatenate([getattr(r, f) for r in res]) for f in
-                          ("obs", "reward", "terminated", "truncated", "team_reward", "stats")))
+                          ("obs", "reward", "terminated", "truncated", "team_reward", "stats", "active")))
 
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:
         """Critic rows of copies ``idx`` (default all)."""

@@ -103,14 +103,16 @@ class ATCRowsEngine(PendingParams):
         results = [eng.step(actions) for eng in self._groups]
         if len(results) == 1:
             obs, rew, term, trunc, infos = results[0]
+            active = self._groups[0].active.copy()
         else:
             own, every = self._owner, np.arange(self.n_copies)
             obs, rew, term, trunc = (np.stack([r[k] for r in results])[own, every] for k in range(4))
             infos = [results[g][4][c] for c, g in enumerate(own.tolist())]
+            active = np.stack([eng.active for eng in self._groups])[own, every]
         stats = np.zeros((self.n_copies, len(END_KEYS)))
         for c in np.flatnonzero(term | trunc).tolist():
             stats[c] = [float(infos[c][k]) for k in END_KEYS]
-        return RowsStep(obs, rew, term, trunc, rew.sum(axis=1), stats)
+        return RowsStep(obs, rew, term, trunc, rew.sum(axis=1), stats, active)
 
     # ------------------------------------------------------------------ global state
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:

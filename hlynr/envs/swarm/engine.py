@@ -111,7 +111,8 @@ class SwarmEngine(PendingParams):
         truncated = ~terminated & (st.steps >= p.max_steps)
         self.obs = observe(st, p, self.k_neighbours)
         stats = final_stats(st, p, ev.hit, ev.escaped | ev.all_lost)
-        return RowsStep(self.obs, reward.astype(np.float32), terminated, truncated, team, stats)
+        return RowsStep(self.obs, reward.astype(np.float32), terminated, truncated, team, stats,
+                        st.alive.copy())
 
     # ------------------------------------------------------------------ global state
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:
