@@ -16,16 +16,18 @@ it was trained on).
 Rows are read from ``evaluate.py ... --stage all --json FILE`` (labels ``POLICY @stage i``;
 stage ``i`` is named from ``--stages``, by default the order in which the ATC configs'
 curricula list them) or from single-stage files (``--set env.kwargs.scenario=S``; give the
-scenario with ``FILE.json:S``). ``--name`` renames policies whose label contains SUBSTRING.
+scenario with ``FILE.json:S``). Policies are labelled ``STEM: LABEL`` (``STEM``: the file name
+without ``.json``), baselines by their own label (one row per scenario when several files score
+them on the same seeds); ``--name`` renames policies whose label contains SUBSTRING.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -60,11 +62,16 @@ def load(specs: list[str], stages: list[str], names: dict[str, str]) -> list[Row
             label, scenario = (m.group(1), stages[int(m.group(2))]) if m else (result["label"], fixed)
             if not scenario:
                 raise SystemExit(f"error: {path}: single-stage rows need FILE.json:SCENARIO")
+            if not label.startswith("baseline:"):
+                label = f"{Path(path).stem}: {label}"  # the same checkpoint name in several files
             for sub, new in names.items():
                 if sub in label:
                     label = new
+            if any(r.policy == label and r.scenario == scenario for r in rows):
+                continue  # a baseline scored in several files on the same seeds
             rows.append(Row(label, scenario, result["episodes"]))
-    return rows
+    order = {s: i for i, s in enumerate(stages)}
+    return sorted(rows, key=lambda r: order.get(r.scenario, len(order)))  # stable: file order within
 
 
 def _rate(x: np.ndarray) -> str:
@@ -101,9 +108,9 @@ def scores_table(rows: list[Row]) -> None:
 
 def cross_table(rows: list[Row], policies: dict[str, str], stages: list[str]) -> None:
     """Print LoS rate per scenario and its ratio to the in-scenario rate, per policy."""
-    print("| policy (trained on) | scenario | LoS events / episode [95 % CI] | conflict-free [95 % CI] "
+    print("| policy | trained on | scenario | LoS events / episode [95 % CI] | conflict-free [95 % CI] "
           "| LoS ratio to in-scenario |")
-    print("|---|---|---|---|---:|")
+    print("|---|---|---|---|---|---:|")
     for name, home in policies.items():
         mine = {r.scenario: r for r in rows if r.policy == name}
         if home not in mine:
@@ -111,10 +118,13 @@ def cross_table(rows: list[Row], policies: dict[str, str], stages: list[str]) ->
         base = mine[home].values("los_events").mean()
         for scen in (s for s in stages if s in mine):
             los = mine[scen].values("los_events")
-            ratio = los.mean() / base if base > 0 else (1.0 if los.mean() == 0 else math.inf)
+            if base > 0:
+                ratio = f"{los.mean() / base:.2f}"
+            else:  # no LoS in-scenario: a ratio only when there is none here either
+                ratio = "1.00" if los.mean() == 0 else "unbounded (0 in-scenario)"
             tag = " (in-scenario)" if scen == home else ""
-            print(f"| {name} ({home}) | {scen}{tag} | {_mean(los)} | {_rate(mine[scen].values('conflict_free'))} "
-                  f"| {ratio:.2f} |")
+            print(f"| {name} | {home} | {scen}{tag} | {_mean(los)} | {_rate(mine[scen].values('conflict_free'))} "
+                  f"| {ratio} |")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
