@@ -71,7 +71,10 @@ def load(specs: list[str], stages: list[str], names: dict[str, str]) -> list[Row
                 continue  # a baseline scored in several files on the same seeds
             rows.append(Row(label, scenario, result["episodes"]))
     order = {s: i for i, s in enumerate(stages)}
-    return sorted(rows, key=lambda r: order.get(r.scenario, len(order)))  # stable: file order within
+    first = {p: i for i, p in reversed(list(enumerate(r.policy for r in rows)))}
+    baselines = {MVP: -2, "baseline:direct": -1}
+    return sorted(rows, key=lambda r: (order.get(r.scenario, len(order)),
+                                       baselines.get(r.policy, first[r.policy])))
 
 
 def _rate(x: np.ndarray) -> str:
@@ -93,7 +96,7 @@ def scores_table(rows: list[Row]) -> None:
     for r in rows:
         print(f"| {r.scenario} | {r.policy} | {_rate(r.values('is_success'))} | {_mean(r.values('los_events'))} "
               f"| {_rate(r.values('conflict_free'))} | {r.values('exits_reached').mean():.1%} "
-              f"| {r.values('path_efficiency').mean():.3f} | {r.values('extra_distance_nm').mean() + 0.0:.1f} "
+              f"| {r.values('path_efficiency').mean():.3f} | {round(r.values('extra_distance_nm').mean(), 1) + 0.0:.1f} "
               f"| {r.values('min_separation_nm').mean():.2f} |")
     print("\n| scenario | policy | mvp minus policy, success [95 % CI] | only mvp / only policy | McNemar p |")
     print("|---|---|---|---:|---:|")
