@@ -18,7 +18,8 @@ stage ``i`` is named from ``--stages``, by default the order in which the ATC co
 curricula list them) or from single-stage files (``--set env.kwargs.scenario=S``; give the
 scenario with ``FILE.json:S``). Policies are labelled ``STEM: LABEL`` (``STEM``: the file name
 without ``.json``), baselines by their own label (one row per scenario when several files score
-them on the same seeds); ``--name`` renames policies whose label contains SUBSTRING.
+them on the same seeds); ``--name`` renames policies whose label contains SUBSTRING;
+``--only NAME`` (repeatable) keeps those policies and the baselines.
 """
 
 from __future__ import annotations
@@ -148,9 +149,12 @@ def main() -> None:
     ap.add_argument("--name", action="append", default=[], help="SUBSTRING=NAME: rename policies")
     ap.add_argument("--policy", action="append", default=[], help="cross: NAME=TRAINING_SCENARIO")
     ap.add_argument("--stages", default=",".join(SCENARIOS), help="names of stages 0, 1, ...")
+    ap.add_argument("--only", action="append", default=[], help="scores: these policies (and the baselines)")
     args = ap.parse_args()
     stages = args.stages.split(",")
     rows = load(args.files, stages, _pairs(args.name, "--name"))
+    if args.only:
+        rows = [r for r in rows if r.policy in args.only or r.policy.startswith("baseline:")]
     if args.what == "scores":
         scores_table(rows)
     else:

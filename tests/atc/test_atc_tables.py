@@ -49,6 +49,8 @@ def test_cross_table_ratio_and_paired_counts_from_two_files(
     assert rows["random (in-scenario)"].rstrip(" |").endswith("1.00")
     scores = _run("scores", *files, "--name", "a: run/best=learned")
     assert "| parallel | b: run/best |" in scores  # the other file's checkpoint keeps its stem
+    only = _run("scores", *files, "--name", "a: run/best=learned", "--only", "learned")
+    assert "b: run/best" not in only and "| head_on | learned |" in only and "baseline:mvp" in only
     paired = [line for line in scores.splitlines() if line.startswith("| head_on | learned |")][-1]
     # success per seed: mvp [1, 1, 1, 0], learned [0, 0, 1, 1] -> +25 %, 2 only-mvp / 1 only-learned
     assert "+25.0%" in paired and "| 2 / 1 |" in paired
