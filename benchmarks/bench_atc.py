@@ -31,7 +31,6 @@ episode rate (95 % Wilson interval), path efficiency and extra distance.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
@@ -39,7 +38,7 @@ import torch
 
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.envs.atc import ATCEngine, ATCParams
-from hlynr.evaluation.stats import wilson_interval
+from hlynr.evaluation.stats import mean_interval, wilson_interval
 from hlynr.multiagent import build_pettingzoo_vec_env
 from hlynr.registries import BASELINES
 from rows_timing import env_rate, train_rate
@@ -119,8 +118,8 @@ def score(scenario: str, baseline: str, episodes: int) -> dict[str, float]:
     los = np.array([e["los_events"] for e in ends])
     free = int(sum(e["conflict_free"] for e in ends))
     lo, hi = wilson_interval(free, episodes)
-    half = 1.96 * los.std(ddof=1) / math.sqrt(episodes) if episodes > 1 else 0.0
-    return {"los": los.mean(), "los_half": half, "free": free / episodes, "free_lo": lo,
+    los_lo, los_hi = mean_interval(los)
+    return {"los": los.mean(), "los_lo": los_lo, "los_hi": los_hi, "free": free / episodes, "free_lo": lo,
             "free_hi": hi, "eff": float(np.mean([e["path_efficiency"] for e in ends])),
             "extra": float(np.mean([e["extra_distance_nm"] for e in ends]))}
 
@@ -132,8 +131,8 @@ def baselines_table(episodes: int) -> None:
     for scen in SCENARIOS:
         for name in ("direct", "mvp"):
             r = score(scen, name, episodes)
-            print(f"{scen:<19} {name:<7} {r['los']:>7.2f} [{r['los'] - r['los_half']:.2f}, "
-                  f"{r['los'] + r['los_half']:.2f}] {r['free']:>9.1%} [{r['free_lo']:.1%}, {r['free_hi']:.1%}]"
+            print(f"{scen:<19} {name:<7} {r['los']:>7.2f} [{r['los_lo']:.2f}, "
+                  f"{r['los_hi']:.2f}] {r['free']:>9.1%} [{r['free_lo']:.1%}, {r['free_hi']:.1%}]"
                   f" {r['eff']:>9.4f} {r['extra']:>8.2f}", flush=True)
 
 

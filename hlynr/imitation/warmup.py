@@ -97,7 +97,12 @@ def value_loss(model: Any) -> float:
 
 def warm_up_critic(model: Any, rollouts: int, epochs: int, learning_rate: float,
                    on_round: Any = None) -> list[WarmupRound]:
-    """Run the warm-up on ``model`` (an on-policy SB3 model with its env); returns each round."""
+    """Run the warm-up on ``model`` (an on-policy SB3 model with its env); returns each round.
+
+    The model's timestep counter is left where it was: the warm-up's env steps do not use up any
+    of the run's ``total_timesteps``.
+    """
+    start = model.num_timesteps
     total = rollouts * model.n_steps * model.n_envs
     _, callback = model._setup_learn(total, callback=None, reset_num_timesteps=True)
     callback.on_training_start(locals(), globals())
@@ -125,4 +130,5 @@ def warm_up_critic(model: Any, rollouts: int, epochs: int, learning_rate: float,
             on_round(result)
     model.policy.set_training_mode(False)
     model.policy.optimizer.zero_grad()
+    model.num_timesteps = start
     return out
