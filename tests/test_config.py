@@ -49,6 +49,19 @@ algo:
     assert "did you mean 'learning_rate'?" in msg
 
 
+def test_a_key_missing_its_last_word_suggests_the_full_key(tmp_path: Path) -> None:
+    """``features_extractor`` is closer in spelling to ``share_features_extractor``, but the
+    user meant SB3's ``features_extractor_class``."""
+    path = write(tmp_path / "c.yaml", """\
+name: t
+total_timesteps: 100
+env: {id: HlynrTest/Coin-v0}
+algo: {name: PPO, policy_kwargs: {features_extractor: attention}}
+""")
+    with pytest.raises(ConfigError, match="did you mean 'features_extractor_class'"):
+        load_config(path)
+
+
 @pytest.mark.parametrize("patch, path_text, fragment", [
     ({"total_timesteps": "lots"}, "total_timesteps", "valid integer"),
     ({"total_timesteps": -5}, "total_timesteps", "greater than 0"),

@@ -15,8 +15,15 @@ T = TypeVar("T")
 
 
 def suggest(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` if none is close."""
+    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` if none is close.
+
+    A name that is the first words of candidates (``features_extractor`` of
+    ``features_extractor_class``) suggests those; otherwise the closest by spelling.
+    """
     lowered = {c.lower(): c for c in candidates}
+    longer = sorted(lowered[c] for c in lowered if c.startswith(name.lower() + "_"))
+    if longer:
+        return f" (did you mean {' or '.join(repr(c) for c in longer)}?)"
     matches = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f" (did you mean '{lowered[matches[0]]}'?)" if matches else ""
 
