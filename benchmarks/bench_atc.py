@@ -31,18 +31,17 @@ episode rate (95 % Wilson interval), path efficiency and extra distance.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.envs.atc import ATCEngine, ATCParams
-from hlynr.evaluation.stats import wilson_interval
+from hlynr.evaluation.stats import mean_interval, wilson_interval
 from hlynr.multiagent import build_pettingzoo_vec_env
 from hlynr.registries import BASELINES
+from rows_timing import env_rate, train_rate
 
 
 def _kwargs(n: int) -> dict:
@@ -68,14 +67,7 @@ def bench_engine(n: int, copies: int, seconds: float) -> float:
 def bench_supersuit(n: int, copies: int, seconds: float, vectoriser: str = "supersuit") -> float:
     """Aircraft-steps/s of the PettingZoo env through a parameter-sharing VecEnv."""
     venv = build_pettingzoo_vec_env("hlynr/ATC-v0", _kwargs(n), copies, 0, 0, vectoriser)
-    venv.reset()
-    rng = np.random.default_rng(0)
-    act = rng.uniform(-1, 1, (64, venv.num_envs, 2)).astype(np.float32)
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        venv.step(act[steps % 64])
-        steps += 1
-    rate = steps * venv.num_envs / (time.perf_counter() - t0)
+    rate = env_rate(venv, seconds)
     venv.close()
     return rate
 
@@ -83,41 +75,12 @@ def bench_supersuit(n: int, copies: int, seconds: float, vectoriser: str = "supe
 TRAIN_KW = {"scenario": "random", "max_aircraft": 6, "n_aircraft": 6, "k_intruders": 5}
 
 
-class _RolloutClock(BaseCallback):
-    """Accumulates the wall time of rollout collection."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.collect = 0.0
-        self._t = 0.0
-
-    def _on_rollout_start(self) -> None:
-        self._t = time.perf_counter()
-
-    def _on_rollout_end(self) -> None:
-        self.collect += time.perf_counter() - self._t
-
-    def _on_step(self) -> bool:
-        return True
-
-
-def train_rate(vectoriser: str, copies: int, n_steps: int, algo: str, rollouts: int) -> tuple[float, float]:
+def train_rates(vectoriser: str, copies: int, n_steps: int, algo: str, rollouts: int) -> tuple[float, float]:
     """(aircraft-steps/s, fraction of the time collecting rollouts) of ``algo`` end to end."""
-    from stable_baselines3 import PPO
-
-    from hlynr.algos.centralised import MAPPO
-
     venv = build_pettingzoo_vec_env("hlynr/ATC-v0", TRAIN_KW, copies, 0, 0, vectoriser)
-    model = {"PPO": PPO, "MAPPO": MAPPO}[algo](
-        "MlpPolicy", venv, n_steps=n_steps, batch_size=3072, n_epochs=5, seed=0,
-        policy_kwargs={"net_arch": [64, 64]}, device="cpu")
-    model.learn(n_steps * venv.num_envs)  # warm-up rollout (allocations, first reset)
-    clock = _RolloutClock()
-    t0 = time.perf_counter()
-    model.learn(rollouts * n_steps * venv.num_envs, reset_num_timesteps=False, callback=clock)
-    total = time.perf_counter() - t0
+    out = train_rate(venv, algo, rollouts, n_steps, 3072)
     venv.close()
-    return rollouts * n_steps * venv.num_envs / total, clock.collect / total
+    return out
 
 
 def train_table(rollouts: int) -> None:
@@ -125,11 +88,11 @@ def train_table(rollouts: int) -> None:
     torch.set_num_threads(1)
     print("random traffic, 6 aircraft, k_intruders 5; MLP [64, 64], 5 epochs, batch 3072; torch threads 1")
     print(f"{'end to end':36s} {'a-steps/s':>10s} {'vs SuperSuit':>13s} {'collecting':>11s} {'learner':>8s}")
-    ref, frac = train_rate("supersuit", 8, 256, "PPO", rollouts)
+    ref, frac = train_rates("supersuit", 8, 256, "PPO", rollouts)
     print(f"{'shared PPO, SuperSuit, 8 copies':36s} {ref:10,.0f} {1.0:13.2f} {frac:11.0%} {1 - frac:8.0%}",
           flush=True)
     for algo in ("PPO", "MAPPO"):
-        rate, frac = train_rate("batched", 64, 32, algo, rollouts)
+        rate, frac = train_rates("batched", 64, 32, algo, rollouts)
         name = f"{'shared PPO' if algo == 'PPO' else 'MAPPO'}, batched, 64 copies"
         print(f"{name:36s} {rate:10,.0f} {rate / ref:13.2f} {frac:11.0%} {1 - frac:8.0%}", flush=True)
 
@@ -155,8 +118,8 @@ def score(scenario: str, baseline: str, episodes: int) -> dict[str, float]:
     los = np.array([e["los_events"] for e in ends])
     free = int(sum(e["conflict_free"] for e in ends))
     lo, hi = wilson_interval(free, episodes)
-    half = 1.96 * los.std(ddof=1) / math.sqrt(episodes) if episodes > 1 else 0.0
-    return {"los": los.mean(), "los_half": half, "free": free / episodes, "free_lo": lo,
+    los_lo, los_hi = mean_interval(los)
+    return {"los": los.mean(), "los_lo": los_lo, "los_hi": los_hi, "free": free / episodes, "free_lo": lo,
             "free_hi": hi, "eff": float(np.mean([e["path_efficiency"] for e in ends])),
             "extra": float(np.mean([e["extra_distance_nm"] for e in ends]))}
 
@@ -168,8 +131,8 @@ def baselines_table(episodes: int) -> None:
     for scen in SCENARIOS:
         for name in ("direct", "mvp"):
             r = score(scen, name, episodes)
-            print(f"{scen:<19} {name:<7} {r['los']:>7.2f} [{r['los'] - r['los_half']:.2f}, "
-                  f"{r['los'] + r['los_half']:.2f}] {r['free']:>9.1%} [{r['free_lo']:.1%}, {r['free_hi']:.1%}]"
+            print(f"{scen:<19} {name:<7} {r['los']:>7.2f} [{r['los_lo']:.2f}, "
+                  f"{r['los_hi']:.2f}] {r['free']:>9.1%} [{r['free_lo']:.1%}, {r['free_hi']:.1%}]"
                   f" {r['eff']:>9.4f} {r['extra']:>8.2f}", flush=True)
 
 

@@ -23,59 +23,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 
 import hlynr  # noqa: F401  (registers the built-in envs)
 from hlynr.envs.swarm import STAGES
 from hlynr.envs.swarm.baselines import InterceptPointPolicy
 from hlynr.multiagent import build_pettingzoo_vec_env
+from rows_timing import env_rate, train_rate
 
 ID = "hlynr/Swarm-v0"
 KW = {"stage": "intermediate", "max_agents": 5, "k_neighbours": 3}
-
-
-def _raw_rate(venv: Any, steps: int) -> float:
-    rng = np.random.default_rng(0)
-    acts = rng.uniform(-1, 1, (steps, venv.num_envs, 2)).astype(np.float32)
-    venv.reset()
-    t0 = time.perf_counter()
-    for k in range(steps):
-        venv.step(acts[k])
-    return steps * venv.num_envs / (time.perf_counter() - t0)
-
-
-class _RolloutClock(BaseCallback):
-    """Accumulates the wall time of rollout collection."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.collect = 0.0
-        self._t = 0.0
-
-    def _on_rollout_start(self) -> None:
-        self._t = time.perf_counter()
-
-    def _on_rollout_end(self) -> None:
-        self.collect += time.perf_counter() - self._t
-
-    def _on_step(self) -> bool:
-        return True
-
-
-def _ppo_rate(venv: Any, rollouts: int, n_steps: int, batch_size: int, algo: str = "PPO") -> tuple[float, float]:
-    """(agent-steps/s, fraction of the time collecting rollouts) of PPO or MAPPO on ``venv``."""
-    from stable_baselines3 import PPO
-
-    from hlynr.algos.centralised import MAPPO
-
-    model = {"PPO": PPO, "MAPPO": MAPPO}[algo]("MlpPolicy", venv, n_steps=n_steps, batch_size=batch_size, n_epochs=5, seed=0,
-                policy_kwargs={"net_arch": [64, 64]}, device="cpu")
-    model.learn(n_steps * venv.num_envs)  # warm-up rollout (allocations, first reset)
-    clock = _RolloutClock()
-    t0 = time.perf_counter()
-    model.learn(rollouts * n_steps * venv.num_envs, reset_num_timesteps=False, callback=clock)
-    total = time.perf_counter() - t0
-    return rollouts * n_steps * venv.num_envs / total, clock.collect / total
 
 
 def speed(args: argparse.Namespace) -> None:
@@ -84,23 +40,23 @@ def speed(args: argparse.Namespace) -> None:
     print(f"{'env':34s} {'agent-steps/s':>14s} {'vs SuperSuit':>13s}")
     for copies in args.copies:
         batched = build_pettingzoo_vec_env(ID, KW, copies, 0, 0, "batched")
-        b = _raw_rate(batched, args.steps)
+        b = env_rate(batched, args.seconds)
         ss = build_pettingzoo_vec_env(ID, KW, copies, 0, 0, "supersuit")
-        s = _raw_rate(ss, max(5, args.steps * 4 // copies // 4))
+        s = env_rate(ss, args.seconds)
         ss.close()
         print(f"{f'SuperSuit path, {copies} copies':34s} {s:14,.0f} {1.0:13.2f}")
         print(f"{f'batched engine, {copies} copies':34s} {b:14,.0f} {b / s:13.2f}", flush=True)
     ss = build_pettingzoo_vec_env(ID, KW, 4, 0, 0, "supersuit")
-    s_rate, s_frac = _ppo_rate(ss, args.rollouts, 256, 1024)
+    s_rate, s_frac = train_rate(ss, "PPO", args.rollouts, 256, 1024)
     ss.close()
     batched = build_pettingzoo_vec_env(ID, KW, args.ppo_copies, 0, 0, "batched")
     n_steps = 64
-    b_rate, b_frac = _ppo_rate(batched, args.rollouts, n_steps, n_steps * batched.num_envs // 4)
+    b_rate, b_frac = train_rate(batched, "PPO", args.rollouts, n_steps, n_steps * batched.num_envs // 4)
     print(f"{'PPO end to end':34s} {'agent-steps/s':>14s} {'vs SuperSuit':>13s} {'collecting':>11s} {'learner':>8s}")
     print(f"{'shared PPO, SuperSuit, 4 copies':34s} {s_rate:14,.0f} {1.0:13.2f} {s_frac:11.0%} {1 - s_frac:8.0%}")
     name = f"shared PPO, batched, {args.ppo_copies} copies"
     print(f"{name:34s} {b_rate:14,.0f} {b_rate / s_rate:13.2f} {b_frac:11.0%} {1 - b_frac:8.0%}")
-    m_rate, m_frac = _ppo_rate(batched, args.rollouts, n_steps, n_steps * batched.num_envs // 4, "MAPPO")
+    m_rate, m_frac = train_rate(batched, "MAPPO", args.rollouts, n_steps, n_steps * batched.num_envs // 4)
     name = f"MAPPO, batched, {args.ppo_copies} copies"
     print(f"{name:34s} {m_rate:14,.0f} {m_rate / s_rate:13.2f} {m_frac:11.0%} {1 - m_frac:8.0%}")
 
@@ -195,7 +151,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sp = sub.add_parser("speed", help="agent-steps/s, batched engine vs SuperSuit path")
     sp.add_argument("--copies", type=int, nargs="+", default=[4, 64, 256])
-    sp.add_argument("--steps", type=int, default=200, help="steps of the batched engine per size")
+    sp.add_argument("--seconds", type=float, default=3.0, help="seconds of stepping per env and size")
     sp.add_argument("--rollouts", type=int, default=3)
     sp.add_argument("--ppo-copies", type=int, default=64)
     ev = sub.add_parser("evaluate", help="trained policy vs scripted baseline, per stage")

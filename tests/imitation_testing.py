@@ -9,7 +9,9 @@ import numpy as np
 from pydantic import Field
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import BASELINES, BaselineEntry
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from hlynr.registries import BASELINES, BATCHED_ENVS, BaselineEntry, CriticStateSource
 
 FOLLOW_ID = "HlynrTest/Follow-v0"
 
@@ -77,11 +79,46 @@ class FollowTeacher:
         return teacher_law(obs, self.gain), state
 
 
+FOLLOW_ROWS_ID = "HlynrTest/FollowRows-v0"
+
+
+class FollowRowsVecEnv(DummyVecEnv, CriticStateSource):
+    """Copies of :class:`FollowEnv` as a batched VecEnv with privileged critic rows.
+
+    A critic row is the observation followed by the teacher's action on it (what the reward
+    is measured against), so a critic that reads it can predict the reward exactly.
+    """
+
+    critic_observation_space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float32)
+
+    def __init__(self, n_envs: int, seed: int = 0, horizon: int = 16) -> None:
+        super().__init__([lambda: FollowEnv(horizon) for _ in range(n_envs)])
+        self.seed(seed)
+
+    @staticmethod
+    def rows(obs: np.ndarray) -> np.ndarray:
+        o = np.asarray(obs, dtype=np.float32).reshape(-1, 4)
+        return np.concatenate([o, teacher_law(o, 1.0)], axis=1)
+
+    def critic_observations(self) -> np.ndarray:
+        return self.rows(self._obs_from_buf())
+
+    def step_wait(self):
+        obs, rewards, dones, infos = super().step_wait()
+        for i in np.flatnonzero(dones):
+            infos[i]["terminal_critic_observation"] = self.rows(infos[i]["terminal_observation"])[0]
+        return obs, rewards, dones, infos
+
+
 if FOLLOW_ID not in gym.registry:
     gym.register(FOLLOW_ID, entry_point=FollowEnv)
+if FOLLOW_ROWS_ID not in gym.registry:
+    gym.register(FOLLOW_ROWS_ID, entry_point=FollowEnv)
+if FOLLOW_ROWS_ID not in BATCHED_ENVS.names():
+    BATCHED_ENVS.register(FOLLOW_ROWS_ID, FollowRowsVecEnv)
 if "follow_teacher" not in BASELINES.names():
     BASELINES.register("follow_teacher", BaselineEntry(
-        FollowParams, lambda o, a, p: FollowTeacher(o, a, p), (FOLLOW_ID,), {}))
+        FollowParams, lambda o, a, p: FollowTeacher(o, a, p), (FOLLOW_ID, FOLLOW_ROWS_ID), {}))
 
 
 def follow_config(**over: Any) -> dict[str, Any]:
@@ -96,6 +133,14 @@ def follow_config(**over: Any) -> dict[str, Any]:
                      "validation_fraction": 0.1, "patience": 5},
     }
     cfg.update(over)
+    return cfg
+
+
+def rows_config(algo: str = "AsymmetricPPO", **over: Any) -> dict[str, Any]:
+    """:func:`follow_config` on the batched follow env with critic rows, for a centralised critic."""
+    cfg = follow_config(**over)
+    cfg["env"] = {"id": FOLLOW_ROWS_ID, "vectoriser": "batched", "n_envs": 4}
+    cfg["algo"] = {**cfg["algo"], "name": algo}
     return cfg
 
 

@@ -8,7 +8,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from hlynr.evaluation.episodes import run_episodes
-from hlynr.evaluation.stats import paired_difference, summarize, wilson_interval
+from hlynr.evaluation.stats import mean_interval, paired_difference, summarize, wilson_interval
 
 from hlynr_testing import CoinEnv
 
@@ -20,6 +20,12 @@ def test_wilson_interval_known_values() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     s = summarize([1.0, 2.0, 3.0, 4.0, float("nan")])
     assert s["n"] == 4 and s["median"] == 2.5
+
+
+def test_mean_interval_is_the_student_t_interval() -> None:
+    lo, hi = mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])  # t(0.975, 4) = 2.7764, sd = 1.5811
+    assert lo == pytest.approx(3.0 - 1.9632, abs=1e-4) and hi == pytest.approx(3.0 + 1.9632, abs=1e-4)
+    assert mean_interval([2.0, 2.0, 2.0]) == (2.0, 2.0) and mean_interval([7.0]) == (7.0, 7.0)
 
 
 class RecordingPolicy:

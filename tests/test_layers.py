@@ -138,7 +138,8 @@ data = {
                   "collapse_guard"],
 }
 c.validate_config(data)
-for algo in [a for a in names["algorithms"] if a not in ("MAPPO", "AsymmetricPPO")]:
+CENTRALISED = ("MAPPO", "AsymmetricPPO", "RecurrentMAPPO", "AsymmetricRecurrentPPO")
+for algo in [a for a in names["algorithms"] if a not in CENTRALISED]:
     env = "Pendulum-v1" if algo not in ("DQN", "QRDQN") else "CartPole-v1"
     c.validate_config({"name": "a", "total_timesteps": 1000, "env": {"id": env},
                        "algo": {"name": algo}})
@@ -149,12 +150,14 @@ c.validate_config({"name": "t", "total_timesteps": 1000, "env": {"id": "CartPole
 for env in names["pettingzoo"]:
     c.validate_config({"name": "s", "total_timesteps": 1000,
                        "env": {"type": "pettingzoo", "id": env}, "algo": {"name": "PPO"}})
-c.validate_config({"name": "m", "total_timesteps": 1000,
-                   "env": {"type": "pettingzoo", "id": "hlynr/Swarm-v0", "vectoriser": "batched"},
-                   "algo": {"name": "MAPPO"}})
-c.validate_config({"name": "p", "total_timesteps": 1000,
-                   "env": {"id": "hlynr/Intercept-v0", "vectoriser": "batched", "n_envs": 2},
-                   "algo": {"name": "AsymmetricPPO", "hyperparams": {"n_steps": 64, "batch_size": 64}}})
+for algo in ("MAPPO", "RecurrentMAPPO"):
+    c.validate_config({"name": "m", "total_timesteps": 1000,
+                       "env": {"type": "pettingzoo", "id": "hlynr/Swarm-v0", "vectoriser": "batched"},
+                       "algo": {"name": algo}})
+for algo in ("AsymmetricPPO", "AsymmetricRecurrentPPO"):
+    c.validate_config({"name": "p", "total_timesteps": 1000,
+                       "env": {"id": "hlynr/Intercept-v0", "vectoriser": "batched", "n_envs": 2},
+                       "algo": {"name": algo, "hyperparams": {"n_steps": 64, "batch_size": 64}}})
 print(json.dumps(names))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

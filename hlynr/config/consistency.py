@@ -8,8 +8,10 @@ Each check returns ``(key path, message)`` for the first problem, before anythin
   (advantage normalisation needs two samples; a minibatch cannot exceed the rollout);
 * episodic ``train_freq`` (``[k, episode]``) needs a single env;
 * an evaluation at a curriculum stage index needs a curriculum with that stage;
-* a centralised or privileged critic (MAPPO, AsymmetricPPO) needs an env whose batched VecEnv
-  publishes a critic state (:class:`~hlynr.registries.CriticStateSource`).
+* a centralised or privileged critic (MAPPO, AsymmetricPPO, RecurrentMAPPO,
+  AsymmetricRecurrentPPO) needs an env whose batched VecEnv publishes a critic state
+  (:class:`~hlynr.registries.CriticStateSource`);
+* ``huber_delta`` only with ``value_loss: huber``.
 """
 
 from __future__ import annotations
@@ -126,6 +128,15 @@ def _check_global_state(config: ExperimentConfig) -> Problem:
     return None
 
 
+def _check_value_loss(config: ExperimentConfig) -> Problem:
+    if (config.algo.hyperparam("huber_delta", None) is not None
+            and config.algo.hyperparam("value_loss", "mse") != "huber"):
+        return ("algo", "hyperparams", "huber_delta"), (
+            "huber_delta applies only with value_loss: huber (the value loss is "
+            f"{config.algo.hyperparam('value_loss', 'mse')})")
+    return None
+
+
 @lru_cache(maxsize=16)
 def _publishes_global_state(env_id: str, kwargs_json: str, maker: Any) -> bool:
     venv = maker()
@@ -160,7 +171,7 @@ def baseline_env_problem(entry: Any, config: ExperimentConfig) -> str | None:
 def check_consistency(config: ExperimentConfig) -> Problem:
     """The first cross-key problem of ``config``, or None."""
     for check in (_check_action_space, _check_rollout, _check_train_freq, _check_evaluation_stage,
-                  _check_global_state):
+                  _check_global_state, _check_value_loss):
         problem = check(config)
         if problem:
             return problem

@@ -18,6 +18,7 @@
       stages: [{stage: basic}, {stage: advanced}]   # optional: collect over these env stages
       critic_warmup: {rollouts: 2, epochs: 10}
       regularizer: {loss: kl, weight: {schedule: linear, start: 1.0, end: 0.0, fraction: 0.5}}
+      # TD3 (deterministic actor): regularizer: {loss: mse, ...}
 
 ``stages`` (optional) spreads the data over env parameter sets: before every collection round
 the env copies are cut into ``len(stages)`` near-equal shares and share ``k`` takes ``stages[k]``
@@ -47,11 +48,13 @@ if TYPE_CHECKING:
 
 Problem = tuple[tuple[Any, ...], str] | None
 
-FEED_FORWARD = ("PPO", "A2C", "SAC", "TD3")
+CENTRALISED = ("MAPPO", "AsymmetricPPO")
+FEED_FORWARD = ("PPO", "A2C", *CENTRALISED, "SAC", "TD3")
 RECURRENT = ("RecurrentPPO", "sb3_contrib.RecurrentPPO")
-ON_POLICY = ("PPO", "A2C", *RECURRENT)
-STOCHASTIC = ("PPO", "A2C", "SAC", *RECURRENT)
-CLOSED_FORM_ENTROPY = ("PPO", "A2C", *RECURRENT)
+ON_POLICY = ("PPO", "A2C", *CENTRALISED, *RECURRENT)
+STOCHASTIC = ("PPO", "A2C", *CENTRALISED, "SAC", *RECURRENT)
+CLOSED_FORM_ENTROPY = ("PPO", "A2C", *CENTRALISED, *RECURRENT)
+DETERMINISTIC = ("TD3",)
 
 
 class TeacherSpec(StrictModel):
@@ -90,12 +93,15 @@ class CriticWarmup(StrictModel):
 class Regularizer(StrictModel):
     """A loss toward what was cloned, added to the RL loss with a weight schedule.
 
-    ``bc``: negative log-likelihood of the teacher's labels (the pretraining data set);
-    ``kl``: KL(cloned snapshot || policy) on the observations of the current rollout.
-    The weight follows training progress (0 at the first RL step, 1 at ``total_timesteps``).
+    ``bc``: negative log-likelihood of the teacher's labels (the pretraining data set; TD3:
+    squared error of the actor's action); ``kl``: KL(cloned snapshot || policy) on the
+    observations of the current rollout (off-policy: of the replay buffer); ``mse``: TD3's
+    deterministic counterpart of ``kl``, the squared distance between the actor's and the
+    snapshot's actions on replay observations. The weight follows training progress (0 at the
+    first RL step, 1 at ``total_timesteps``).
     """
 
-    loss: Literal["bc", "kl"] = "kl"
+    loss: Literal["bc", "kl", "mse"] = "kl"
     weight: FloatOrSchedule = 1.0
     batch_size: int = Field(256, ge=1, le=1_000_000, strict=True)
 
@@ -177,12 +183,12 @@ class PretrainConfig(StrictModel):
             return ("pretrain", "critic_warmup"), (
                 f"the critic warm-up fits the value function of on-policy algorithms "
                 f"({', '.join(ON_POLICY)}), not {algo}'s Q-functions")
-        if self.regularizer is not None and algo not in ("PPO", "A2C"):
-            return ("pretrain", "regularizer"), (
-                f"the fine-tuning regulariser applies to feed-forward PPO and A2C, not {algo}")
+        problem = self._check_regularizer(algo)
+        if problem is not None:
+            return problem
         if self.regularizer is not None and self.regularizer.loss == "bc" and self.teacher is None:
             return ("pretrain", "regularizer", "loss"), (
-                "loss: bc needs this run's teacher data: use loss: kl with from_run")
+                "loss: bc needs this run's teacher data: use loss: kl (TD3: mse) with from_run")
         for i, spec in enumerate(config.wrappers):
             if spec.name == "residual_guidance":
                 return ("wrappers", i), ("pretrain clones full commands: it cannot be combined "
@@ -210,6 +216,20 @@ class PretrainConfig(StrictModel):
                                             f"copies (env.n_envs is {config.env.n_envs})")
         problem = stage_params_problem(config, self.stages)
         return None if problem is None else (("pretrain", "stages", *problem[0]), problem[1])
+
+    def _check_regularizer(self, algo: str) -> Problem:
+        reg = self.regularizer
+        if reg is None:
+            return None
+        if reg.loss == "kl" and algo in DETERMINISTIC:
+            return ("pretrain", "regularizer", "loss"), (
+                f"{algo}'s actor is deterministic and has no KL: use loss: mse (squared distance "
+                "to the snapshot's action) or loss: bc")
+        if reg.loss == "mse" and algo not in DETERMINISTIC:
+            return ("pretrain", "regularizer", "loss"), (
+                f"loss: mse is for deterministic actors ({', '.join(DETERMINISTIC)}); "
+                f"{algo} uses loss: kl")
+        return None
 
     def _check_teacher(self, config: ExperimentConfig) -> Problem:
         assert self.teacher is not None

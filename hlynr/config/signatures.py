@@ -51,6 +51,7 @@ BOUNDS: dict[str, Bound] = {
     "learning_rate": _POSITIVE, "clip_range": _POSITIVE, "clip_range_vf": _POSITIVE,
     "ent_coef": _NON_NEGATIVE, "vf_coef": _NON_NEGATIVE, "max_grad_norm": _POSITIVE,
     "target_kl": _POSITIVE, "rms_prop_eps": _POSITIVE, "cg_damping": _NON_NEGATIVE,
+    "huber_delta": _POSITIVE,
     "target_policy_noise": _NON_NEGATIVE, "target_noise_clip": _NON_NEGATIVE,
     "line_search_shrinking_factor": (0.0, False, 1.0, False),
     # discounting and averaging factors

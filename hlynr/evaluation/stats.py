@@ -22,6 +22,18 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval for the mean of ``values`` (95 % by default); the mean twice when n < 2."""
+    from scipy.stats import t
+
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean()) if arr.size else 0.0
+    if arr.size < 2:
+        return mean, mean
+    half = float(t.ppf(0.5 + level / 2, arr.size - 1)) * float(arr.std(ddof=1)) / math.sqrt(arr.size)
+    return mean - half, mean + half
+
+
 def mcnemar_exact_p(b: int, c: int) -> float:
     """Exact two-sided McNemar p-value: ``2 P(X <= min(b, c))`` for ``X ~ Binomial(b + c, 1/2)``."""
     m, k = b + c, min(b, c)

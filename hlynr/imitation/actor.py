@@ -3,6 +3,8 @@
 One view per policy family:
 
 * ``PPO`` / ``A2C`` (``ActorCriticPolicy``): ``policy.get_distribution(obs)``;
+* ``MAPPO`` / ``AsymmetricPPO`` (:class:`~hlynr.algos.centralised.CentralisedCriticPolicy`):
+  the same, on local observations (the actor never reads the critic rows);
 * ``SAC``: the squashed Gaussian of ``policy.actor``; targets in its scaled action space;
 * ``TD3``: the deterministic ``policy.actor`` (``mse`` only); its target actor follows;
 * ``RecurrentPPO``: ``policy.get_distribution(obs, states, episode_starts)`` over padded
@@ -21,7 +23,10 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.utils import obs_as_tensor
+
+from hlynr.algos.centralised import MAPPO
 
 AGREEMENT_TOLERANCE = 0.1
 """Continuous actions agree when every axis is within this fraction of the half-range."""
@@ -35,14 +40,25 @@ class ActorView:
         self.space = model.action_space
         self.discrete = isinstance(self.space, spaces.Discrete)
         name = type(model).__name__
-        self.recurrent = hasattr(self.policy, "lstm_actor")
+        self.recurrent = isinstance(self.policy, RecurrentActorCriticPolicy)
         self.kind = "recurrent" if self.recurrent else {"SAC": "sac", "TD3": "td3"}.get(name, "ac")
         self.scaled = self.kind in ("sac", "td3")  # actions live in [-1, 1]
+        self.centralised = isinstance(model, MAPPO)
+        """Rollout rows are ``[local observation | critic row]`` (see :meth:`local_rows`)."""
 
     @property
     def module(self) -> th.nn.Module:
         """The module whose parameters cloning trains (the actor of off-policy models)."""
         return self.policy.actor if self.scaled else self.policy
+
+    @property
+    def optimizer(self) -> th.optim.Optimizer:
+        """The optimizer of the RL update that moves the actor (the actor's own for SAC/TD3)."""
+        return self.policy.actor.optimizer if self.scaled else self.policy.optimizer
+
+    def local_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The actor's part of rollout rows (the local observation of a centralised model)."""
+        return self.model.split_rows(rows)[0] if self.centralised else rows
 
     def parameters(self) -> list[th.nn.Parameter]:
         """The parameters cloning trains."""
@@ -67,6 +83,14 @@ class ActorView:
             return th.ones(1, device=self.policy.device)
         return th.as_tensor((self.space.high - self.space.low) / 2.0, dtype=th.float32,
                             device=self.policy.device)
+
+    def distribution(self, obs: Any) -> Any:
+        """The action distribution of a feed-forward actor (SAC: squashed; not TD3)."""
+        return self._distribution(obs, None, 0)
+
+    def mean(self, obs: Any) -> th.Tensor:
+        """The deterministic action of a feed-forward actor (scaled for SAC/TD3)."""
+        return self._mean(obs, None if self.kind == "td3" else self.distribution(obs))
 
     def _distribution(self, obs: Any, starts: th.Tensor | None, n_seq: int) -> Any:
         if self.kind == "recurrent":

@@ -57,18 +57,22 @@ class Batch:
 
 
 class BatchSource:
-    """Minibatches of a data set for one actor view (samples or padded sequences)."""
+    """Minibatches of a data set for one actor view (samples or padded sequences).
+
+    ``prepare`` turns stored observations into the student's (normalisation) when a minibatch
+    is built, so a source kept during fine-tuning follows the current statistics.
+    """
 
     def __init__(self, view: ActorView, dataset: Dataset,
                  prepare: Callable[[Obs], Obs]) -> None:
-        self.view = view
+        self.view, self.prepare = view, prepare
         if view.recurrent:
-            self.rounds = [(prepare(r.obs), r.actions, r.mask) for r in dataset.rounds]
+            self.rounds = [(r.obs, r.actions, r.mask) for r in dataset.rounds]
             self.units = dataset.sequences()
             self.lengths = np.array([b - a for _, _, a, b in self.units])
         else:
             obs, acts = dataset.samples()
-            self.obs, self.actions = prepare(obs), acts
+            self.obs, self.actions = obs, acts
             self.units = list(range(len(acts)))
             self.lengths = np.ones(len(acts), dtype=int)
 
@@ -90,7 +94,7 @@ class BatchSource:
 
     def _samples(self, idx: np.ndarray) -> Batch:
         v = self.view
-        return Batch(v.obs_tensor(take(self.obs, idx)), v.target(self.actions[idx]),
+        return Batch(v.obs_tensor(self.prepare(take(self.obs, idx))), v.target(self.actions[idx]),
                      th.ones(len(idx), device=v.policy.device))
 
     def _sequences(self, idx: np.ndarray) -> Batch:
@@ -115,7 +119,7 @@ class BatchSource:
         starts = np.zeros((len(segs), length), dtype=np.float32)
         starts[:, 0] = 1.0
         dev = v.policy.device
-        return Batch(v.obs_tensor(concat(parts_obs)), v.target(np.concatenate(parts_act)),
+        return Batch(v.obs_tensor(self.prepare(concat(parts_obs))), v.target(np.concatenate(parts_act)),
                      th.as_tensor(real.reshape(-1), dtype=th.float32, device=dev),
                      th.as_tensor(starts.reshape(-1), device=dev), len(segs))
 

@@ -150,8 +150,9 @@ def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path,
 def regularizer_for(config: Any, run_dir: Path, model: Any, load_snapshot: Any) -> FineTuneRegularizer | None:
     """The fine-tuning regulariser of ``config`` (None without one).
 
-    ``load_snapshot(path) -> model`` loads the cloned policy; the snapshot and the data set come
-    from this run's ``pretrain/`` folder (or ``from_run``'s), so a resumed run gets the same ones.
+    ``load_snapshot(path) -> model`` loads the cloned model (the regulariser freezes it); the
+    snapshot and the data set come from this run's ``pretrain/`` folder (or ``from_run``'s), so
+    a resumed run gets the same ones.
     """
     cfg = config.pretrain
     if cfg is None or cfg.regularizer is None:
@@ -159,13 +160,10 @@ def regularizer_for(config: Any, run_dir: Path, model: Any, load_snapshot: Any) 
     source = Path(cfg.from_run) if cfg.from_run is not None else Path(run_dir)
     folder = source / PRETRAIN_DIR
     snapshot = dataset = None
-    if cfg.regularizer.loss == "kl":
-        snapshot = load_snapshot(folder / MODEL_FILE).policy
-        snapshot.set_training_mode(False)
-        for p in snapshot.parameters():
-            p.requires_grad_(False)
-    else:
+    if cfg.regularizer.loss == "bc":
         dataset = Dataset.load(folder / DATASET_FILE)
+    else:
+        snapshot = load_snapshot(folder / MODEL_FILE)
     venv = model.get_env()
     return FineTuneRegularizer(cfg.regularizer, config.total_timesteps, snapshot, dataset,
                                lambda o: prepare(venv, o), seed=config.seed)

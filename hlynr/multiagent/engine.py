@@ -29,7 +29,9 @@ from hlynr.registries import EntityLayout
 class RowsStep:
     """One step of every copy: per-row ``obs`` (N, R, *obs) and ``reward`` (N, R); per-copy
     ``terminated``/``truncated`` (N,), ``team_reward`` (N,) (the team's return increment) and
-    ``stats`` (N, len(end_keys)) (end-of-episode values, read for finished copies only)."""
+    ``stats`` (N, len(end_keys)) (end-of-episode values, read for finished copies only);
+    per-row ``active`` (N, R): the row has a live agent after the step (inactive slots and lost
+    agents are False: their observations are zeros and their actions change nothing)."""
 
     obs: np.ndarray
     reward: np.ndarray
@@ -37,6 +39,7 @@ class RowsStep:
     truncated: np.ndarray
     team_reward: np.ndarray
     stats: np.ndarray
+    active: np.ndarray
 
 
 @runtime_checkable
@@ -73,3 +76,45 @@ class AgentRowsEngine(Protocol):
 
     def models(self, idx: np.ndarray) -> list[Any]:
         """The parameter models of copies ``idx``."""
+
+
+class PendingParams:
+    """Per-copy parameter models for an engine; a change takes effect at the copy's next reset.
+
+    Gives an engine the ``check_params``/``apply_params``/``models`` part of
+    :class:`AgentRowsEngine`; the engine calls :meth:`_init_params` once and
+    :meth:`_take_pending` when it resets copies. Parameter models have ``updated(**changes)``
+    (a validated copy with the changes, ``ValueError`` naming a bad key or value).
+    """
+
+    _models: list[Any]
+    _pending: dict[int, Any]
+
+    def _init_params(self, models: Sequence[Any]) -> None:
+        self._models = list(models)
+        self._pending = {}
+
+    def _updated(self, i: int, params: dict[str, Any]) -> Any:
+        return self._pending.get(i, self._models[i]).updated(**params)
+
+    def check_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
+        """Validate ``params`` for copies ``idx`` (``ValueError`` naming a bad key or value)."""
+        for i in np.asarray(idx, dtype=int):
+            self._updated(int(i), params)
+
+    def apply_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
+        """Copies ``idx`` take ``params`` at their next reset (validated first, all or none)."""
+        new = {int(i): self._updated(int(i), params) for i in np.asarray(idx, dtype=int)}
+        self._pending.update(new)
+
+    def models(self, idx: np.ndarray) -> list[Any]:
+        """The parameters of copies ``idx`` in effect (pending changes not included)."""
+        return [self._models[int(i)] for i in idx]
+
+    def _take_pending(self, idx: np.ndarray) -> list[int]:
+        """Put the pending changes of copies ``idx`` in effect; the copies that changed."""
+        changed = [int(i) for i in np.asarray(idx, dtype=int) if int(i) in self._pending]
+        for i in changed:
+            self._models[i] = self._pending.pop(i)
+        return changed
+

@@ -12,6 +12,8 @@ policy acts for every row (parameter sharing). The semantics are those of
 * at a team episode end the first row of the copy carries ``info["episode"]`` (team return =
   sum of the engine's team reward, length, time), ``is_success`` and the engine's end values,
   so episode counters count team episodes (do not wrap in ``VecMonitor``);
+* every row's info has ``active``: False for a row without a live agent after the step (an
+  inactive slot, a lost agent, an aircraft past its exit); cloning masks such rows out of its loss;
 * ``env_method("apply_params", **params)`` changes the selected copies from their next reset.
 
 Centralised critics: when the engine offers a global state, :meth:`critic_observations` returns
@@ -22,20 +24,17 @@ the critic rows of the current observations and finished rows carry
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from hlynr.multiagent.engine import AgentRowsEngine
-from hlynr.multiagent.seeding import CopySeeds
+from hlynr.multiagent.copies import CopySeeds, NoRendering
 from hlynr.registries import CriticStateSource
 
 
-class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
+class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
     def __init__(self, engine: AgentRowsEngine, seed: int | None = None) -> None:
@@ -86,7 +85,8 @@ class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
         self._len += 1
         ended = res.terminated | res.truncated
         obs = res.obs.reshape(self.num_envs, *self._obs_shape).copy()
-        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        infos: list[dict[str, Any]] = [
+            {"active": a} for a in np.asarray(res.active, dtype=bool).reshape(-1).tolist()]
         done_copies = np.flatnonzero(ended)
         if done_copies.size:
             final_obs = obs.reshape(self.n_copies, n, *self._obs_shape)[done_copies].copy()
@@ -157,15 +157,3 @@ class AgentRowsVecEnv(CopySeeds, VecEnv, CriticStateSource):
         self.engine.check_params(copies, method_kwargs)
         self.engine.apply_params(copies, method_kwargs)
         return [None for _ in self._get_indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        """No Gymnasium wrappers exist inside the engine."""
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        """No rendering."""
-        return [None for _ in range(self.num_envs)]
-
-    def render(self, mode: str | None = None) -> np.ndarray | None:
-        """No rendering."""
-        return None

@@ -26,25 +26,23 @@ Built over ``pettingzoo_env_to_vec_env_v1`` + ``concat_vec_envs_v1(..., base_cla
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
 from hlynr.multiagent.channel import CallError, CopyCall
-from hlynr.multiagent.seeding import CopySeeds
+from hlynr.multiagent.copies import CopySeeds, NoRendering
 
-_KEEP_ON_ALL_ROWS = frozenset({"terminal_observation", "TimeLimit.truncated"})
+_KEEP_ON_ALL_ROWS = frozenset({"terminal_observation", "TimeLimit.truncated", "active"})
+"""Per-row info keys (never merged into the team statistics of the first row)."""
 
 
 def _is_scalar_number(v: Any) -> bool:
     return isinstance(v, (bool, int, float, np.number, np.bool_))
 
 
-class SharedPolicyVecEnv(CopySeeds, VecEnv):
+class SharedPolicyVecEnv(CopySeeds, NoRendering):
     """SB3 VecEnv over a SuperSuit concatenated vector of ``n_copies`` ParallelEnv copies."""
 
     def __init__(self, venv: Any, n_copies: int) -> None:
@@ -164,16 +162,4 @@ class SharedPolicyVecEnv(CopySeeds, VecEnv):
     ) -> list[Any]:
         """Call a ParallelEnv method once per copy of the given rows; one result per row."""
         return self._call_rows(CopyCall("method", method_name, method_args, method_kwargs), indices)
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
-        """ParallelEnvs are never wrapped in Gymnasium wrappers."""
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        """No rendering."""
-        return [None for _ in range(self.num_envs)]
-
-    def render(self, mode: str | None = None) -> np.ndarray | None:
-        """No rendering."""
-        return None
 

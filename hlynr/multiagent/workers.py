@@ -69,13 +69,21 @@ def _shutdown(procs: list[Any], conns: list[Connection]) -> None:
             c.send(("close", ()))
         except (OSError, ValueError):
             pass
-    for p in procs:
-        p.join(timeout=2.0)
-        if p.is_alive():
-            p.terminate()
-            p.join(timeout=2.0)
+    join_or_kill(procs)
     for c in conns:
         c.close()
+
+
+def join_or_kill(procs: list[Any], timeout: float = 2.0) -> None:
+    """Wait for worker processes to exit; terminate, then kill, any that do not in ``timeout`` s."""
+    for p in procs:
+        p.join(timeout=timeout)
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=timeout)
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 class ShardedEngine:
@@ -181,7 +189,7 @@ class ShardedEngine:
         """Step every share with its copies' actions, concurrently; results in copy order."""
         res = self._call("step", [(actions[lo:hi],) for lo, hi in self.bounds])
         return RowsStep(*(np.concatenate([getattr(r, f) for r in res]) for f in
-                          ("obs", "reward", "terminated", "truncated", "team_reward", "stats")))
+                          ("obs", "reward", "terminated", "truncated", "team_reward", "stats", "active")))
 
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:
         """Critic rows of copies ``idx`` (default all)."""
@@ -211,3 +219,13 @@ class ShardedEngine:
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""
         self._finalizer()
+
+
+def sharded_or_single(factory: EngineFactory, n_copies: int, workers: int) -> AgentRowsEngine:
+    """``factory(n_copies)`` in this process, or split over ``workers > 1`` processes."""
+    if n_copies < 1:
+        raise ValueError(f"n_envs must be >= 1, got {n_copies}")
+    if workers > 1:
+        return ShardedEngine(factory, n_copies, workers)  # type: ignore[return-value]
+    return factory(n_copies)
+

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch as th
 import yaml
+from multiagent_testing import assert_actor_ignores_critic_rows
 
 from hlynr.algos.centralised import MAPPO
 from hlynr.cli.common import run_main
@@ -25,19 +24,7 @@ def test_changing_the_global_state_changes_the_value_never_the_action() -> None:
                   policy_kwargs={"net_arch": [32]})
     model.learn(2 * 16 * venv.num_envs)
     assert len(model.ep_info_buffer) > 0  # team episodes ended during training
-    obs = th.as_tensor(venv.reset())
-    crit = th.as_tensor(venv.critic_observations())
-    other = crit + th.randn_like(crit)
-    p = model.policy
-    with th.no_grad():
-        a1, v1, lp1 = p.forward_centralised(obs, crit, deterministic=True)
-        a2, v2, lp2 = p.forward_centralised(obs, other, deterministic=True)
-        _, _, e1 = p.evaluate_centralised(obs, crit, a1)
-        _, _, e2 = p.evaluate_centralised(obs, other, a1)
-    assert not th.allclose(v1, v2)
-    assert th.equal(a1, a2) and th.equal(lp1, lp2) and th.equal(e1, e2)
-    act, _ = model.predict(obs.numpy(), deterministic=True)
-    np.testing.assert_allclose(act, np.clip(a1.numpy(), -1, 1), atol=1e-6)
+    assert_actor_ignores_critic_rows(model, venv)
 
 
 def _shrunk(name: str, tmp_path: Path, total: int) -> Path:

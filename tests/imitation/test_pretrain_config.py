@@ -92,3 +92,35 @@ def test_cli_check_gives_one_error_line(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("error:") and "Traceback" not in out.stderr
     assert "gian" in out.stderr
+
+
+def test_regularizer_losses_per_family() -> None:
+    data = it.follow_config()
+    reg = {"loss": "kl", "weight": {"schedule": "linear", "start": 1.0, "end": 0.0}}
+    families = [{"name": "RecurrentPPO", "hyperparams": {"n_steps": 32, "batch_size": 64}},
+                {"name": "SAC"}, {"name": "PPO"}]
+    for algo in families:
+        cfg = validate_config({**data, "algo": algo, "pretrain": {**data["pretrain"], "regularizer": reg}})
+        assert cfg.pretrain.regularizer.loss == "kl"
+    rows = it.rows_config("MAPPO")
+    assert validate_config({**rows, "pretrain": {**rows["pretrain"], "regularizer": reg}}).pretrain
+    td3 = {**data, "algo": {"name": "TD3"}}
+    with pytest.raises(ConfigError, match="deterministic and has no KL: use loss: mse"):
+        validate_config({**td3, "pretrain": {**data["pretrain"], "regularizer": reg}})
+    mse = {**reg, "loss": "mse"}
+    assert validate_config({**td3, "pretrain": {**data["pretrain"], "regularizer": mse}}).pretrain
+    with pytest.raises(ConfigError, match="loss: mse is for deterministic actors .*PPO uses loss: kl"):
+        validate_config({**data, "pretrain": {**data["pretrain"], "regularizer": mse}})
+    with pytest.raises(ConfigError, match="pretrain.regularizer.loss"):
+        validate_config({**data, "pretrain": {**data["pretrain"], "regularizer": {"loss": "l2"}}})
+
+
+def test_centralised_critics_pretrain_and_other_algorithms_do_not() -> None:
+    for algo in ("MAPPO", "AsymmetricPPO"):
+        data = it.rows_config(algo)
+        data["pretrain"].update(method="dagger", rounds=2, critic_warmup={})
+        assert validate_config(data).pretrain.critic_warmup is not None
+    data = it.follow_config()
+    data["algo"] = {"name": "DDPG"}
+    with pytest.raises(ConfigError, match="pretraining supports .*MAPPO, AsymmetricPPO.*not DDPG"):
+        validate_config(data)

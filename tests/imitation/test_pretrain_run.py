@@ -120,6 +120,20 @@ def test_critic_warmup_lowers_value_loss_and_leaves_the_actor_alone(tmp_path: Pa
     venv.close()
 
 
+def test_critic_warmup_steps_do_not_count_toward_total_timesteps(runs_dir: Path) -> None:
+    data = it.follow_config(total_timesteps=256)
+    data["algo"] = {"name": "PPO", "hyperparams": {"n_steps": 32, "batch_size": 64, "n_epochs": 1},
+                    "policy_kwargs": {"net_arch": [16]}}
+    data["pretrain"].update(steps=400, epochs=1, critic_warmup={
+        "rollouts": 3, "epochs": 1, "learning_rate": 0.01})
+    result = start_run(validate_config(data), runs_dir=runs_dir)
+    rollouts = _records(result.run_dir, "rollout")
+    n_envs = data["env"]["n_envs"]
+    # 3 warm-up rollouts ran before learning; the first learning rollout still counts from 0
+    assert rollouts[0]["timesteps"] == 32 * n_envs
+    assert result.status.value == "completed" and result.timesteps >= 256
+
+
 def test_regularizer_weight_follows_its_schedule_across_a_resume(runs_dir: Path) -> None:
     data = it.follow_config(total_timesteps=768, callbacks=[{"checkpoint": {"every": 256}}])
     data["pretrain"].update(steps=400, epochs=2, regularizer={

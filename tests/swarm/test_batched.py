@@ -159,3 +159,22 @@ def test_batched_and_supersuit_vecenvs_agree_row_for_row() -> None:
                 assert a["episode"]["l"] == b["episode"]["l"] and a["is_success"] == b["is_success"]
             assert a.get("TimeLimit.truncated") == b.get("TimeLimit.truncated")
     assert ends >= 2
+
+
+def test_rows_without_a_live_agent_are_marked_inactive() -> None:
+    """``info["active"]`` is False exactly on the rows whose observation is the zero row of an
+    inactive slot or a lost agent (what cloning masks out)."""
+    venv = make_batched_swarm(6, seed=1, **{**KW, "stage": "basic"})  # 3 of 5 slots flown
+    obs = venv.reset()
+    venv.engine.state.alive[2, 1] = False  # copy 2 loses its second agent
+    rng = np.random.default_rng(0)
+    expected = np.tile(np.arange(5) >= 3, 6)
+    expected[2 * 5 + 1] = True
+    for t in range(60):
+        obs, _, dones, infos = venv.step(_mixed_policy(obs, rng))
+        inactive = np.array([info.get("active", True) is False for info in infos])
+        final = np.array([info["terminal_observation"] if d else o
+                          for o, d, info in zip(obs, dones, infos)])
+        np.testing.assert_array_equal(inactive, ~final.any(axis=1))
+        if t == 0:
+            np.testing.assert_array_equal(inactive, expected)

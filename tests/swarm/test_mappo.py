@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from multiagent_testing import assert_actor_ignores_critic_rows
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -52,21 +53,9 @@ def test_changing_the_global_state_changes_the_value_never_the_action() -> None:
     model = _model()
     model.learn(16 * model.env.num_envs)
     venv = model.env
-    obs = th.as_tensor(venv.reset())
-    crit = th.as_tensor(venv.critic_observations())
-    other = crit + th.randn_like(crit)
-    p = model.policy
-    with th.no_grad():
-        a1, v1, lp1 = p.forward_centralised(obs, crit, deterministic=True)
-        a2, v2, lp2 = p.forward_centralised(obs, other, deterministic=True)
-        _, _, e1 = p.evaluate_centralised(obs, crit, a1)
-        _, _, e2 = p.evaluate_centralised(obs, other, a1)
-    assert not th.allclose(v1, v2)
-    assert th.equal(a1, a2) and th.equal(lp1, lp2) and th.equal(e1, e2)
-    act, _ = model.predict(obs.numpy(), deterministic=True)
-    np.testing.assert_allclose(act, np.clip(a1.numpy(), -1, 1), atol=1e-6)
+    assert_actor_ignores_critic_rows(model, venv)
     with pytest.raises(RuntimeError, match="global state"):
-        p.predict_values(obs)
+        model.policy.predict_values(th.as_tensor(venv.reset()))
 
 
 def test_value_norm_statistics_follow_mappo() -> None:

@@ -22,7 +22,74 @@ from torch import nn
 from hlynr.algos.centralised.value_norm import ValueNorm
 
 
-class CentralisedCriticPolicy(ActorCriticPolicy):
+class CriticHeadMixin:
+    """The critic of a centralised-critic policy: an MLP over critic rows, its value head and
+    :class:`~.value_norm.ValueNorm`; the local-observation value entry points refuse to run.
+
+    Used by :class:`CentralisedCriticPolicy` and the recurrent
+    :class:`~.recurrent_policy.RecurrentCentralisedCriticPolicy`.
+    """
+
+    critic_observation_space: spaces.Box
+    critic_net_arch: list[int]
+    value_net: nn.Module
+
+    def _split_net_arch(self, critic_observation_space: spaces.Box | None,
+                        net_arch: list[int] | dict[str, list[int]] | None, default: list[int]) -> list[int]:
+        """Record the critic's space and layers; return the actor's (``pi``) layers."""
+        if not isinstance(critic_observation_space, spaces.Box):
+            raise ValueError(f"{type(self).__name__} needs critic_observation_space (a Box): the "
+                             "global state the env publishes per agent row")
+        if net_arch is None:
+            net_arch = list(default)
+        pi = list(net_arch["pi"]) if isinstance(net_arch, dict) else list(net_arch)
+        self.critic_net_arch = list(net_arch.get("vf", pi)) if isinstance(net_arch, dict) else list(net_arch)
+        self.critic_observation_space = critic_observation_space
+        self._user_net_arch = net_arch
+        return pi
+
+    def _build_critic(self) -> None:
+        """Critic MLP over the critic row, value head (replaces SB3's) and value statistics."""
+        layers: list[nn.Module] = []
+        last = int(np.prod(self.critic_observation_space.shape))
+        for width in self.critic_net_arch:
+            layers += [nn.Linear(last, width), self.activation_fn()]  # type: ignore[attr-defined]
+            last = width
+        self.critic_body = nn.Sequential(*layers)
+        self.value_net = nn.Linear(last, 1)
+        self.value_norm = ValueNorm()
+        if self.ortho_init:  # type: ignore[attr-defined]
+            init = self.init_weights  # type: ignore[attr-defined]
+            self.critic_body.apply(lambda m: init(m, gain=np.sqrt(2)))
+            self.value_net.apply(lambda m: init(m, gain=1.0))
+
+    def _critic_parameters(self, data: dict[str, Any]) -> dict[str, Any]:
+        data.update(critic_observation_space=self.critic_observation_space, net_arch=self._user_net_arch)
+        return data
+
+    def critic_values(self, critic_obs: th.Tensor) -> th.Tensor:
+        """Normalised values (B, 1) of critic rows (B, *critic)."""
+        return self.value_net(self.critic_body(critic_obs.float().flatten(1)))
+
+    def values_from_critic(self, critic_obs: th.Tensor) -> th.Tensor:
+        """Values (B, 1) in return units (denormalised) of critic rows."""
+        return self.value_norm.denormalize(self.critic_values(critic_obs))
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available: values need the global state (use ``forward_centralised``)."""
+        raise RuntimeError("a centralised critic needs the global state: use forward_centralised "
+                           "(acting needs only predict)")
+
+    def predict_values(self, *args: Any, **kwargs: Any) -> th.Tensor:
+        """Not available: values need the global state (use :meth:`values_from_critic`)."""
+        raise RuntimeError("a centralised critic needs the global state: use values_from_critic")
+
+    def evaluate_actions(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available: values need the global state (use ``evaluate_centralised``)."""
+        raise RuntimeError("a centralised critic needs the global state: use evaluate_centralised")
+
+
+class CentralisedCriticPolicy(CriticHeadMixin, ActorCriticPolicy):
     """Actor on local observations, critic on ``critic_observation_space`` rows.
 
     :param critic_observation_space: the Box of one critic row (the env's
@@ -34,47 +101,17 @@ class CentralisedCriticPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
                  critic_observation_space: spaces.Box | None = None,
                  net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
-        if not isinstance(critic_observation_space, spaces.Box):
-            raise ValueError("CentralisedCriticPolicy needs critic_observation_space (a Box): the "
-                             "global state the env publishes per agent row")
-        if net_arch is None:
-            net_arch = [64, 64]
-        pi = list(net_arch["pi"]) if isinstance(net_arch, dict) else list(net_arch)
-        self.critic_net_arch = list(net_arch.get("vf", pi)) if isinstance(net_arch, dict) else list(net_arch)
-        self.critic_observation_space = critic_observation_space
-        self._user_net_arch = net_arch
+        pi = self._split_net_arch(critic_observation_space, net_arch, [64, 64])
         super().__init__(observation_space, action_space, lr_schedule,
                          net_arch={"pi": pi, "vf": []}, **kwargs)
 
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
-        layers: list[nn.Module] = []
-        last = int(np.prod(self.critic_observation_space.shape))
-        for width in self.critic_net_arch:
-            layers += [nn.Linear(last, width), self.activation_fn()]
-            last = width
-        self.critic_body = nn.Sequential(*layers)
-        self.value_net = nn.Linear(last, 1)
-        """The critic's output layer (normalised value); replaces SB3's value head."""
-        self.value_norm = ValueNorm()
-        if self.ortho_init:
-            self.critic_body.apply(lambda m: self.init_weights(m, gain=np.sqrt(2)))
-            self.value_net.apply(lambda m: self.init_weights(m, gain=1.0))
+        self._build_critic()
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(critic_observation_space=self.critic_observation_space, net_arch=self._user_net_arch)
-        return data
-
-    # --- critic ------------------------------------------------------------------------
-    def critic_values(self, critic_obs: th.Tensor) -> th.Tensor:
-        """Normalised values (B, 1) of critic rows (B, *critic)."""
-        return self.value_net(self.critic_body(critic_obs.float().flatten(1)))
-
-    def values_from_critic(self, critic_obs: th.Tensor) -> th.Tensor:
-        """Values (B, 1) in return units (denormalised) of critic rows."""
-        return self.value_norm.denormalize(self.critic_values(critic_obs))
+        return self._critic_parameters(super()._get_constructor_parameters())
 
     def forward_centralised(self, obs: th.Tensor, critic_obs: th.Tensor, deterministic: bool = False
                             ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
@@ -90,20 +127,6 @@ class CentralisedCriticPolicy(ActorCriticPolicy):
         """Normalised values from ``critic_obs``; log-probability and entropy of ``actions`` at ``obs``."""
         dist = self.get_distribution(obs)
         return self.critic_values(critic_obs), dist.log_prob(actions), dist.entropy()
-
-    # --- local-observation entry points that would need the critic -------------------------
-    def forward(self, obs: th.Tensor, deterministic: bool = False) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
-        """Not available: values need the global state (use :meth:`forward_centralised`)."""
-        raise RuntimeError("a centralised critic needs the global state: use forward_centralised "
-                           "(acting needs only predict)")
-
-    def predict_values(self, obs: th.Tensor) -> th.Tensor:
-        """Not available: values need the global state (use :meth:`values_from_critic`)."""
-        raise RuntimeError("a centralised critic needs the global state: use values_from_critic")
-
-    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
-        """Not available: values need the global state (use :meth:`evaluate_centralised`)."""
-        raise RuntimeError("a centralised critic needs the global state: use evaluate_centralised")
 
 
 def _signature() -> inspect.Signature:

@@ -5,6 +5,8 @@ running averages of the targets' mean and mean square with ``beta = 0.99999``, d
 debiasing term ``1 - beta^k``; the variance is clamped at ``1e-2``. The critic predicts
 normalised values; :meth:`ValueNorm.denormalize` turns them into returns for the advantages.
 The statistics are buffers of the policy module, so they are saved and restored with the model.
+With :attr:`ValueNorm.enabled` False (MAPPO's ``value_normalisation: false``) both maps are the
+identity, so the critic predicts returns directly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class ValueNorm(nn.Module):
     def __init__(self, beta: float = 0.99999, epsilon: float = 1e-5, var_min: float = 1e-2) -> None:
         super().__init__()
         self.beta, self.epsilon, self.var_min = beta, epsilon, var_min
+        self.enabled = True
+        """False: :meth:`normalize` and :meth:`denormalize` return their input."""
         self.register_buffer("running_mean", th.zeros(1, dtype=th.float64))
         self.register_buffer("running_mean_sq", th.zeros(1, dtype=th.float64))
         self.register_buffer("debiasing_term", th.zeros(1, dtype=th.float64))
@@ -41,10 +45,14 @@ class ValueNorm(nn.Module):
 
     def normalize(self, x: th.Tensor) -> th.Tensor:
         """``(x - mean) / std``, in ``x``'s dtype."""
+        if not self.enabled:
+            return x
         mean, var = self.mean_var()
         return ((x - mean.to(x.dtype)) / th.sqrt(var).to(x.dtype))
 
     def denormalize(self, x: th.Tensor) -> th.Tensor:
         """``x * std + mean``, in ``x``'s dtype."""
+        if not self.enabled:
+            return x
         mean, var = self.mean_var()
         return x * th.sqrt(var).to(x.dtype) + mean.to(x.dtype)

@@ -76,8 +76,16 @@ class FlatFusedAdam:
 
     @staticmethod
     def supports(optimizer: th.optim.Optimizer) -> bool:
-        """True for a plain fused Adam with one group of float32 parameters on one device."""
+        """True for a plain fused Adam with one group of float32 parameters on one device.
+
+        An optimizer with step hooks (e.g. a fine-tuning regulariser's pre-hook) is stepped the
+        ordinary way, through ``optimizer.step()``, so that its hooks run.
+        """
         if type(optimizer) is not th.optim.Adam or len(optimizer.param_groups) != 1:
+            return False
+        if getattr(optimizer, "_optimizer_step_pre_hooks", None) or getattr(
+            optimizer, "_optimizer_step_post_hooks", None
+        ):
             return False
         if not hasattr(th, "_fused_adam_") or not hasattr(th, "_foreach_norm"):
             return False  # private kernels missing in this torch version: the ordinary step

@@ -119,6 +119,20 @@ class RecurrentPPO(Sb3RecurrentPPO):
             super().train()
         self.logger.record("train/lstm_step_loop_fallbacks", self.n_sequence_fallbacks)
 
+    def _value_loss(
+        self,
+        values: th.Tensor,
+        returns: th.Tensor,
+        old_values: th.Tensor,
+        clip_range_vf: float | None,
+    ) -> th.Tensor:
+        """PPO's value loss: mean squared error of the values (clipped around the old values
+        when ``clip_range_vf`` is set) to the returns, as sb3-contrib computes it."""
+        values_pred = values
+        if clip_range_vf is not None:
+            values_pred = old_values + th.clamp(values - old_values, -clip_range_vf, clip_range_vf)
+        return th.mean((returns - values_pred) ** 2)
+
     def _flat_adam(self) -> FlatFusedAdam | None:
         """The policy optimizer's :class:`FlatFusedAdam`, bound, or None if it does not apply."""
         optimizer = self.policy.optimizer
@@ -184,14 +198,9 @@ class RecurrentPPO(Sb3RecurrentPPO):
                 policy_loss_1 = advantages * ratio
                 policy_loss_2 = advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
                 policy_loss = -th.mean(th.min(policy_loss_1, policy_loss_2))
-                if clip_range_vf is None:
-                    values_pred = values
-                else:
-                    old_values = batch.old_values
-                    values_pred = old_values + th.clamp(
-                        values - old_values, -clip_range_vf, clip_range_vf
-                    )
-                value_loss = th.mean((batch.returns - values_pred) ** 2)
+                value_loss = self._value_loss(
+                    values, batch.returns, batch.old_values, clip_range_vf
+                )
                 if entropy is None:
                     entropy_loss = -th.mean(-log_prob)
                 else:

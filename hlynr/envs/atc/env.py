@@ -88,7 +88,7 @@ class ATCEnv(ParallelEnv):
             {a: float(rew[0, i]) for i, a in enumerate(agents)},
             {a: bool(term[0]) for a in agents},
             {a: bool(trunc[0]) for a in agents},
-            {a: dict(end) for a in agents},
+            {a: {**end, "active": bool(self.engine.active[0, i])} for i, a in enumerate(agents)},
         )
         if term[0] or trunc[0]:
             self.agents = []

@@ -31,6 +31,7 @@ Intruder slot (relative vectors in the own heading-up frame ``(right, forward)``
 from __future__ import annotations
 
 from hlynr.envs.atc.units import FT, KT, NM
+from hlynr.envs.fields import field_slices
 from hlynr.registries import EntityLayout
 
 POS_SCALE = 50.0 * NM
@@ -51,20 +52,10 @@ SLOT_FIELDS: tuple[tuple[str, int], ...] = (
 )
 
 
-def _slices(fields: tuple[tuple[str, int], ...]) -> dict[str, slice]:
-    out, start = {}, 0
-    for name, n in fields:
-        out[name] = slice(start, start + n)
-        start += n
-    return out
-
-
-OWN: dict[str, slice] = _slices(OWN_FIELDS)
-"""Slices of the own-block fields in a row."""
-SLOT: dict[str, slice] = _slices(SLOT_FIELDS)
-"""Slices of the fields inside one intruder slot (add the slot's offset)."""
-OWN_SIZE = sum(n for _, n in OWN_FIELDS)
-SLOT_SIZE = sum(n for _, n in SLOT_FIELDS)
+OWN, OWN_SIZE = field_slices(OWN_FIELDS)
+"""Slices of the own-block fields in a row, and the own block's length."""
+SLOT, SLOT_SIZE = field_slices(SLOT_FIELDS)
+"""Slices of the fields inside one intruder slot (add the slot's offset), and a slot's length."""
 
 ACTION_SIZE = 2
 """Actions ``[heading, speed]`` in ``[-1, 1]``: the commanded heading change (fraction of

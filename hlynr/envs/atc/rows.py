@@ -29,12 +29,12 @@ from hlynr.envs.atc import layout as L
 from hlynr.envs.atc.engine import ATCEngine
 from hlynr.envs.atc.metrics import END_KEYS
 from hlynr.envs.atc.params import ATCParams
-from hlynr.multiagent.engine import RowsStep
+from hlynr.multiagent.engine import PendingParams, RowsStep
 from hlynr.multiagent.rows import AgentRowsVecEnv
-from hlynr.multiagent.workers import ShardedEngine
+from hlynr.multiagent.workers import sharded_or_single
 
 
-class ATCRowsEngine:
+class ATCRowsEngine(PendingParams):
     """``n_copies`` copies of ``hlynr/ATC-v0`` with per-copy parameters (see the module docstring)."""
 
     end_keys = END_KEYS
@@ -53,28 +53,10 @@ class ATCRowsEngine:
             -L.OBS_CLIP, L.OBS_CLIP, (first.state_size + m,), np.float32)
         self._groups: list[ATCEngine] = [first]
         self._owner = np.zeros(n_copies, dtype=np.int64)
-        self._models: list[ATCParams] = [params] * n_copies
-        self._pending: dict[int, ATCParams] = {}
+        self._init_params([params] * n_copies)
         self._rngs: list[np.random.Generator | None] = [None] * n_copies
 
     # ------------------------------------------------------------------ parameters
-    def _updated(self, i: int, params: dict[str, Any]) -> ATCParams:
-        return self._pending.get(i, self._models[i]).updated(**params)
-
-    def check_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
-        """Validate ``params`` for copies ``idx`` (``ValueError`` naming a bad key or value)."""
-        for i in np.asarray(idx, dtype=int):
-            self._updated(int(i), params)
-
-    def apply_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
-        """Copies ``idx`` take ``params`` at their next reset (validated first, all or none)."""
-        new = {int(i): self._updated(int(i), params) for i in np.asarray(idx, dtype=int)}
-        self._pending.update(new)
-
-    def models(self, idx: np.ndarray) -> list[ATCParams]:
-        """The parameters of copies ``idx`` in effect (pending changes not included)."""
-        return [self._models[int(i)] for i in idx]
-
     def _group_of(self, params: ATCParams) -> int:
         for g, eng in enumerate(self._groups):
             if eng.params == params:
@@ -100,10 +82,9 @@ class ATCRowsEngine:
     def reset(self, idx: np.ndarray) -> np.ndarray:
         """Start new episodes in copies ``idx``; their observations (len(idx), M, D)."""
         idx = np.asarray(idx, dtype=np.int64)
+        for i in self._take_pending(idx):
+            self._owner[i] = self._group_of(self._models[i])
         for i in idx.tolist():
-            if i in self._pending:
-                self._models[i] = self._pending.pop(i)
-                self._owner[i] = self._group_of(self._models[i])
             if self._rngs[i] is None:
                 self._rngs[i] = np.random.default_rng()
         out = np.empty((len(idx), self.rows_per_copy, self.observation_space.shape[0]), np.float32)
@@ -122,14 +103,16 @@ class ATCRowsEngine:
         results = [eng.step(actions) for eng in self._groups]
         if len(results) == 1:
             obs, rew, term, trunc, infos = results[0]
+            active = self._groups[0].active.copy()
         else:
             own, every = self._owner, np.arange(self.n_copies)
             obs, rew, term, trunc = (np.stack([r[k] for r in results])[own, every] for k in range(4))
             infos = [results[g][4][c] for c, g in enumerate(own.tolist())]
+            active = np.stack([eng.active for eng in self._groups])[own, every]
         stats = np.zeros((self.n_copies, len(END_KEYS)))
         for c in np.flatnonzero(term | trunc).tolist():
             stats[c] = [float(infos[c][k]) for k in END_KEYS]
-        return RowsStep(obs, rew, term, trunc, rew.sum(axis=1), stats)
+        return RowsStep(obs, rew, term, trunc, rew.sum(axis=1), stats, active)
 
     # ------------------------------------------------------------------ global state
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:
@@ -153,10 +136,5 @@ def make_batched_atc(n_envs: int, seed: int | None = None, workers: int = 1,
                      **env_kwargs: Any) -> AgentRowsVecEnv:
     """``n_envs`` copies of ``hlynr/ATC-v0`` (kwargs of :class:`ATCParams`) as aircraft rows;
     ``workers > 1`` splits the copies over that many processes (same trajectories)."""
-    if n_envs < 1:
-        raise ValueError(f"n_envs must be >= 1, got {n_envs}")
-    params = ATCParams(**env_kwargs)
-    if workers > 1:
-        return AgentRowsVecEnv(ShardedEngine(partial(ATCRowsEngine, params=params), n_envs, workers),
-                               seed=seed)
-    return AgentRowsVecEnv(ATCRowsEngine(n_envs, params), seed=seed)
+    factory = partial(ATCRowsEngine, params=ATCParams(**env_kwargs))
+    return AgentRowsVecEnv(sharded_or_single(factory, n_envs, workers), seed=seed)

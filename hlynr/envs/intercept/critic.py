@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from hlynr.envs.fields import field_slices
 from hlynr.envs.intercept.dynamics import maneuver_magnitude
 from hlynr.envs.intercept.observation import OBS_DIM, OBS_LIMIT
 from hlynr.envs.intercept.physics import cross, dot, target_accel
@@ -38,13 +39,8 @@ TRUTH_FIELDS: tuple[tuple[str, int, str], ...] = (
 )
 """(name, size, meaning) of the truth block, the first part of a critic row."""
 
-TRUTH_SLICES: dict[str, slice] = {}
-_i = 0
-for _name, _size, _ in TRUTH_FIELDS:
-    TRUTH_SLICES[_name] = slice(_i, _i + _size)
-    _i += _size
-TRUTH_DIM: int = _i
-"""Length of the truth block."""
+TRUTH_SLICES, TRUTH_DIM = field_slices(TRUTH_FIELDS)
+"""The slice of every truth field, and the length of the truth block."""
 CRITIC_DIM: int = TRUTH_DIM + OBS_DIM
 """Length of a critic row: the truth block, then the actor's observation."""
 

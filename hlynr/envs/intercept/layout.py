@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from hlynr.envs.fields import field_slices
+
 _FIELDS: tuple[tuple[str, int, str], ...] = (
     ("tp", 3, "threat position (m)"),
     ("mp", 3, "interceptor position (m)"),
@@ -37,14 +39,11 @@ _FIELDS: tuple[tuple[str, int, str], ...] = (
 reset cache (:mod:`hlynr.envs.intercept.sampling`); the engine keeps their live values in typed
 arrays."""
 
-ROWS: dict[str, slice | int] = {}
+_SLICES, N_STATE_ROWS = field_slices(_FIELDS)
+"""Rows of the state matrix: ``N_STATE_ROWS``."""
+ROWS: dict[str, slice | int] = {
+    name: sl.start if sl.stop - sl.start == 1 else sl for name, sl in _SLICES.items()}
 """Row (scalars) or row slice (3-vectors) of each named quantity."""
-_i = 0
-for _name, _size, _ in _FIELDS:
-    ROWS[_name] = _i if _size == 1 else slice(_i, _i + _size)
-    _i += _size
-N_STATE_ROWS: int = _i
-"""Rows of the state matrix."""
 
 BODIES = slice(ROWS["tp"].start, ROWS["mp"].stop)  # type: ignore[union-attr]
 """Positions of threat and interceptor (6 rows), moved together."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hlynr.envs.fields import field_slices
 from hlynr.envs.intercept.params import G0
 from hlynr.envs.intercept.physics import cross_wrapped, dot, norm, perpendicular_basis
 
@@ -51,13 +52,8 @@ OBS_FIELDS: tuple[tuple[str, int, str], ...] = (
     ("detected", 1, "1 if this step's filter update used a detection"),
 )
 
-OBS_SLICES: dict[str, slice] = {}
-_i = 0
-for _name, _size, _ in OBS_FIELDS:
-    OBS_SLICES[_name] = slice(_i, _i + _size)
-    _i += _size
-OBS_DIM: int = _i
-"""Length of the observation vector."""
+OBS_SLICES, OBS_DIM = field_slices(OBS_FIELDS)
+"""The slice of every observation field, and the length of the observation vector."""
 _START: dict[str, int] = {name: sl.start for name, sl in OBS_SLICES.items()}
 OBS_LIMIT = 10.0
 """Every observation entry is clipped to [-OBS_LIMIT, OBS_LIMIT]."""

@@ -33,6 +33,7 @@ from typing import Any
 
 from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.shard import CONTROL_METHODS, Shard, StepBuffers
+from hlynr.multiagent.workers import join_or_kill
 
 _STEP, _OK, _ERR, _CLOSE = b"s", b"k", b"e", b"c"
 START_METHODS: tuple[str, ...] = ("forkserver", "spawn", "fork")
@@ -94,14 +95,7 @@ def _shutdown(procs: list[Any], conns: list[Connection]) -> None:
             c.send_bytes(_CLOSE)
         except (OSError, ValueError):
             pass
-    for p in procs:
-        p.join(timeout=2.0)
-        if p.is_alive():
-            p.terminate()
-            p.join(timeout=2.0)
-        if p.is_alive():
-            p.kill()
-            p.join()
+    join_or_kill(procs)
     for c in conns:
         c.close()
 

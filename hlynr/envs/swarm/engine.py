@@ -13,7 +13,6 @@ Implements :class:`hlynr.multiagent.engine.AgentRowsEngine`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -28,13 +27,13 @@ from hlynr.envs.swarm.physics import unit
 from hlynr.envs.swarm.sensing import sense
 from hlynr.envs.swarm.state import SwarmState
 from hlynr.envs.swarm.table import ParamTable
-from hlynr.multiagent.engine import RowsStep
+from hlynr.multiagent.engine import PendingParams, RowsStep
 
 STREAM_SCENARIO, STREAM_TARGET, STREAM_CUE, STREAM_OWN = 11, 12, 13, 14
 """Random streams: initial scenario, jink timing, ground-radar noise, own-sensor noise."""
 
 
-class SwarmEngine:
+class SwarmEngine(PendingParams):
     """``n_copies`` copies of the swarm task; all copies share ``max_agents``/``k_neighbours``."""
 
     end_keys = END_KEYS
@@ -59,25 +58,7 @@ class SwarmEngine:
         self.state = SwarmState.zeros(n_copies, m)
         self.obs = np.zeros((n_copies, m, self.observation_space.shape[0]), dtype=np.float32)
         """The latest observation rows of every copy."""
-        self._pending: dict[int, SwarmParams] = {}
-
-    # ------------------------------------------------------------------ parameters
-    def _updated(self, i: int, params: dict[str, Any]) -> SwarmParams:
-        return self._pending.get(i, self.table.models[i]).updated(**params)
-
-    def check_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
-        """Validate ``params`` for copies ``idx`` (``ValueError`` naming a bad key or value)."""
-        for i in np.asarray(idx, dtype=int):
-            self._updated(int(i), params)
-
-    def apply_params(self, idx: np.ndarray, params: dict[str, Any]) -> None:
-        """Copies ``idx`` take ``params`` at their next reset (validated first, all or none)."""
-        new = {int(i): self._updated(int(i), params) for i in np.asarray(idx, dtype=int)}
-        self._pending.update(new)
-
-    def models(self, idx: np.ndarray) -> list[SwarmParams]:
-        """The parameters of copies ``idx`` in effect (pending changes not included)."""
-        return [self.table.models[int(i)] for i in idx]
+        self._init_params(models)
 
     # ------------------------------------------------------------------ episodes
     def seed(self, idx: np.ndarray, seeds: Sequence[int]) -> None:
@@ -89,9 +70,9 @@ class SwarmEngine:
     def reset(self, idx: np.ndarray) -> np.ndarray:
         """Start new episodes in copies ``idx``; returns their observations (len(idx), M, D)."""
         idx = np.asarray(idx, dtype=int)
-        todo = [int(i) for i in idx if int(i) in self._pending]
-        if todo:
-            self.table.set_models(todo, [self._pending.pop(i) for i in todo])
+        changed = self._take_pending(idx)
+        if changed:
+            self.table.set_models(changed, [self._models[i] for i in changed])
         st, p = self.state.take(idx), self.table.take(idx)
         st.key = R.episode_key(st.base_key, st.episode)
         st.episode = st.episode + 1
@@ -130,7 +111,8 @@ class SwarmEngine:
         truncated = ~terminated & (st.steps >= p.max_steps)
         self.obs = observe(st, p, self.k_neighbours)
         stats = final_stats(st, p, ev.hit, ev.escaped | ev.all_lost)
-        return RowsStep(self.obs, reward.astype(np.float32), terminated, truncated, team, stats)
+        return RowsStep(self.obs, reward.astype(np.float32), terminated, truncated, team, stats,
+                        st.alive.copy())
 
     # ------------------------------------------------------------------ global state
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:

@@ -44,6 +44,7 @@ K nearest live teammates within comms range (nearest first; unused slots are zer
 
 from __future__ import annotations
 
+from hlynr.envs.fields import field_slices
 from hlynr.registries import EntityLayout
 
 POS_SCALE = 10_000.0
@@ -64,22 +65,12 @@ TRACK_FIELDS: tuple[tuple[str, int], ...] = (
     ("src_shared", 1), ("trk_age", 1),
 )
 MATE_FIELDS: tuple[tuple[str, int], ...] = (("valid", 1), ("rel_pos", 2), ("rel_vel", 2))
-MATE_SIZE = sum(n for _, n in MATE_FIELDS)
+_MATE, MATE_SIZE = field_slices(MATE_FIELDS)
 
 
-def _slices(fields: tuple[tuple[str, int], ...], start: int = 0) -> dict[str, slice]:
-    out: dict[str, slice] = {}
-    for name, n in fields:
-        out[name] = slice(start, start + n)
-        start += n
-    return out
-
-
-SL: dict[str, slice] = _slices(OWN_FIELDS + TRACK_FIELDS)
-"""Slices of the own-state and track fields in an observation row, by field name."""
-
-BASE_SIZE = sum(n for _, n in OWN_FIELDS + TRACK_FIELDS)
-"""Number of entries before the teammate block."""
+SL, BASE_SIZE = field_slices(OWN_FIELDS + TRACK_FIELDS)
+"""Slices of the own-state and track fields in an observation row, by field name; the number of
+entries before the teammate block."""
 
 
 def obs_size(k_neighbours: int) -> int:
@@ -89,7 +80,7 @@ def obs_size(k_neighbours: int) -> int:
 
 def mate_slice(k: int, field: str) -> slice:
     """Slice of ``field`` (``valid``/``rel_pos``/``rel_vel``) of the ``k``-th teammate slot."""
-    sl = _slices(MATE_FIELDS, BASE_SIZE + k * MATE_SIZE)
+    sl, _ = field_slices(MATE_FIELDS, BASE_SIZE + k * MATE_SIZE)
     return sl[field]
 
 
@@ -100,7 +91,7 @@ def entity_layout(k_neighbours: int) -> EntityLayout | None:
     if k_neighbours < 1:
         return None
     return EntityLayout(own_size=BASE_SIZE, slot_size=MATE_SIZE, slots=k_neighbours,
-                        valid_index=_slices(MATE_FIELDS)["valid"].start)
+                        valid_index=_MATE["valid"].start)
 
 
 ACTION_SIZE = 2

@@ -1,10 +1,14 @@
-"""Per-copy seeding shared by the VecEnvs of agent rows: copy ``c`` gets ``seed + c``."""
+"""What the VecEnvs of env copies x agent rows share: per-copy seeding (copy ``c`` gets
+``seed + c``) and the parts of SB3's VecEnv interface they do not support (rendering, wrappers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 
 class CopySeeds:
@@ -35,3 +39,20 @@ class CopySeeds:
             seeds = [base + c for c in range(self.n_copies)]
         self._copy_seeds, self._ever_reset = None, True
         return seeds
+
+
+class NoRendering(VecEnv):
+    """A VecEnv whose env copies have no rendering and no Gymnasium wrappers."""
+
+    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+        """No Gymnasium wrappers exist inside the copies."""
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """No rendering."""
+        return [None for _ in range(self.num_envs)]
+
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        """No rendering."""
+        return None
+
