@@ -39,6 +39,8 @@ class FitResult:
 
     epochs: list[EpochStats] = field(default_factory=list)
     stopped_early: bool = False
+    interrupted: bool = False
+    """``should_stop()`` ended the fit after an epoch (the best parameters so far are kept)."""
 
     @property
     def last(self) -> EpochStats:
@@ -143,8 +145,10 @@ def _measure(view: ActorView, source: BatchSource, order: np.ndarray, batch_size
 
 def fit(view: ActorView, dataset: Dataset, prepare: Callable[[Obs], Obs], cfg: Any,
         rng: np.random.Generator,
-        on_epoch: Callable[[EpochStats], None] | None = None) -> FitResult:
-    """Train ``view``'s actor on ``dataset`` with the settings of a ``PretrainConfig``."""
+        on_epoch: Callable[[EpochStats], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False) -> FitResult:
+    """Train ``view``'s actor on ``dataset`` with the settings of a ``PretrainConfig``; once
+    ``should_stop()`` is true, stop after the current epoch."""
     source = BatchSource(view, dataset, prepare)
     if len(source) == 0:
         raise ValueError("the cloning data set is empty (every row was masked)")
@@ -179,6 +183,9 @@ def fit(view: ActorView, dataset: Dataset, prepare: Callable[[Obs], Obs], cfg: A
                 if bad >= cfg.patience:
                     result.stopped_early = True
                     break
+        if should_stop():
+            result.interrupted = True
+            break
     if best_state is not None:
         view.module.load_state_dict(best_state)
     view.policy.set_training_mode(False)

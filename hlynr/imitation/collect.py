@@ -14,6 +14,7 @@ state actually visited (Ross et al., DAgger).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,9 +50,10 @@ def _active(infos: list[dict[str, Any]]) -> np.ndarray:
 
 def collect_round(
     venv: VecEnv, teacher: Policy, student: Any, n_steps: int, student_prob: float,
-    rng: np.random.Generator,
+    rng: np.random.Generator, should_stop: Callable[[], bool] = lambda: False,
 ) -> Round:
-    """Run ``n_steps`` steps of every row from a reset and return the labelled round."""
+    """Run ``n_steps`` steps of every row from a reset and return the labelled round (fewer
+    steps, at least one, once ``should_stop()`` is true)."""
     tap = find_tap(venv)
     if tap is None:
         raise ValueError("the env was built without an observation tap for the teacher")
@@ -61,7 +63,9 @@ def collect_round(
     active = np.ones(n, dtype=bool)
     t_state = s_state = None
     rec_obs, rec_act, rec_starts, rec_mask = [], [], [], []
-    for _ in range(n_steps):
+    for t in range(n_steps):
+        if t and should_stop():
+            break
         label, t_state = teacher.predict(tap.obs, state=t_state, episode_start=starts,
                                          deterministic=True)
         label = np.asarray(label)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,10 @@ def spread_stages(venv: VecEnv, stages: list[dict[str, Any]]) -> None:
         venv.env_method("apply_params", indices=list(range(lo * rows, hi * rows)), **params)
 
 
-def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog) -> tuple[Dataset, float]:
-    """Collect the teacher's data (DAgger: round by round) and clone it into ``model``."""
+def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
+                  should_stop: Callable[[], bool] = lambda: False) -> tuple[Dataset, float]:
+    """Collect the teacher's data (DAgger: round by round) and clone it into ``model``; once
+    ``should_stop()`` is true, the round in progress is cut short and fitted, and no other starts."""
     cfg = config.pretrain
     teacher = _teacher(config, venv)
     view = ActorView(model)
@@ -86,7 +89,7 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog) -> tu
         if cfg.stages is not None:
             spread_stages(venv, cfg.stages)  # collect_round resets: every share at its stage
         t0 = time.perf_counter()
-        dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng))
+        dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng, should_stop))
         collect_s = time.perf_counter() - t0
         t1 = time.perf_counter()
 
@@ -100,13 +103,15 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog) -> tu
                     model.logger.record(f"pretrain/{key}", value)
             model.logger.dump(step=epoch_base + s.epoch)
 
-        result = fit(view, dataset, lambda o: prepare(venv, o), cfg, rng, on_epoch)
+        result = fit(view, dataset, lambda o: prepare(venv, o), cfg, rng, on_epoch, should_stop)
         epoch_base += len(result.epochs)
         agreement = result.last.agreement
         log.write("event", timesteps=0, event="pretrain_round", round=k, student_prob=p,
                   dataset_size=dataset.size, collect_steps_per_s=per_round * venv.num_envs / collect_s,
                   fit_seconds=time.perf_counter() - t1, epochs=len(result.epochs),
                   stopped_early=result.stopped_early, agreement=agreement)
+        if should_stop():
+            break
     return dataset, agreement
 
 
@@ -120,23 +125,28 @@ def load_pretrained(model: Any, run_dir: Path) -> None:
         raise PretrainError(f"cannot start from {folder}: {type(exc).__name__}: {exc}") from None
 
 
-def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path,
-                    log: ProgressLog) -> PretrainOutcome:
-    """The whole phase for a new run (before ``model.learn``)."""
+def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path, log: ProgressLog,
+                    should_stop: Callable[[], bool] = lambda: False) -> PretrainOutcome:
+    """The whole phase for a new run (before ``model.learn``).
+
+    Once ``should_stop()`` is true (a Ctrl+C), cloning ends early and its model is still saved
+    (``meta.json`` status ``interrupted``); the critic warm-up is skipped.
+    """
     cfg = config.pretrain
     dataset, agreement = None, None
     if cfg.from_run is not None:
         load_pretrained(model, Path(cfg.from_run))
         log.write("event", timesteps=0, event="pretrained_from", run=cfg.from_run)
     else:
-        dataset, agreement = clone_teacher(model, venv, config, log)
+        dataset, agreement = clone_teacher(model, venv, config, log, should_stop)
+        status = "interrupted" if should_stop() else "pretrained"
         folder = save_model_dir(run_dir / PRETRAIN_DIR, model,
-                                {"timesteps": 0, "status": "pretrained", "method": cfg.method,
+                                {"timesteps": 0, "status": status, "method": cfg.method,
                                  "teacher": cfg.teacher.model_dump(), "agreement": agreement,
                                  "dataset_size": dataset.size})
         dataset.save(folder / DATASET_FILE)
     warm: list[WarmupRound] = []
-    if cfg.critic_warmup is not None:
+    if cfg.critic_warmup is not None and not should_stop():
         w = cfg.critic_warmup
 
         def on_round(r: WarmupRound) -> None:

@@ -217,7 +217,7 @@ class Run:
         status, reason = RunStatus.COMPLETED, f"reached {self.config.total_timesteps} timesteps"
         try:
             with self.stop.installed():
-                if remaining > 0:
+                if remaining > 0 and not self.stop():  # a Ctrl+C during pretraining ends here
                     try:
                         model.learn(remaining, callback=CallbackList(callbacks),
                                     reset_num_timesteps=reset_num_timesteps, log_interval=1)
@@ -235,6 +235,8 @@ class Run:
             if self.stop():
                 status = RunStatus.INTERRUPTED
                 reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
+                if self.config.pretrain is not None and model.num_timesteps == 0:
+                    reason += " during pretraining (its model so far is in pretrain/)"
             elif self.control is not None and self.control.stop_requested:
                 status = RunStatus.STOPPED
                 reason = "stop requested through the run folder's control channel"
@@ -313,7 +315,8 @@ def start_run(
     try:
         if config.pretrain is not None:
             try:
-                run_pretraining(model, venv, config, run_dir, log)
+                with run.stop.installed():
+                    run_pretraining(model, venv, config, run_dir, log, should_stop=run.stop)
             except PretrainError as exc:
                 raise RunError(f"{run_dir}: {exc}") from None
             untapped = remove_tap(venv)  # training and evaluation chains match again

@@ -136,7 +136,7 @@ def test_clone_mvp_into_an_attention_policy_with_a_centralised_critic(runs_dir: 
 
     from hlynr.algos.attention import AttentionExtractor
 
-    data = {"name": "atc_mappo_attention", "seed": 0, "total_timesteps": 768,
+    data = {"name": "atc_mappo_attention", "seed": 0, "total_timesteps": 512,
             "env": {"type": "pettingzoo", "id": "hlynr/ATC-v0", "vectoriser": "batched",
                     "kwargs": {"scenario": "head_on", "max_aircraft": 4, "n_aircraft": 4,
                                "k_intruders": 3}, "n_envs": 8},
@@ -146,7 +146,7 @@ def test_clone_mvp_into_an_attention_policy_with_a_centralised_critic(runs_dir: 
                      "policy_kwargs": {"net_arch": [64], "features_extractor_class": "attention",
                                        "features_extractor_kwargs": {"heads": 2, "key_dim": 8,
                                                                      "mlp": [64]}}},
-            "callbacks": [{"checkpoint": {"every": 768}}],
+            "callbacks": [{"checkpoint": {"every": 512}}],  # one rollout of 32 rows x 16
             "pretrain": {"teacher": {"name": "mvp"}, "steps": 4096, "epochs": 6,
                          "batch_size": 256, "learning_rate": 3.0e-3, "loss": "mse",
                          "critic_warmup": {"rollouts": 1, "epochs": 10},

@@ -175,3 +175,45 @@ def test_parameter_shared_swarm_rows_clone_with_inactive_rows_masked(runs_dir: P
     assert 0 < ds.size < r.mask.size  # the basic stage flies fewer than 5 agents: rows masked
     epochs = _records(run, "pretrain")
     assert epochs[-1]["agreement"] > epochs[0]["agreement"]
+
+
+def test_ctrl_c_during_pretraining_keeps_the_clone_and_a_resumable_run(
+        runs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGINT in the first DAgger round: the round is cut short and fitted, no other round
+    runs, the clone is saved, the run ends interrupted (lock released, checkpoint, summary) and
+    ``--resume`` fine-tunes from it without pretraining again."""
+    import json
+    import os
+    import signal
+
+    from hlynr.imitation import pretrain as P
+    from hlynr.registries import RunStatus
+    from hlynr.runs.lock import holder
+
+    real = P.collect_round
+    calls = []
+
+    def interrupted_round(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        os.kill(os.getpid(), signal.SIGINT)  # the run's handler only records it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(P, "collect_round", interrupted_round)
+    data = it.follow_config(total_timesteps=256, callbacks=[{"checkpoint": {"every": 128}}])
+    data["pretrain"].update(method="dagger", rounds=3, steps=1200, epochs=4,
+                            critic_warmup={"rollouts": 1, "epochs": 2})
+    result = start_run(validate_config(data), runs_dir=runs_dir)
+    run = result.run_dir
+    assert result.status is RunStatus.INTERRUPTED and "during pretraining" in result.reason
+    assert result.timesteps == 0 and len(calls) == 1
+    epochs = [r for r in _records(run, "pretrain") if "agreement" in r]
+    assert len(epochs) == 1 and 4 <= epochs[0]["dataset_size"] < 400  # cut short, one epoch
+    assert not [r for r in _records(run, "pretrain") if "warmup_rollout" in r]
+    meta = json.loads((run / "pretrain" / "meta.json").read_text())
+    assert meta["status"] == "interrupted" and (run / "pretrain" / "model.zip").is_file()
+    assert holder(run) is None and (run / "summary.json").is_file()
+    assert len(list((run / "checkpoints").iterdir())) == 1
+    monkeypatch.setattr(P, "collect_round", real)
+    resumed = resume_run(run)
+    assert resumed.status is RunStatus.COMPLETED and resumed.timesteps == 256
+    assert len([r for r in _records(run, "pretrain") if "agreement" in r]) == 1
