@@ -17,12 +17,12 @@ from collections import deque
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
-from hlynr.config.loader import error_message, user_loc
-from hlynr.registries import ENV_PARAMS, PETTINGZOO_ENVS, ChecksConfig, Resumable
+from hlynr.config.stages import stage_params_problem
+from hlynr.registries import ChecksConfig, Resumable
 
 
 class CurriculumParams(StrictModel, ChecksConfig):
@@ -60,21 +60,8 @@ class CurriculumParams(StrictModel, ChecksConfig):
 
     def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
         """Validate every stage's parameters against the env's parameter model."""
-        env = config.env
-        model = None
-        if env.type == "pettingzoo":
-            model = PETTINGZOO_ENVS.get(env.id).params
-        elif env.id in ENV_PARAMS:
-            model = ENV_PARAMS.get(env.id)
-        if model is None:
-            return None  # generic envs: checked when applied (unknown attributes fail)
-        for i, stage in enumerate(self.stages):
-            try:
-                model.model_validate({**env.kwargs, **stage})
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                return ("stages", i, *user_loc(err, {**env.kwargs, **stage})), error_message(err)
-        return None
+        problem = stage_params_problem(config, self.stages)
+        return None if problem is None else (("stages", *problem[0]), problem[1])
 
     def stage_name(self, index: int) -> str:
         """The display name of stage ``index``."""

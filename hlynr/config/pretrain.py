@@ -15,9 +15,15 @@
       entropy_weight: 0.0
       validation_fraction: 0.1
       patience: 3                            # epochs without a better validation loss
+      stages: [{stage: basic}, {stage: advanced}]   # optional: collect over these env stages
       critic_warmup: {rollouts: 2, epochs: 10}
       regularizer: {loss: kl, weight: {schedule: linear, start: 1.0, end: 0.0, fraction: 0.5}}
       # TD3 (deterministic actor): regularizer: {loss: mse, ...}
+
+``stages`` (optional) spreads the data over env parameter sets: before every collection round
+the env copies are cut into ``len(stages)`` near-equal shares and share ``k`` takes ``stages[k]``
+at its reset, so one data set covers every curriculum stage. It needs a ``curriculum``
+callback, which sets every copy to its stage when RL starts.
 
 ``from_run: RUN`` starts from the pretrained model of another run instead of cloning again.
 The cross-key checks (the teacher drives the env through the config's own sensor path; the
@@ -34,6 +40,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from hlynr.config.base import StrictModel, reraise_nested
 from hlynr.config.consistency import baseline_env_problem
 from hlynr.config.schedules import FloatOrSchedule, Schedule
+from hlynr.config.stages import stage_params_problem
 from hlynr.registries import BASELINES, WRAPPERS, UnknownNameError, WrapContext
 
 if TYPE_CHECKING:
@@ -124,6 +131,8 @@ class PretrainConfig(StrictModel):
     entropy_weight: float = Field(0.0, ge=0, le=10)
     validation_fraction: float = Field(0.1, ge=0, lt=1)
     patience: int = Field(3, ge=1, le=100_000, strict=True, description="early-stopping epochs")
+    stages: list[dict[str, Any]] | None = Field(
+        None, min_length=1, description="env parameters per share of the env copies while collecting")
     critic_warmup: CriticWarmup | None = None
     regularizer: Regularizer | None = None
     from_run: str | None = Field(None, min_length=1,
@@ -184,12 +193,29 @@ class PretrainConfig(StrictModel):
             if spec.name == "residual_guidance":
                 return ("wrappers", i), ("pretrain clones full commands: it cannot be combined "
                                          "with residual_guidance")
+        if self.stages is not None:
+            problem = self._check_stages(config)
+            if problem:
+                return problem
         if self.from_run is not None:
             folder = Path(self.from_run) / "pretrain"
             if not (folder / "model.zip").is_file():
                 return ("pretrain", "from_run"), f"{self.from_run} has no pretrained model ({folder})"
             return None
         return self._check_teacher(config)
+
+    def _check_stages(self, config: ExperimentConfig) -> Problem:
+        assert self.stages is not None
+        if self.teacher is None:
+            return ("pretrain", "stages"), "stages spread the teacher's data: they need a teacher"
+        if config.callback("curriculum") is None:
+            return ("pretrain", "stages"), ("stages need a curriculum callback (it sets every env "
+                                            "copy to its stage when RL starts)")
+        if len(self.stages) > config.env.n_envs:
+            return ("pretrain", "stages"), (f"{len(self.stages)} stages need at least as many env "
+                                            f"copies (env.n_envs is {config.env.n_envs})")
+        problem = stage_params_problem(config, self.stages)
+        return None if problem is None else (("pretrain", "stages", *problem[0]), problem[1])
 
     def _check_regularizer(self, algo: str) -> Problem:
         reg = self.regularizer

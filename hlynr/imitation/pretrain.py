@@ -31,6 +31,7 @@ from hlynr.imitation.collect import collect_round, prepare
 from hlynr.imitation.dataset import Dataset
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.imitation.warmup import WarmupRound, warm_up_critic
+from hlynr.multiagent.workers import share_bounds
 from hlynr.registries import BASELINES
 from hlynr.runs.artifacts import MODEL_FILE, restore_vecnormalize, save_model_dir
 from hlynr.runs.progress_log import ProgressLog
@@ -63,6 +64,14 @@ def _teacher(config: Any, venv: VecEnv) -> Any:
         raise PretrainError(f"teacher '{spec.name}' cannot drive this env: {exc}") from None
 
 
+def spread_stages(venv: VecEnv, stages: list[dict[str, Any]]) -> None:
+    """Cut the env copies into ``len(stages)`` near-equal shares; share ``k`` takes ``stages[k]``
+    from its next reset (multi-agent rows: whole copies of ``rows_per_episode`` rows)."""
+    rows = int(getattr(venv, "rows_per_episode", 1))
+    for (lo, hi), params in zip(share_bounds(venv.num_envs // rows, len(stages)), stages):
+        venv.env_method("apply_params", indices=list(range(lo * rows, hi * rows)), **params)
+
+
 def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
                   should_stop: Callable[[], bool] = lambda: False) -> tuple[Dataset, float]:
     """Collect the teacher's data (DAgger: round by round) and clone it into ``model``; once
@@ -77,6 +86,8 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
     agreement = 0.0
     for k in range(cfg.rounds):
         p = cfg.student_prob_at(k)
+        if cfg.stages is not None:
+            spread_stages(venv, cfg.stages)  # collect_round resets: every share at its stage
         t0 = time.perf_counter()
         dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng, should_stop))
         collect_s = time.perf_counter() - t0
