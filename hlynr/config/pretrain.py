@@ -135,6 +135,9 @@ class PretrainConfig(StrictModel):
         None, min_length=1, description="env parameters per share of the env copies while collecting")
     critic_warmup: CriticWarmup | None = None
     regularizer: Regularizer | None = None
+    freeze_normalization: bool = Field(
+        False, strict=True,
+        description="keep the normalize wrapper's statistics from pretraining fixed while fine-tuning")
     from_run: str | None = Field(None, min_length=1,
                                  description="start from this run's pretrained model")
 
@@ -174,6 +177,9 @@ class PretrainConfig(StrictModel):
             return ("pretrain",), (f"pretraining supports {', '.join(FEED_FORWARD + RECURRENT)}, "
                                    f"not {algo}")
         cloning = self.teacher is not None
+        if self.freeze_normalization and not any(w.name == "normalize" for w in config.wrappers):
+            return ("pretrain", "freeze_normalization"), (
+                "there are no normalisation statistics to freeze: the config has no normalize wrapper")
         if cloning and self.loss == "nll" and algo not in STOCHASTIC:
             return ("pretrain", "loss"), (f"{algo}'s actor is deterministic: use loss: mse")
         if cloning and self.entropy_weight > 0 and algo not in CLOSED_FORM_ENTROPY:

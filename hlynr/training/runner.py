@@ -41,6 +41,7 @@ from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config, load_config
 from hlynr.envs.factory import build_vec_env, remove_tap
+from hlynr.imitation.frozen_stats import freeze_normalization
 from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
 from hlynr.registries import (
     CALLBACKS, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus, Stopper,
@@ -331,11 +332,13 @@ def start_run(
 
 def _add_model_callbacks(run: Run, model: Any) -> None:
     """Callbacks the config implies outside ``callbacks:``: the pretraining regulariser, the
-    attention sharpness log."""
+    attention sharpness log; and the frozen normalisation statistics of ``pretrain``."""
     reg = regularizer_for(run.config, run.run_dir, model,
                           lambda path: load_model(run.config, path, device="cpu"))
     if reg is not None:
         run.extra_callbacks.append(reg)
+    if run.config.pretrain is not None and run.config.pretrain.freeze_normalization:
+        freeze_normalization(model.get_env())  # before learn() resets the env
     if has_attention(model):
         run.extra_callbacks.append(AttentionSharpness())
 

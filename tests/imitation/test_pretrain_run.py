@@ -217,3 +217,29 @@ def test_ctrl_c_during_pretraining_keeps_the_clone_and_a_resumable_run(
     resumed = resume_run(run)
     assert resumed.status is RunStatus.COMPLETED and resumed.timesteps == 256
     assert len([r for r in _records(run, "pretrain") if "agreement" in r]) == 1
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_freeze_normalization_keeps_the_clones_statistics_through_fine_tuning_and_resume(
+        runs_dir: Path, freeze: bool) -> None:
+    import pickle
+
+    data = it.follow_config(total_timesteps=512, wrappers=[{"normalize": {}}],
+                            callbacks=[{"checkpoint": {"every": 256}}])
+    data["pretrain"].update(steps=400, epochs=2, freeze_normalization=freeze)
+    run = start_run(validate_config(data), runs_dir=runs_dir).run_dir
+
+    def stats(folder: Path) -> tuple[float, np.ndarray]:
+        norm = pickle.loads((folder / "vecnormalize.pkl").read_bytes())
+        return norm.obs_rms.count, norm.obs_rms.mean
+
+    count0, mean0 = stats(run / "pretrain")
+    first, last = sorted((run / "checkpoints").iterdir())
+    shutil.rmtree(last)
+    resume_run(run)
+    for folder in (first, run / "final"):
+        count, mean = stats(folder)
+        if freeze:
+            assert count == count0 and np.array_equal(mean, mean0)
+        else:
+            assert count > count0
