@@ -8,7 +8,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from hlynr.evaluation.episodes import run_episodes
-from hlynr.evaluation.stats import mean_interval, paired_difference, summarize, wilson_interval
+from hlynr.evaluation.stats import mean_interval, numeric_items, paired_difference, summarize, wilson_interval
 
 from hlynr_testing import CoinEnv
 
@@ -117,3 +117,10 @@ def test_paired_interval_matches_the_large_sample_wald_interval() -> None:
     # and it is far narrower than two independent Wilson intervals would suggest
     lo1, hi1 = wilson_interval(b + 50_000, n)
     assert d["ci_high"] - d["ci_low"] < 1.2 * (hi1 - lo1) * np.sqrt(2)
+
+
+def test_final_step_metrics_are_the_numeric_entries_without_bookkeeping() -> None:
+    info = {"miss_distance": np.float32(3.5), "is_success": True, "n_agents": 3, "active": False,
+            "TimeLimit.truncated": False, "terminal_observation": np.zeros(3), "name": "x",
+            "episode": {"r": 1.0}}
+    assert numeric_items(info) == {"miss_distance": 3.5, "is_success": 1.0, "n_agents": 3.0}

@@ -91,10 +91,11 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
 
 
 def numeric_items(info: dict[str, Any]) -> dict[str, float]:
-    """The numeric scalar entries of an info dict (bools as 0/1), skipping SB3 bookkeeping."""
+    """The numeric scalar entries of an info dict (bools as 0/1), skipping SB3 bookkeeping and
+    the per-row ``active`` flag of multi-agent rows."""
     out: dict[str, float] = {}
     for key, value in info.items():
-        if key in ("episode", "terminal_observation", "TimeLimit.truncated", "_final_info"):
+        if key in ("episode", "terminal_observation", "TimeLimit.truncated", "_final_info", "active"):
             continue
         if isinstance(value, (bool, np.bool_)):
             out[key] = float(value)
