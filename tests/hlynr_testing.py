@@ -72,3 +72,16 @@ def coin_config(**over: Any) -> dict[str, Any]:
     for key, value in over.items():
         cfg[key] = value
     return cfg
+
+
+def run_fresh(code: str, *args: str) -> str:
+    """Run ``python -c code args`` in a fresh interpreter from the repository root; assert it
+    succeeds and return its stdout (what a user's own script would see)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         cwd=repo, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from hlynr_testing import run_fresh
 
 import hlynr  # noqa: F401  (registers the built-in envs)
 from hlynr.algos.centralised import RecurrentMAPPO
@@ -88,10 +89,7 @@ def test_sb3_contrib_load_predicts_from_local_observations_in_a_fresh_process(tm
         "    assert np.array_equal(a, w); start = np.zeros(obs.shape[1], bool)\n"
         "print('ok', type(m.policy).__name__)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok RecurrentCentralisedCriticPolicy")
+    assert run_fresh(code, str(tmp_path)).startswith("ok RecurrentCentralisedCriticPolicy")
     from hlynr.algos.recurrent_ppo import RecurrentPPO
 
     hl = RecurrentPPO.load(tmp_path / "m", device="cpu")

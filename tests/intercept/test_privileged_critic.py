@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from hlynr_testing import run_fresh
 from pydantic import ValidationError
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
@@ -126,10 +127,8 @@ def test_privileged_part_changes_the_value_never_the_action(tmp_path: Path) -> N
     code = ("import numpy as np, sys; from stable_baselines3 import PPO; d = sys.argv[1]; "
             "m = PPO.load(d + '/m', device='cpu'); a, _ = m.predict(np.load(d + '/obs.npy'), "
             "deterministic=True); assert np.array_equal(a, np.load(d + '/want.npy')); print('ok')")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok") and isinstance(PPO.load(tmp_path / "m", device="cpu"), PPO)
+    assert run_fresh(code, str(tmp_path)).startswith("ok")
+    assert isinstance(PPO.load(tmp_path / "m", device="cpu"), PPO)
 
 
 def _config(**env: object) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
+from hlynr_testing import run_fresh
 from multiagent_testing import assert_actor_ignores_critic_rows
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
@@ -105,10 +106,7 @@ def test_plain_sb3_load_predicts_from_local_observations_in_a_fresh_process(tmp_
         "a, _ = m.predict(obs, deterministic=True); "
         "assert np.array_equal(a, np.load(d + '/want.npy')); print('ok', a.shape)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok")
+    assert run_fresh(code, str(tmp_path)).startswith("ok")
     assert isinstance(PPO.load(tmp_path / "m", device="cpu"), PPO)
 
 
