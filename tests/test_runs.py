@@ -202,6 +202,10 @@ def test_evaluate_per_curriculum_stage(runs_dir: Path, tmp_path: Path) -> None:
                                     "--json", str(out)]) == 0
     rows = {r["label"]: r["metrics"]["success_rate"] for r in json.loads(out.read_text())["results"]}
     assert rows == {"final @stage 0": 1.0, "final @stage 1": 0.0}
+    # an env value the evaluated stage would replace is refused, not silently dropped
+    args = [str(run), "--which", "final", "-n", "6", "--set", "env.kwargs.p=0.5"]
+    assert run_main(evaluate_main, args) == 2
+    assert run_main(evaluate_main, [*args, "--stage", "none", "--json", str(out)]) == 0
 
 
 def test_resume_can_extend_a_finished_run_and_takes_no_other_override(
