@@ -24,6 +24,13 @@ def take(obs: Obs, index: Any) -> Obs:
     return obs[index]
 
 
+def flatten_steps(obs: Obs) -> Obs:
+    """``(T, E, ...)`` observations (arrays or dicts) as ``(T * E, ...)``."""
+    if isinstance(obs, dict):
+        return {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
+    return obs.reshape(-1, *obs.shape[2:])
+
+
 def stack(items: list[Obs]) -> Obs:
     """Stack per-step observations (arrays or dicts) along a new first axis."""
     if isinstance(items[0], dict):

@@ -30,15 +30,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from hlynr.algos.recurrent_ppo.buffers import padded_layout
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import masked_mean
-from hlynr.imitation.dataset import Obs, take
+from hlynr.imitation.dataset import Obs, flatten_steps, take
 from hlynr.imitation.terms import kl_per_sample
-
-
-def _time_major_flat(obs: Obs) -> Obs:
-    """``(T, E, ...)`` observations as ``(T * E, ...)``."""
-    if isinstance(obs, dict):
-        return {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
-    return obs.reshape(-1, *obs.shape[2:])
 
 
 def _env_major(buffer: Any) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray]:
@@ -97,7 +90,7 @@ class SnapshotTrack:
         if self.state is None:
             zeros = th.zeros(rnn.num_layers, n_rows, rnn.hidden_size, device=dev)
             self.state = (zeros, zeros.clone())
-        feats = BaseModel.extract_features(pol, obs_as_tensor(_time_major_flat(obs), dev),
+        feats = BaseModel.extract_features(pol, obs_as_tensor(flatten_steps(obs), dev),
                                            pol.pi_features_extractor)
         feats = feats.reshape(n_steps, n_rows, -1).transpose(0, 1).reshape(n_steps * n_rows, -1)
         # segments in env-major order: a row's first step and every episode start

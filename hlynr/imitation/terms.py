@@ -24,7 +24,7 @@ import torch as th
 
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import BatchSource, masked_mean
-from hlynr.imitation.dataset import Dataset, Obs, take
+from hlynr.imitation.dataset import Dataset, Obs, flatten_steps, take
 
 ObsSource = Callable[[int], Obs]
 """``source(n) -> observations``: a minibatch of about ``n`` observations for the actor."""
@@ -42,12 +42,7 @@ def _size(obs: Obs) -> int:
 
 def _flat_rollout(buffer: Any) -> Obs:
     """A rollout buffer's observations as one batch (SB3 flattens them once sampling starts)."""
-    obs = buffer.observations
-    if buffer.generator_ready:
-        return obs
-    if isinstance(obs, dict):
-        return {k: v.reshape(-1, *v.shape[2:]) for k, v in obs.items()}
-    return obs.reshape(-1, *obs.shape[2:])
+    return buffer.observations if buffer.generator_ready else flatten_steps(buffer.observations)
 
 
 def rollout_source(view: ActorView, rng: np.random.Generator) -> ObsSource:

@@ -112,8 +112,8 @@ def warm_up_critic(model: Any, rollouts: int, epochs: int, learning_rate: float,
         model.policy.set_training_mode(False)
         model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
         model.policy.set_training_mode(True)
-        if isinstance(model, MAPPO) and model.value_normalisation:
-            model.policy.value_norm.update(th.as_tensor(model.rollout_buffer.returns))
+        if isinstance(model, MAPPO):
+            model.update_value_norm()  # as its own update does, before fitting the targets
         if optimizer is None:
             optimizer = th.optim.Adam(critic_only_parameters(model), lr=learning_rate)
         before = value_loss(model)

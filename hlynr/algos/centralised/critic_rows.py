@@ -108,7 +108,7 @@ class CentralisedCriticMixin(ABC):
             raise ValueError(no_global_state(name))
         local = getattr(self, "observation_space", None)
         if not (isinstance(local, spaces.Box) and len(local.shape) == 1):
-            raise ValueError(f"{type(self).__name__} needs flat Box observations")
+            raise ValueError(f"{name} needs flat Box observations")
         super()._setup_model()  # type: ignore[misc]
         self.policy.value_norm.enabled = self.value_normalisation  # type: ignore[attr-defined]
         self._local_dim = local.shape[0]
@@ -197,7 +197,7 @@ class CentralisedCriticMixin(ABC):
         return True
 
     # --- training ------------------------------------------------------------------------------
-    def _update_value_norm(self) -> None:
+    def update_value_norm(self) -> None:
         """Fold this rollout's value targets into the ValueNorm statistics (if normalising)."""
         if self.value_normalisation:
             self.policy.value_norm.update(th.as_tensor(self.rollout_buffer.returns))  # type: ignore[attr-defined]

@@ -59,7 +59,7 @@ class MAPPO(CentralisedCriticMixin, PPO):
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
         clip_range_vf = (self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
                          if self.clip_range_vf is not None else None)
-        self._update_value_norm()
+        self.update_value_norm()
         entropy_losses, pg_losses, value_losses, clip_fractions = [], [], [], []
         approx_kl_divs: list[float] = []
         continue_training = True

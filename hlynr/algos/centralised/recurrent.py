@@ -68,6 +68,6 @@ class RecurrentMAPPO(CentralisedCriticMixin, RecurrentPPO):
 
     def train(self) -> None:
         """hlynr's recurrent PPO update on joint rows; ValueNorm updated first, then logged."""
-        self._update_value_norm()
+        self.update_value_norm()
         super().train()
         self._log_value_norm()
