@@ -205,6 +205,7 @@ def test_evaluate_per_curriculum_stage(runs_dir: Path, tmp_path: Path) -> None:
     # an env value the evaluated stage would replace is refused, not silently dropped
     args = [str(run), "--which", "final", "-n", "6", "--set", "env.kwargs.p=0.5"]
     assert run_main(evaluate_main, args) == 2
+    assert run_main(evaluate_main, [*args, "--stage", "9"]) == 2  # no such stage: its own error
     assert run_main(evaluate_main, [*args, "--stage", "none", "--json", str(out)]) == 0
 
 

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         stages: list[str | int] = list(range(len(curriculum.stages)))
     else:
         stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
-    _check_overrides_reach_the_env(config, args.overrides, args.stage)
+    _check_overrides_reach_the_env(config, args.overrides, stages)
     if args.attention and len(targets) != 1:
         raise CliError("--attention writes the weights of one model: name exactly one")
     below = _parse_below(args.below)
@@ -241,20 +241,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _check_overrides_reach_the_env(config: Any, overrides: list[str], stage: str) -> None:
-    """Refuse a ``--set env.kwargs.K=V`` that a curriculum stage would replace (the episodes
-    would run at the stage's K, not at V)."""
+def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: list[str | int]) -> None:
+    """Refuse a ``--set env.kwargs.K=V`` that an evaluated curriculum stage would replace (the
+    episodes would run at the stage's K, not at V)."""
     curriculum = config.callback("curriculum")
-    if curriculum is None or stage == "none":
+    if curriculum is None:
         return
-    staged = {k for params in curriculum.stages for k in params}
+    n = len(curriculum.stages)
+    picked = [n - 1 if s == "final" else s for s in stages if s != "none"]
+    staged = {k for i in picked if isinstance(i, int) and 0 <= i < n  # others: refused later
+              for k in curriculum.stages[i]}
     for item in overrides:
-        key = item.split("=", 1)[0].strip()
-        if key.startswith("env.kwargs.") and key.split(".")[2] in staged:
-            raise CliError(f"--set {item}: the curriculum sets '{key.split('.')[2]}' at the stage "
-                           f"evaluated (--stage {stage}), so this value would not be used; choose "
-                           "the stage with --stage (an index, all, or none for the config's own "
-                           "env.kwargs)")
+        key = item.split("=", 1)[0].strip().split(".")
+        if key[:2] == ["env", "kwargs"] and len(key) > 2 and key[2] in staged:
+            raise CliError(f"--set {item}: the curriculum stage evaluated sets '{key[2]}', so this "
+                           "value would not be used; choose the stage with --stage (an index, "
+                           "all, or none for the config's own env.kwargs)")
 
 
 def _int(text: str) -> int:
