@@ -216,9 +216,10 @@ class Run:
         callbacks, built = self._callbacks(ctx, model)
         remaining = self.config.total_timesteps - model.num_timesteps
         status, reason = RunStatus.COMPLETED, f"reached {self.config.total_timesteps} timesteps"
+        stopped_in_pretraining = self.stop()  # a Ctrl+C during pretraining ends the run here
         try:
             with self.stop.installed():
-                if remaining > 0 and not self.stop():  # a Ctrl+C during pretraining ends here
+                if remaining > 0 and not stopped_in_pretraining:
                     try:
                         model.learn(remaining, callback=CallbackList(callbacks),
                                     reset_num_timesteps=reset_num_timesteps, log_interval=1)
@@ -236,7 +237,7 @@ class Run:
             if self.stop():
                 status = RunStatus.INTERRUPTED
                 reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
-                if self.config.pretrain is not None and model.num_timesteps == 0:
+                if stopped_in_pretraining:
                     reason += " during pretraining (its model so far is in pretrain/)"
             elif self.control is not None and self.control.stop_requested:
                 status = RunStatus.STOPPED
