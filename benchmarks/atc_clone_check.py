@@ -25,8 +25,8 @@ from stable_baselines3 import PPO
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.imitation.dataset import Dataset
 from hlynr.imitation.pretrain import DATASET_FILE, PRETRAIN_DIR
-from hlynr.runs.artifacts import MODEL_FILE
 from hlynr.registries import BASELINES
+from hlynr.runs.artifacts import MODEL_FILE
 
 
 def _normaliser(folder: Path):  # type: ignore[no-untyped-def]

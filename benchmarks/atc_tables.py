@@ -97,7 +97,8 @@ def scores_table(rows: list[Row]) -> None:
     for r in rows:
         print(f"| {r.scenario} | {r.policy} | {_rate(r.values('is_success'))} | {_mean(r.values('los_events'))} "
               f"| {_rate(r.values('conflict_free'))} | {r.values('exits_reached').mean():.1%} "
-              f"| {r.values('path_efficiency').mean():.3f} | {round(r.values('extra_distance_nm').mean(), 1) + 0.0:.1f} "
+              f"| {r.values('path_efficiency').mean():.3f} "
+              f"| {round(r.values('extra_distance_nm').mean(), 1) + 0.0:.1f} "
               f"| {r.values('min_separation_nm').mean():.2f} |")
     print("\n| scenario | policy | mvp minus policy, success [95 % CI] | only mvp / only policy | McNemar p |")
     print("|---|---|---|---:|---:|")

@@ -12,7 +12,8 @@ and of 20 aircraft (random sector traffic, random actions), aircraft-steps/s of
   (``env: {type: pettingzoo}``: SuperSuit ``concat_vec_envs_v1`` behind hlynr's adapter, one
   process), the reference,
 
-and the ratios engine / supersuit and batched VecEnv / supersuit. An aircraft-step is one aircraft row advanced by one step.
+and the ratios engine / supersuit and batched VecEnv / supersuit. An aircraft-step is one aircraft row
+advanced by one step.
 
 ``python benchmarks/bench_atc.py train [--rollouts N]`` prints end-to-end training speed in
 aircraft-steps/s (6 aircraft of random sector traffic, 5 intruder slots, MLP [64, 64], 5 epochs,
@@ -35,13 +36,13 @@ import time
 
 import numpy as np
 import torch
+from rows_timing import env_rate, train_rate
 
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.envs.atc import ATCEngine, ATCParams
 from hlynr.evaluation.stats import mean_interval, wilson_interval
 from hlynr.multiagent import build_pettingzoo_vec_env
 from hlynr.registries import BASELINES
-from rows_timing import env_rate, train_rate
 
 
 def _kwargs(n: int) -> dict:

@@ -153,7 +153,7 @@ def overhead(root: Path, server: Server, driver: Any, steps: int, pairs: int) ->
             browser_pid = driver.service.process.pid
             c0 = _tree_cpu(server.proc.pid) + _tree_cpu(browser_pid)
             if mode == "with":
-                _wait(lambda: (run / "progress.jsonl").is_file(), 120, "the run to start")
+                _wait(lambda run=run: (run / "progress.jsonl").is_file(), 120, "the run to start")
                 _open_run(driver, server, run_id)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -202,7 +202,7 @@ def latency(root: Path, server: Server, driver: Any, samples: int) -> None:
             log.write("rollout", timesteps=100 * i, total_timesteps=100 * samples,
                       steps_per_s=1000.0, ep_reward_mean=float(rng.normal()), ep_rewards=[1.0])
             count += 1
-            drawn = _wait(lambda: driver.execute_script(
+            drawn = _wait(lambda count=count: driver.execute_script(
                 "return (window.hlynrDraws || []).filter(d => d.next >= arguments[0])"
                 ".map(d => d.at)[0]", count), 10, "the record to be drawn")
             out.append(drawn / 1000.0 - t_write)

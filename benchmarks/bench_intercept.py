@@ -147,10 +147,10 @@ def main() -> None:
         rates = {k: r.rates() for k, r in runners.items()}
         dw, dc = rates["dummy"]
 
-        def cell(key: str) -> str:
+        def cell(key: str, rates: dict = rates) -> str:
             return f"{rates[key][0]:>11,.0f} / {rates[key][1]:>9,.0f}" if key in rates else f"{'-':>23}"
 
-        def ratio(key: str) -> str:
+        def ratio(key: str, rates: dict = rates, dw: float = dw, dc: float = dc) -> str:
             return f"{rates[key][0] / dw:>6.0f}x ({rates[key][1] / dc:>4.0f}x)" if key in rates else f"{'-':>15}"
 
         print(f"{n:>5} {cell('1p')} {cell('mp')} {cell('dummy')} {ratio('1p')} {ratio('mp')}", flush=True)

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from rows_timing import env_rate, train_rate
 
 import hlynr  # noqa: F401  (registers the built-in envs)
 from hlynr.envs.swarm import STAGES
 from hlynr.envs.swarm.baselines import InterceptPointPolicy
 from hlynr.multiagent import build_pettingzoo_vec_env
-from rows_timing import env_rate, train_rate
 
 ID = "hlynr/Swarm-v0"
 KW = {"stage": "intermediate", "max_agents": 5, "k_neighbours": 3}
@@ -36,7 +36,7 @@ KW = {"stage": "intermediate", "max_agents": 5, "k_neighbours": 3}
 
 def speed(args: argparse.Namespace) -> None:
     """Print agent-steps/s of the batched engine vs the SuperSuit path, env and PPO, with ratios."""
-    print(f"stage intermediate, max_agents 5, k_neighbours 3; torch threads 1; uniform random actions")
+    print("stage intermediate, max_agents 5, k_neighbours 3; torch threads 1; uniform random actions")
     print(f"{'env':34s} {'agent-steps/s':>14s} {'vs SuperSuit':>13s}")
     for copies in args.copies:
         batched = build_pettingzoo_vec_env(ID, KW, copies, 0, 0, "batched")

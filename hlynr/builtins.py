@@ -20,7 +20,10 @@ from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.torch_layers import (
-    BaseFeaturesExtractor, CombinedExtractor, FlattenExtractor, NatureCNN,
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
 )
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
@@ -33,9 +36,21 @@ from hlynr.envs.swarm.baselines import SWARM_BASELINES
 from hlynr.guidance import residual
 from hlynr.guidance.baselines import INTERCEPT_BASELINES
 from hlynr.registries import (
-    ACTIVATIONS, ALGORITHMS, BASELINES, BATCHED_ENVS, CALLBACKS, ENV_PARAMS,
-    FEATURES_EXTRACTORS, OPTIMIZERS, PETTINGZOO_ENVS, REPLAY_BUFFERS, WRAPPERS, AlgorithmEntry,
-    CallbackEntry, PettingZooEntry, WrapperEntry,
+    ACTIVATIONS,
+    ALGORITHMS,
+    BASELINES,
+    BATCHED_ENVS,
+    CALLBACKS,
+    ENV_PARAMS,
+    FEATURES_EXTRACTORS,
+    OPTIMIZERS,
+    PETTINGZOO_ENVS,
+    REPLAY_BUFFERS,
+    WRAPPERS,
+    AlgorithmEntry,
+    CallbackEntry,
+    PettingZooEntry,
+    WrapperEntry,
 )
 
 _ANY_SPACE = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)

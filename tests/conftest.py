@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import hlynr_testing  # noqa: F401  (registers the test env HlynrTest/Coin-v0)
 import pytest
 import torch
-
-import hlynr_testing  # noqa: F401  (registers the test env HlynrTest/Coin-v0)
 
 torch.set_num_threads(1)
 os.environ.setdefault("OMP_NUM_THREADS", "1")

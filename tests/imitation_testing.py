@@ -7,10 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from pydantic import Field
-
-from hlynr.config.base import StrictModel
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from hlynr.config.base import StrictModel
 from hlynr.registries import BASELINES, BATCHED_ENVS, BaselineEntry, CriticStateSource
 
 FOLLOW_ID = "HlynrTest/Follow-v0"

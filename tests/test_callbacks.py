@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 import torch
+from hlynr_testing import coin_config
 
 from hlynr.callbacks.best_model import BestModelParams, BestModelSaver
 from hlynr.callbacks.collapse import CollapseGuard, CollapseGuardParams
-from hlynr.registries import EvalResult
 from hlynr.callbacks.stopping import (
-    EarlyStopping, EarlyStoppingParams, SuccessStreak, SuccessStreakParams,
+    EarlyStopping,
+    EarlyStoppingParams,
+    SuccessStreak,
+    SuccessStreakParams,
 )
 from hlynr.config import validate_config
+from hlynr.registries import EvalResult
 from hlynr.runs.progress_log import ProgressLog, read_progress
 from hlynr.training.runner import start_run
-
-from hlynr_testing import coin_config
 
 
 def result(t: int, success: float, reward: float = 0.0) -> EvalResult:

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hlynr_testing import coin_config
 
 from hlynr.config import ConfigError, dump_config, load_config, validate_config
 from hlynr.config.schedules import LinearSchedule
-
-from hlynr_testing import coin_config
 
 
 def write(path: Path, data: object) -> Path:
@@ -173,8 +172,9 @@ def test_schedule_specs_are_plain_data() -> None:
     cfg = coin_config()
     cfg["algo"]["hyperparams"]["clip_range"] = {"schedule": "linear", "start": 0.3, "end": 0.1}
     config = validate_config(cfg)
-    from hlynr.algos.builder import algorithm_kwargs
     import gymnasium as gym
+
+    from hlynr.algos.builder import algorithm_kwargs
 
     kwargs = algorithm_kwargs(config, gym.spaces.Discrete(2))
     assert isinstance(kwargs["clip_range"], LinearSchedule)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hlynr_testing import CoinEnv
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from hlynr.evaluation.episodes import run_episodes
 from hlynr.evaluation.stats import mean_interval, numeric_items, paired_difference, summarize, wilson_interval
-
-from hlynr_testing import CoinEnv
 
 
 def test_wilson_interval_known_values() -> None:

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hlynr_testing import coin_config
+from test_runs import cli, only_run, write_config
 
 from hlynr.config import ConfigError, validate_config
 from hlynr.runs.progress_log import read_progress
-
-from hlynr_testing import coin_config
-from test_runs import cli, only_run, write_config
 
 ALGO = {"name": "PPO", "hyperparams": {"n_steps": 32, "batch_size": 32, "n_epochs": 1},
         "policy_kwargs": {"net_arch": [8]}}

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hlynr_testing import REPO, coin_config
 
 from hlynr.runs.progress_log import read_progress
-
-from hlynr_testing import REPO, coin_config
 
 ENV = {**os.environ, "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1"}
 # the tests' CoinEnv is registered by importing hlynr_testing inside the subprocess

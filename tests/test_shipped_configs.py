@@ -7,12 +7,11 @@ import random
 from pathlib import Path
 
 import pytest
+from hlynr_testing import REPO
 
 from hlynr.config import ConfigError, load_config, validate_config
 from hlynr.config.loader import load_raw
 from hlynr.presets import PRESETS_DIR, preset_path
-
-from hlynr_testing import REPO
 
 CONFIGS = sorted((REPO / "configs").rglob("*.yaml")) + sorted(PRESETS_DIR.glob("*.yaml"))
 

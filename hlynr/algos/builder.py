@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,17 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
+from hlynr.algos.attention import entity_layout_of
 from hlynr.config.imports import is_path
 from hlynr.config.schema import ExperimentConfig
 from hlynr.config.signatures import ActionNoiseSpec, policy_class
 from hlynr.registries import (
-    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS,
+    ACTIVATIONS,
+    ALGORITHMS,
+    FEATURES_EXTRACTORS,
+    OPTIMIZERS,
+    REPLAY_BUFFERS,
 )
-from hlynr.algos.attention import entity_layout_of
 
 
 class BuildError(Exception):

@@ -23,7 +23,10 @@ from hlynr.callbacks.curriculum import Curriculum, CurriculumParams
 from hlynr.callbacks.evaluation import EvaluationCallback, EvaluationParams
 from hlynr.callbacks.schedules import EntropySchedule, EntropyScheduleParams
 from hlynr.callbacks.stopping import (
-    EarlyStopping, EarlyStoppingParams, SuccessStreak, SuccessStreakParams,
+    EarlyStopping,
+    EarlyStoppingParams,
+    SuccessStreak,
+    SuccessStreakParams,
 )
 
 __all__ = [

@@ -28,4 +28,4 @@ class AttentionSharpness(BaseCallback):
 
 def has_attention(model: object) -> bool:
     """Whether ``model``'s policy has an attention features extractor."""
-    return bool(attention_extractors(getattr(model, "policy")))
+    return bool(attention_extractors(model.policy))

@@ -45,9 +45,9 @@ def _shortcut_overrides(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hlynr tune``; returns the exit code."""
+    from hlynr.cli.study import check_only, run_study_from_config
     from hlynr.presets import preset_path
     from hlynr.zoo import load_config
-    from hlynr.cli.study import check_only, run_study_from_config
 
     args = build_parser().parse_args(argv)
     if not args.config and not args.preset:

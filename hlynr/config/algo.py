@@ -11,7 +11,11 @@ from hlynr.config.components import REPLAY_BUFFER_CONTROLLED, validate_class_kwa
 from hlynr.config.imports import is_path
 from hlynr.config.signatures import hyperparams_model, policy_class, policy_kwargs_model
 from hlynr.registries import (
-    ALGORITHMS, FEATURES_EXTRACTORS, REPLAY_BUFFERS, AlgorithmEntry, UnknownNameError,
+    ALGORITHMS,
+    FEATURES_EXTRACTORS,
+    REPLAY_BUFFERS,
+    AlgorithmEntry,
+    UnknownNameError,
 )
 
 # ``(section, class key, kwargs key, registry, arguments hlynr or the algorithm passes)``
@@ -43,12 +47,12 @@ class AlgoConfig(StrictModel):
         try:
             entry = ALGORITHMS.get(self.name)
         except UnknownNameError as exc:
-            raise nested_error(str(exc), "name")
+            raise nested_error(str(exc), "name") from None
         policy = self.policy or entry.default_policy
         try:
             policy_class(self.name, policy)
         except (UnknownNameError, ValueError) as exc:
-            raise nested_error(str(exc), "policy")
+            raise nested_error(str(exc), "policy") from None
         checked = {}
         for key, model in (("hyperparams", hyperparams_model(self.name)),
                            ("policy_kwargs", policy_kwargs_model(self.name, policy))):

@@ -20,7 +20,6 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-
 from hlynr.config.stages import StageError, resolve_stage
 from hlynr.registries import BATCHED_ENVS, ENV_PARAMS, CriticStateSource
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 from pydantic import Field, ValidationError, model_validator
-
 from stable_baselines3.common.monitor import Monitor
 
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
@@ -97,7 +96,7 @@ class GymEnvConfig(_EnvBase):
             _import_env_module(self.id)
         except Exception as exc:  # user code: missing, or failing while it is imported
             reason = str(exc) if isinstance(exc, ImportError) else f"{type(exc).__name__}: {exc}"
-            raise nested_error(f"cannot import the module of env '{self.id}': {reason}", "id")
+            raise nested_error(f"cannot import the module of env '{self.id}': {reason}", "id") from None
         registered = self.id.partition(":")[2] if ":" in self.id else self.id
         if registered not in gym.registry and env_class(self.id) is None:
             raise nested_error(f"unknown Gymnasium env id '{self.id}'"
@@ -149,7 +148,7 @@ class PettingZooEnvConfig(_EnvBase):
         try:
             entry = PETTINGZOO_ENVS.get(self.id)
         except UnknownNameError as exc:
-            raise nested_error(str(exc), "id")
+            raise nested_error(str(exc), "id") from None
         try:
             kw = entry.params.model_validate(self.kwargs).model_dump(exclude_unset=True)
         except ValidationError as exc:
@@ -171,4 +170,4 @@ class PettingZooEnvConfig(_EnvBase):
         return PETTINGZOO_ENVS.get(self.id).factory(**self.kwargs)
 
 
-EnvConfig = Annotated[Union[GymEnvConfig, PettingZooEnvConfig], Field(discriminator="type")]
+EnvConfig = Annotated[GymEnvConfig | PettingZooEnvConfig, Field(discriminator="type")]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -97,12 +97,12 @@ def _schedule_key(data: object) -> object:
 
 
 ScheduleSpec = Annotated[
-    Union[LinearSchedule, ExponentialSchedule, StepSchedule], Field(discriminator="schedule"),
+    LinearSchedule | ExponentialSchedule | StepSchedule, Field(discriminator="schedule"),
     BeforeValidator(_schedule_key),
 ]
 """A schedule given as a mapping with a ``schedule`` key."""
 
-FloatOrSchedule = Union[float, ScheduleSpec]
+FloatOrSchedule = float | ScheduleSpec
 """A constant number or a schedule spec."""
 
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -23,7 +28,12 @@ from hlynr.config.pretrain import PretrainConfig
 from hlynr.config.stages import StageSelector, resolve_stage
 from hlynr.config.tuning import TuneConfig
 from hlynr.registries import (
-    CALLBACKS, WRAPPERS, ChecksChain, ChecksConfig, Registry, UnknownNameError,
+    CALLBACKS,
+    WRAPPERS,
+    ChecksChain,
+    ChecksConfig,
+    Registry,
+    UnknownNameError,
 )
 
 __all__ = ["AlgoConfig", "ComponentSpec", "EnvConfig", "ExperimentConfig", "GymEnvConfig",
@@ -64,7 +74,7 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
         try:
             entry = registry.get(name)
         except (UnknownNameError, ValueError) as exc:
-            raise nested_error(str(exc), i)
+            raise nested_error(str(exc), i) from None
         if not isinstance(raw, dict):
             raise nested_error(f"parameters of {kind} '{name}' must be a mapping", i, name)
         try:

@@ -15,7 +15,7 @@ import inspect
 import math
 import typing
 from functools import cache
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.fields import FieldInfo
@@ -25,8 +25,14 @@ from hlynr.config.base import StrictModel
 from hlynr.config.imports import import_class, is_path
 from hlynr.config.schedules import FloatOrSchedule, Schedule
 from hlynr.registries import (
-    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS, Registry,
-    UnknownNameError, suggest,
+    ACTIVATIONS,
+    ALGORITHMS,
+    FEATURES_EXTRACTORS,
+    OPTIMIZERS,
+    REPLAY_BUFFERS,
+    Registry,
+    UnknownNameError,
+    suggest,
 )
 
 
@@ -154,15 +160,18 @@ def registry_name(registry: Registry[Any]) -> Any:
     return Annotated[str, AfterValidator(check)]
 
 
+_OPTIONAL_SCHEDULE = FloatOrSchedule | None
+"""What a schedule-valued (``Callable``) argument accepts."""
+
+
 def _named_class_args() -> dict[str, Any]:
     """Arguments that take Python classes: a name from a registry instead (read at call time)."""
     return {
         "activation_fn": Literal[tuple(ACTIVATIONS.names())],  # type: ignore[misc]
         "optimizer_class": Literal[tuple(OPTIMIZERS.names())],  # type: ignore[misc]
-        "features_extractor_class": Literal[tuple(FEATURES_EXTRACTORS.names())],  # type: ignore[misc]
-        "action_noise": Union[ActionNoiseSpec, None],
-        "replay_buffer_class": Union[registry_name(REPLAY_BUFFERS), None],
-        "features_extractor_class": Union[registry_name(FEATURES_EXTRACTORS), None],
+        "action_noise": ActionNoiseSpec | None,
+        "replay_buffer_class": registry_name(REPLAY_BUFFERS) | None,
+        "features_extractor_class": registry_name(FEATURES_EXTRACTORS) | None,
     }
 
 
@@ -200,7 +209,7 @@ def signature_model(
         if _mentions(ann, type):  # a Python class: no plain-data form, not configurable
             continue
         if _mentions(ann, collections.abc.Callable):
-            ann = Union[FloatOrSchedule, None]
+            ann = _OPTIONAL_SCHEDULE
         elif ann is inspect.Parameter.empty:
             ann = Any
         try:
@@ -208,7 +217,7 @@ def signature_model(
         except Exception:  # a class-valued argument with no plain-data form: not configurable
             continue
         validators: list[Any] = []
-        if (_numeric(ann) or ann is Union[FloatOrSchedule, None]) and ann is not bool:
+        if (_numeric(ann) or ann is _OPTIONAL_SCHEDULE) and ann is not bool:
             validators.append(BeforeValidator(_no_bool))
         if pname in BOUNDS:
             validators.append(_bounded(BOUNDS[pname]))

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlynr.config import ExperimentConfig, load_config
-from hlynr.zoo import load_config as load_with_zoo
 from hlynr.runs.artifacts import MODEL_FILE, is_complete
 from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.zoo import load_config as load_with_zoo
 
 
 class TargetError(Exception):

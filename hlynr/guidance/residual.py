@@ -35,7 +35,12 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from hlynr.config.base import StrictModel
 from hlynr.config.consistency import baseline_env_problem
 from hlynr.registries import (
-    BASELINES, WRAPPERS, ChecksChain, Policy, UnknownNameError, WrapContext,
+    BASELINES,
+    WRAPPERS,
+    ChecksChain,
+    Policy,
+    UnknownNameError,
+    WrapContext,
 )
 
 NAME = "residual_guidance"

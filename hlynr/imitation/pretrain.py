@@ -93,7 +93,7 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
         collect_s = time.perf_counter() - t0
         t1 = time.perf_counter()
 
-        def on_epoch(s: EpochStats, k: int = k, p: float = p) -> None:
+        def on_epoch(s: EpochStats, k: int = k, p: float = p, base: int = epoch_base) -> None:
             fields = {"round": k, "epoch": s.epoch, "student_prob": p,
                       "dataset_size": dataset.size, "imitation_loss_train": s.train_loss,
                       "imitation_loss_validation": s.validation_loss, "agreement": s.agreement}
@@ -101,7 +101,7 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
             for key, value in fields.items():
                 if value is not None and key not in ("round", "epoch"):
                     model.logger.record(f"pretrain/{key}", value)
-            model.logger.dump(step=epoch_base + s.epoch)
+            model.logger.dump(step=base + s.epoch)
 
         result = fit(view, dataset, lambda o: prepare(venv, o), cfg, rng, on_epoch, should_stop)
         epoch_base += len(result.epochs)

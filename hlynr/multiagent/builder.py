@@ -7,9 +7,9 @@ from typing import Any
 from stable_baselines3.common.vec_env import VecEnv
 from supersuit import concat_vec_envs_v1, pettingzoo_env_to_vec_env_v1
 
-from hlynr.registries import BATCHED_ENVS, PETTINGZOO_ENVS
 from hlynr.multiagent.channel import CallableMarkovVectorEnv
 from hlynr.multiagent.vec_env import SharedPolicyVecEnv
+from hlynr.registries import BATCHED_ENVS, PETTINGZOO_ENVS
 
 
 def build_pettingzoo_vec_env(

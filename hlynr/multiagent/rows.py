@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from hlynr.multiagent.engine import AgentRowsEngine
 from hlynr.multiagent.copies import CopySeeds, NoRendering
+from hlynr.multiagent.engine import AgentRowsEngine
 from hlynr.registries import CriticStateSource
 
 

@@ -5,7 +5,12 @@ registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on 
 """
 
 from hlynr.registries.algorithms import (
-    ACTIVATIONS, ALGORITHMS, FEATURES_EXTRACTORS, OPTIMIZERS, REPLAY_BUFFERS, AlgorithmEntry,
+    ACTIVATIONS,
+    ALGORITHMS,
+    FEATURES_EXTRACTORS,
+    OPTIMIZERS,
+    REPLAY_BUFFERS,
+    AlgorithmEntry,
 )
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
@@ -13,8 +18,16 @@ from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
 from hlynr.registries.entities import EntityLayout
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
-    ChecksChain, ChecksConfig, CriticStateSource, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus,
-    Stopper, TrainingDiverged,
+    ChecksChain,
+    ChecksConfig,
+    CriticStateSource,
+    EvalResult,
+    EvaluationListener,
+    MetricError,
+    Resumable,
+    RunStatus,
+    Stopper,
+    TrainingDiverged,
 )
 from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 

@@ -69,8 +69,8 @@ class EvaluationListener(ABC):
         """React to ``result``; return False to stop training."""
 
 
-class Stopper(ABC):
-    """A component that may end training early; it says why in :attr:`stop_reason`."""
+class Stopper:
+    """Mixin for a component that may end training early; it says why in :attr:`stop_reason`."""
 
     stop_reason: str | None = None
     """Set (to a one-line reason) when this component stopped the run."""

@@ -21,10 +21,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 import hlynr
+from hlynr.runs import control
 from hlynr.server.launch import Launcher
 from hlynr.server.runs import NotFound, RunEntry, RunsIndex, resolve_inside
 from hlynr.server.series import SeriesBuilder
-from hlynr.runs import control
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_HEADER = "x-hlynr-token"

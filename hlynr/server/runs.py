@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from hlynr.monitoring.analysis import analyse
 from hlynr.runs import control
 from hlynr.runs.checkpoints import list_checkpoints

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def _cov_rows(names: tuple[str, ...]) -> list[property]:
     """Read-only properties for the covariance entries ``names``, in order (row ``i`` of ``cov``)."""
     def make(i: int, name: str) -> property:

@@ -14,7 +14,15 @@ from typing import Literal
 import numpy as np
 
 from hlynr.tracking.kalman import (
-    CA_ROWS, CV_ROWS, CATrack, CVTrack, ca_predict, ca_update, cv_predict, cv_process_noise, cv_update,
+    CA_ROWS,
+    CV_ROWS,
+    CATrack,
+    CVTrack,
+    ca_predict,
+    ca_update,
+    cv_predict,
+    cv_process_noise,
+    cv_update,
 )
 
 

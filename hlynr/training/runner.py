@@ -44,20 +44,28 @@ from hlynr.envs.factory import build_vec_env, remove_tap
 from hlynr.imitation.frozen_stats import freeze_normalization
 from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
 from hlynr.registries import (
-    CALLBACKS, EvalResult, EvaluationListener, MetricError, Resumable, RunStatus, Stopper,
+    CALLBACKS,
+    EvalResult,
+    EvaluationListener,
+    MetricError,
+    Resumable,
+    RunStatus,
+    Stopper,
     TrainingDiverged,
 )
 from hlynr.runs.artifacts import (
-    read_meta, save_model_dir, write_json,
+    read_meta,
+    save_model_dir,
+    write_json,
     write_text_atomic,
 )
 from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.runs.control import ControlCallback
+from hlynr.runs.lock import RunLock, RunLockedError, holder
 from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
 from hlynr.training.errors import RunError
 from hlynr.training.resume import newest_resumable
-from hlynr.runs.control import ControlCallback
-from hlynr.runs.lock import RunLock, RunLockedError, holder
 
 
 @dataclass

@@ -20,9 +20,9 @@ import optuna
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config import ConfigError, ExperimentConfig, validate_config
+from hlynr.config.tuning import ObjectiveConfig, TuneConfig
 from hlynr.registries import EvalResult, EvaluationListener, MetricError, RunStatus
 from hlynr.training.runner import RunError, RunHooks, start_run
-from hlynr.config.tuning import ObjectiveConfig, TuneConfig
 from hlynr.tuning.space import sample, trial_config_data
 
 DEFAULT_K = 3

@@ -18,8 +18,8 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.table import Table
 
 from hlynr.config import ExperimentConfig, dump_config, validate_config
-from hlynr.runs.artifacts import write_json
 from hlynr.config.tuning import TuneConfig
+from hlynr.runs.artifacts import write_json
 from hlynr.tuning.space import decode_params, trial_config_data
 
 BEST_FILE = "best.yaml"

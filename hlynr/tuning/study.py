@@ -21,16 +21,28 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hlynr.config import ConfigError, ExperimentConfig
+from hlynr.config.tuning import TuneConfig
 from hlynr.tuning.objective import Objective, StudyAborted, TrialContext, TrialFailed
 from hlynr.tuning.report import (
-    BEST_FILE, SUMMARY_FILE, export_best, param_importances, trial_values, write_summary,
+    BEST_FILE,
+    SUMMARY_FILE,
+    export_best,
+    param_importances,
+    trial_values,
+    write_summary,
 )
-from hlynr.config.tuning import TuneConfig
 from hlynr.tuning.space import (
-    Lines, base_config, check_search_space, choice_labels, encode_params,
+    Lines,
+    base_config,
+    check_search_space,
+    choice_labels,
+    encode_params,
 )
 from hlynr.tuning.storage import (
-    OPEN_ATTEMPTS, StorageSpec, is_creation_race, resolve_storage,
+    OPEN_ATTEMPTS,
+    StorageSpec,
+    is_creation_race,
+    resolve_storage,
 )
 
 FINGERPRINT_ATTR = "hlynr"

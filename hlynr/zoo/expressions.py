@@ -4,8 +4,9 @@ The Zoo ``eval()``s strings such as ``"dict(log_std_init=-2, ortho_init=False,
 activation_fn=nn.ReLU)"`` with ``nn``, ``th`` and ``np`` in scope. hlynr never evaluates them:
 it parses the string and accepts only literals (numbers, strings, booleans, None, lists, tuples,
 dicts), ``dict(key=value, ...)``, signed numbers, ``nn.<Activation>`` and
-``th.optim.<Optimizer>`` (and ``RMSpropTFLike``, which the Zoo puts in scope). Activations and optimizers become the registry names hlynr's config
-uses (``nn.ReLU`` -> ``relu``); any other construct is an error that names it.
+``th.optim.<Optimizer>`` (and ``RMSpropTFLike``, which the Zoo puts in scope). Activations and
+optimizers become the registry names hlynr's config uses (``nn.ReLU`` -> ``relu``); any other
+construct is an error that names it.
 """
 
 from __future__ import annotations

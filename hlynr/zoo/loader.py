@@ -22,7 +22,12 @@ from pydantic import Field, ValidationError
 from hlynr.config import ExperimentConfig, validate_config
 from hlynr.config.base import StrictModel
 from hlynr.config.loader import (
-    Origin, apply_override, deep_merge, format_validation_error, load_raw, parse_override,
+    Origin,
+    apply_override,
+    deep_merge,
+    format_validation_error,
+    load_raw,
+    parse_override,
 )
 from hlynr.zoo.translate import ZooError, read_entry, translate
 

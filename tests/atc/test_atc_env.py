@@ -7,7 +7,7 @@ import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test, state_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from hlynr.envs.atc import ATCEngine, ATCEnv, ATCParams, END_KEYS
+from hlynr.envs.atc import END_KEYS, ATCEngine, ATCEnv, ATCParams
 from hlynr.envs.atc import conflict as G
 from hlynr.envs.atc import layout as L
 from hlynr.envs.atc.mvp import DirectParams, make_direct

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hlynr_testing import REPO
 
 _SPEC = importlib.util.spec_from_file_location("atc_tables", REPO / "benchmarks" / "atc_tables.py")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import imitation_testing as it
 import numpy as np
 import pytest
 import torch as th
@@ -15,8 +16,6 @@ from hlynr.config import ConfigError, validate_config
 from hlynr.registries import EntityLayout
 from hlynr.runs.progress_log import read_progress
 from hlynr.training.runner import start_run
-
-import imitation_testing as it
 
 LAYOUT = EntityLayout(own_size=2, slot_size=3, slots=4, valid_index=2)
 SPACE = spaces.Box(-1, 1, (14,), np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import imitation_testing as it
 import numpy as np
 import pytest
 import torch as th
@@ -18,8 +19,6 @@ from hlynr.imitation.pretrain import run_pretraining
 from hlynr.imitation.terms import rollout_source
 from hlynr.runs.progress_log import ProgressLog, read_progress
 from hlynr.training.runner import start_run
-
-import imitation_testing as it
 
 
 def _records(path: Path, kind: str) -> list[dict]:

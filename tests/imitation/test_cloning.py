@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from types import SimpleNamespace
 
 import gymnasium as gym
+import imitation_testing as it
 import numpy as np
 import pytest
 import torch as th
@@ -19,8 +19,6 @@ from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import BatchSource, fit
 from hlynr.imitation.collect import collect_round
 from hlynr.imitation.dataset import Dataset, Round
-
-import imitation_testing as it
 
 
 def _venv(n: int = 3) -> DummyVecEnv:

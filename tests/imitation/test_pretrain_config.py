@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import imitation_testing as it
 import pytest
 import yaml
+from hlynr_testing import REPO
 
 from hlynr.config import ConfigError, dump_config, validate_config
-
-import imitation_testing as it
-from hlynr_testing import REPO
 
 
 def _error(**pretrain) -> str:
@@ -76,9 +75,9 @@ def test_algorithm_limits() -> None:
 
 
 def test_cli_check_gives_one_error_line(tmp_path: Path) -> None:
+    import os
     import subprocess
     import sys
-    import os
 
     data = it.follow_config()
     data["pretrain"]["teacher"] = {"name": "follow_teacher", "params": {"gian": 2}}

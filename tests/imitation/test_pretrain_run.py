@@ -6,6 +6,7 @@ import copy
 import shutil
 from pathlib import Path
 
+import imitation_testing as it
 import numpy as np
 import pytest
 
@@ -15,8 +16,6 @@ from hlynr.evaluation.scoring import ScoreSettings, score_model
 from hlynr.evaluation.targets import resolve_targets
 from hlynr.runs.progress_log import read_progress
 from hlynr.training.runner import RunError, resume_run, start_run
-
-import imitation_testing as it
 
 
 def _records(run: Path, kind: str) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import imitation_testing as it
 import numpy as np
 import pytest
 import torch as th
@@ -20,8 +21,6 @@ from hlynr.imitation.dataset import Dataset, Round
 from hlynr.imitation.recurrent_kl import RecurrentKLTerm, SnapshotTrack
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.imitation.terms import kl_per_sample
-
-import imitation_testing as it
 
 LABEL = 0.5
 """The bc data set's label everywhere: not what RL on the follow env wants."""

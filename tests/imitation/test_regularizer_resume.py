@@ -6,12 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
+import imitation_testing as it
 import pytest
 
 from hlynr.config import validate_config
 from hlynr.training.runner import resume_run, start_run
-
-import imitation_testing as it
 
 TOTAL = 768
 ROLLOUT = 128  # on-policy: 32 steps x 4 envs

@@ -13,7 +13,11 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 import hlynr.envs.intercept as intercept
 from hlynr.envs.intercept import (
-    BatchedInterceptVecEnv, InterceptCore, InterceptEnv, InterceptParams, SensorParams,
+    BatchedInterceptVecEnv,
+    InterceptCore,
+    InterceptEnv,
+    InterceptParams,
+    SensorParams,
 )
 from hlynr.envs.intercept.params import G0, RewardParams
 from hlynr.registries import BATCHED_ENVS, ENV_PARAMS

@@ -11,14 +11,13 @@ import time
 
 import numpy as np
 import pytest
+from hlynr_testing import coin_config
+from test_intercept_env import batched_and_single, step_and_compare
 
 from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.envs.intercept import BatchedInterceptVecEnv
 from hlynr.envs.intercept.workers import share_bounds
-from hlynr_testing import coin_config
-
-from test_intercept_env import batched_and_single, step_and_compare
 
 
 def _alive(pid: int) -> bool:

@@ -123,9 +123,10 @@ def test_evaluate_scores_baseline_parameters_with_a_paired_comparison(tmp_path: 
     """``--baseline pn:N=6`` uses N=6; rows below rank 1 get a paired difference on the same seeds."""
     import json
 
+    from hlynr_testing import REPO
+
     from hlynr.cli.common import run_main
     from hlynr.cli.evaluate import main as evaluate_main
-    from hlynr_testing import REPO
 
     out = tmp_path / "scores.json"
     cfg = str(REPO / "configs/intercept/ppo_manoeuvring.yaml")

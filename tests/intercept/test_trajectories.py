@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import intercept_trajectories as T
 import numpy as np
 import pytest
-
-import intercept_trajectories as T
 
 
 @pytest.fixture(scope="module")

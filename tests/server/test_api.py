@@ -12,13 +12,12 @@ import yaml
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from hlynr.server import create_app
-from hlynr.server.runs import LogTail
-from hlynr.server.series import downsample
 from hlynr.runs import control
 from hlynr.runs.lock import holder
 from hlynr.runs.progress_log import ProgressLog
-
+from hlynr.server import create_app
+from hlynr.server.runs import LogTail
+from hlynr.server.series import downsample
 from tests.server.conftest import TINY, hlynr, wait_for
 
 TOKEN = "s3cret-token-for-tests"

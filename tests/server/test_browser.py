@@ -15,7 +15,6 @@ import pytest
 
 from hlynr.runs.lock import holder
 from hlynr.runs.progress_log import read_progress
-
 from tests.server.conftest import ENV, REPO, hlynr, wait_for
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -56,7 +55,7 @@ def server(tmp_path: Path, configs_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser() -> Iterator["webdriver.Chrome"]:  # noqa: F821
+def browser() -> Iterator[webdriver.Chrome]:  # noqa: F821
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hlynr_testing import coin_config
 
 from hlynr.config import validate_config
 from hlynr.runs import control
 from hlynr.runs.lock import RunLock, RunLockedError, holder
 from hlynr.runs.progress_log import read_progress
 from hlynr.training.runner import RunError, RunHooks, resume_run, start_run
-
-from hlynr_testing import coin_config
 from tests.server.conftest import ENV, REPO, hlynr, wait_for
 
 # The holder loads lock.py alone (standard library only), so it starts in milliseconds.

@@ -71,7 +71,7 @@ def test_time_limit_sets_truncation_and_terminal_obs(num_cpus: int, vec: str) ->
     try:
         venv.reset()
         steps = _run(venv, 7)
-        for t, (_, _, done, infos) in enumerate(steps):
+        for t, (_, _, done, _) in enumerate(steps):
             assert done.all() == (t == 6) and done.any() == (t == 6)  # all rows end together, on time
         infos = steps[-1][3]
         assert all(i["TimeLimit.truncated"] is True for i in infos)

@@ -109,7 +109,8 @@ def test_workers_change_speed_never_trajectories() -> None:
     one = make_batched_swarm(5, seed=3, **kw)
     three = make_batched_swarm(5, seed=3, workers=3, **kw)
     try:
-        np.testing.assert_array_equal(one.reset(), three.reset())
+        obs_one = one.reset()
+        np.testing.assert_array_equal(obs_one, three.reset())
         rng = np.random.default_rng(0)
         for t in range(65):
             if t == 10:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from hlynr.registries import PETTINGZOO_ENVS
 from hlynr.envs.swarm import STAGES, SwarmInterceptEnv, layout
+from hlynr.envs.swarm.baselines import InterceptPointPolicy
 from hlynr.envs.swarm.outcome import segment_cpa
 from hlynr.envs.swarm.sensing import PlanarCVTrack
+from hlynr.registries import PETTINGZOO_ENVS
 from hlynr.tracking.kalman import cv_predict, cv_update
-from hlynr.envs.swarm.baselines import InterceptPointPolicy
 
 
 @pytest.mark.parametrize("stage", ["basic", "advanced"])

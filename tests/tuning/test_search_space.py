@@ -7,10 +7,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from hlynr.config import ConfigError, load_config, validate_config
 from hlynr.cli.study import run_study_from_config
-from hlynr.tuning.objective import aggregate
+from hlynr.config import ConfigError, load_config, validate_config
 from hlynr.config.tuning import ObjectiveConfig
+from hlynr.tuning.objective import aggregate
 from hlynr.tuning.space import base_config, check_search_space, sample, trial_config_data
 
 from .conftest import make_config

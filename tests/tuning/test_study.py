@@ -6,14 +6,14 @@ import importlib.util
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
-import optuna
 from optuna.trial import TrialState
 
+from hlynr.cli.study import run_study_from_config
 from hlynr.config import ConfigError, load_config
 from hlynr.training.runner import start_run
-from hlynr.cli.study import run_study_from_config
 
 from .conftest import make_config, open_existing
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hlynr_testing import REPO
 
 from hlynr.algos.builder import build_model
 from hlynr.config import ConfigError, dump_config, validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.training.runner import start_run
-from hlynr_testing import REPO
 
 HERE = Path(__file__).resolve().parent
 U = "zoo_usercode"

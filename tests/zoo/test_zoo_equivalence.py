@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from hlynr_testing import REPO
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.noise import NormalActionNoise
@@ -17,7 +18,6 @@ from stable_baselines3.common.vec_env import VecNormalize
 from hlynr.algos.builder import load_model
 from hlynr.training.runner import start_run
 from hlynr.zoo import load_zoo
-from hlynr_testing import REPO
 
 ZOO = REPO / "benchmarks" / "zoo_hyperparams"
 

@@ -9,14 +9,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hlynr_testing import REPO
 
 from hlynr.config import ConfigError, dump_config
 from hlynr.config.schedules import LinearSchedule
 from hlynr.zoo import (
-    UnsupportedExpression, ZooError, load_config, load_zoo, parse_expression, read_entry,
+    UnsupportedExpression,
+    ZooError,
+    load_config,
+    load_zoo,
+    parse_expression,
+    read_entry,
     translate,
 )
-from hlynr_testing import REPO
 
 ZOO = REPO / "benchmarks" / "zoo_hyperparams"
 ZOO_FILES = sorted(ZOO.glob("*.yml"))

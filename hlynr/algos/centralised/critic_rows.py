@@ -24,7 +24,7 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 import torch as th
@@ -234,7 +234,7 @@ def critic_init(base: type) -> Callable[..., None]:
     kw = inspect.Parameter.KEYWORD_ONLY
     extra = [inspect.Parameter("value_normalisation", kw, default=True, annotation=bool),
              inspect.Parameter("value_loss", kw, default="mse", annotation=Literal["mse", "huber"]),
-             inspect.Parameter("huber_delta", kw, default=None, annotation=Optional[float])]
+             inspect.Parameter("huber_delta", kw, default=None, annotation=float | None)]
     __init__.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])  # type: ignore[attr-defined]
     __init__.__doc__ = (f"``{base.__name__}``'s arguments plus ``value_normalisation``, ``value_loss`` "
                         "and ``huber_delta`` (see :mod:`hlynr.algos.centralised.critic_rows`).")

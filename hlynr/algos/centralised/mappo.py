@@ -64,7 +64,7 @@ class MAPPO(CentralisedCriticMixin, PPO):
         approx_kl_divs: list[float] = []
         continue_training = True
         loss = th.zeros(())
-        for epoch in range(self.n_epochs):
+        for _epoch in range(self.n_epochs):
             approx_kl_divs = []
             for data in self.rollout_buffer.get(self.batch_size):
                 actions = data.actions

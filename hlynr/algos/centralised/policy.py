@@ -11,7 +11,7 @@ from local observations alone is an error.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -133,7 +133,7 @@ def _signature() -> inspect.Signature:
     """SB3's ``ActorCriticPolicy`` signature plus ``critic_observation_space`` (filled by MAPPO)."""
     sig = inspect.signature(ActorCriticPolicy.__init__)
     extra = inspect.Parameter("critic_observation_space", inspect.Parameter.KEYWORD_ONLY,
-                              default=None, annotation=Optional[spaces.Box])
+                              default=None, annotation=spaces.Box | None)
     return sig.replace(parameters=[*sig.parameters.values(), extra])
 
 

@@ -11,7 +11,7 @@ no critic LSTM (``enable_critic_lstm`` and ``shared_lstm`` are not settings of t
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional
+from typing import Any
 
 import torch as th
 from gymnasium import spaces
@@ -102,7 +102,7 @@ def _signature() -> inspect.Signature:
     sig = inspect.signature(FastRecurrentActorCriticPolicy.__init__)
     params = [p for name, p in sig.parameters.items() if name not in _FIXED]
     extra = inspect.Parameter("critic_observation_space", inspect.Parameter.KEYWORD_ONLY,
-                              default=None, annotation=Optional[spaces.Box])
+                              default=None, annotation=spaces.Box | None)
     return sig.replace(parameters=[*params, extra])
 
 

@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 
 from hlynr.envs.atc import conflict as G
-from hlynr.envs.atc import dynamics
+from hlynr.envs.atc import dynamics, scenarios
 from hlynr.envs.atc import layout as L
 from hlynr.envs.atc import observation as O
 from hlynr.envs.atc import reward as R
-from hlynr.envs.atc import scenarios
 from hlynr.envs.atc.metrics import EpisodeMetrics
 from hlynr.envs.atc.params import ATCParams
 from hlynr.envs.atc.units import FT, NM, heading_vector

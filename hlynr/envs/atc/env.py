@@ -19,9 +19,9 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from hlynr.envs.atc import layout as L
-from hlynr.registries import EntityLayout
 from hlynr.envs.atc.engine import ATCEngine
 from hlynr.envs.atc.params import ATCParams
+from hlynr.registries import EntityLayout
 
 
 class ATCEnv(ParallelEnv):

@@ -11,7 +11,12 @@ from hlynr.envs.intercept.core import TERMINATION_REASONS, InterceptCore
 from hlynr.envs.intercept.env import InterceptEnv
 from hlynr.envs.intercept.observation import OBS_DIM, OBS_FIELDS, OBS_SLICES
 from hlynr.envs.intercept.params import (
-    SCENARIOS, InterceptParams, Maneuver, RewardParams, ScenarioParams, SensorParams,
+    SCENARIOS,
+    InterceptParams,
+    Maneuver,
+    RewardParams,
+    ScenarioParams,
+    SensorParams,
 )
 from hlynr.envs.intercept.reward import Reason
 from hlynr.envs.intercept.vec_env import BatchedInterceptVecEnv, make_batched

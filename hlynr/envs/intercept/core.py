@@ -31,8 +31,16 @@ from hlynr.envs.intercept.param_table import ParamTable, derive
 from hlynr.envs.intercept.params import InterceptParams, SensorParams
 from hlynr.envs.intercept.physics import dot, target_accel
 from hlynr.envs.intercept.reward import (
-    FINAL_STATS, INTERCEPT, RUNNING, TERMINATION_REASONS, TIME_LIMIT, Reason, final_info, potential,
-    reasons, step_reward,
+    FINAL_STATS,
+    INTERCEPT,
+    RUNNING,
+    TERMINATION_REASONS,
+    TIME_LIMIT,
+    Reason,
+    final_info,
+    potential,
+    reasons,
+    step_reward,
 )
 from hlynr.envs.intercept.sampling import N_CACHE_ROWS, sample_initial
 from hlynr.envs.intercept.sensing import make_tracker, radar_scan, write_target_estimate

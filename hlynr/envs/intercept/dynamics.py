@@ -14,7 +14,13 @@ from hlynr.envs.intercept import rng
 from hlynr.envs.intercept.layout import StateViews
 from hlynr.envs.intercept.params import Maneuver
 from hlynr.envs.intercept.physics import (
-    autopilot_step, closest_approach, fuel_flow, interceptor_accel, sin32, target_accel, unit,
+    autopilot_step,
+    closest_approach,
+    fuel_flow,
+    interceptor_accel,
+    sin32,
+    target_accel,
+    unit,
 )
 
 WEAVE, STEP, RANDOM = int(Maneuver.WEAVE), int(Maneuver.STEP), int(Maneuver.RANDOM)

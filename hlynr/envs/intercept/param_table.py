@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from hlynr.envs.intercept.params import (
-    G0, STRUCTURAL, InterceptParams, Maneuver, RewardParams, ScenarioParams, SensorParams,
+    G0,
+    STRUCTURAL,
+    InterceptParams,
+    Maneuver,
+    RewardParams,
+    ScenarioParams,
+    SensorParams,
 )
 
 _NUMERIC = [k for k, f in ScenarioParams.model_fields.items() if k != "target_maneuver"]

@@ -4,7 +4,8 @@ Every agent row is a flat ``float32`` vector of :func:`obs_size` entries, all sc
 ``[-1, 1]`` and clipped to ``[-OBS_CLIP, OBS_CLIP]``. Positions are metres, velocities m/s, then
 divided by the scales below. "world" vectors are in the world frame (defended zone centred at the
 origin, threat axis +x); "body" vectors are in the agent's velocity frame ``(forward, left)``,
-which makes the relative geometry rotation invariant for a shared policy. A row of all zeros means "no agent here": an inactive slot (``n_agents < max_agents``) or
+which makes the relative geometry rotation invariant for a shared policy. A row of all zeros
+means "no agent here": an inactive slot (``n_agents < max_agents``) or
 an agent lost to a crash or fuel exhaustion (black death).
 
 Own state (always present for a live agent)::
