@@ -253,7 +253,7 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         """Sleep, noticing a closed connection (raises WebSocketDisconnect)."""
         try:
             msg = await asyncio.wait_for(ws.receive(), timeout=seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         if msg["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(msg.get("code", 1000))
