@@ -1,14 +1,18 @@
-"""Typed, validated experiment configuration (YAML -> config objects)."""
+"""Typed, validated experiment configuration (YAML -> config objects).
+
+:func:`validate_config` turns plain data into an :class:`ExperimentConfig`. Config *files* are
+read by :func:`hlynr.zoo.load_config`, the one entry point for every command, the dashboard and
+tests: it also reads a ``zoo:`` key (an RL Zoo entry to start from), which the layer above this
+one translates.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from hlynr.config.loader import ConfigError, format_validation_error, load_raw
+from hlynr.config.loader import ConfigError, format_validation_error
 from hlynr.config.schema import ExperimentConfig
 
 
@@ -22,12 +26,6 @@ def validate_config(
         raise ConfigError(format_validation_error(exc, data, source, origins)) from None
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
-    """Load, merge (``extends``), override (``--set``) and validate a YAML config file."""
-    data, origins = load_raw(path, overrides)
-    return validate_config(data, str(path), origins)
-
-
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
     data = config.model_dump(mode="json")
@@ -37,4 +35,4 @@ def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     return data
 
 
-__all__ = ["ConfigError", "ExperimentConfig", "dump_config", "load_config", "validate_config"]
+__all__ = ["ConfigError", "ExperimentConfig", "dump_config", "validate_config"]

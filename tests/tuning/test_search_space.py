@@ -8,10 +8,11 @@ import optuna
 import pytest
 
 from hlynr.cli.study import run_study_from_config
-from hlynr.config import ConfigError, load_config, validate_config
+from hlynr.config import ConfigError, validate_config
 from hlynr.config.tuning import ObjectiveConfig
 from hlynr.tuning.objective import aggregate
 from hlynr.tuning.space import base_config, check_search_space, sample, trial_config_data
+from hlynr.zoo import load_config
 
 from .conftest import make_config
 
@@ -22,7 +23,7 @@ ARCH_KEY = "algo.policy_kwargs.net_arch"
 def _fails_before_any_trial(path: Path, runs: Path) -> str:
     """Run the study from ``path``; it must raise ConfigError and leave no trace."""
     with pytest.raises(ConfigError) as info:
-        config = load_config(path)
+        config = load_config(path).config
         run_study_from_config(config, path, runs_dir=runs, quiet=True)
     assert not runs.exists() or not any(runs.rglob("tune.db")), "storage created"
     assert not runs.exists() or not any(runs.rglob("trial-*")), "a trial ran"
