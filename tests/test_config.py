@@ -8,8 +8,9 @@ import pytest
 import yaml
 from hlynr_testing import coin_config
 
-from hlynr.config import ConfigError, dump_config, load_config, validate_config
+from hlynr.config import ConfigError, dump_config, validate_config
 from hlynr.config.schedules import LinearSchedule
+from hlynr.zoo import load_config
 
 
 def write(path: Path, data: object) -> Path:
@@ -118,7 +119,7 @@ def test_extends_merges_relative_base_and_reports_origin(tmp_path: Path) -> None
         "extends": "base/common.yaml", "total_timesteps": 1024,
         "algo": {"hyperparams": {"n_steps": 64}},
     })
-    config = load_config(child)
+    config = load_config(child).config
     assert config.total_timesteps == 1024
     assert config.algo.hyperparams["n_steps"] == 64
     assert config.algo.hyperparams["batch_size"] == 32  # deep-merged from the base
@@ -151,7 +152,7 @@ def test_missing_file_and_malformed_yaml_with_line(tmp_path: Path) -> None:
 def test_set_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", coin_config(wrappers=[{"frame_stack": {"n_stack": 2}}]))
     config = load_config(path, ["algo.hyperparams.learning_rate=3e-4", "env.n_envs=4",
-                                "wrappers.0.frame_stack.n_stack=3"])
+                                "wrappers.0.frame_stack.n_stack=3"]).config
     assert config.algo.hyperparams["learning_rate"] == pytest.approx(3e-4)
     assert config.env.n_envs == 4
     assert config.wrappers[0].params.n_stack == 3
@@ -159,12 +160,15 @@ def test_set_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
         load_config(path, ["algo.hyperparams.n_epoch=3"])
     with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
         load_config(path, ["novalue"])
+    # a --set that replaces a list is where its items come from now, not the file's old lines
+    with pytest.raises(ConfigError, match=r"  --set: wrappers\[0\]\.frame_stack\.n_stak: unknown"):
+        load_config(path, ["wrappers=[{frame_stack: {n_stak: 2}}]"])
 
 
 def test_yaml_exponent_floats_are_numbers(tmp_path: Path) -> None:
     cfg = coin_config()
     text = yaml.safe_dump(cfg).replace("n_epochs: 1", "n_epochs: 1\n    learning_rate: 3e-4")
-    config = load_config(write(tmp_path / "c.yaml", text))
+    config = load_config(write(tmp_path / "c.yaml", text)).config
     assert config.algo.hyperparams["learning_rate"] == pytest.approx(3e-4)
 
 

@@ -212,8 +212,9 @@ def test_resume_can_extend_a_finished_run_and_takes_no_other_override(
         runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from hlynr.cli.common import run_main
     from hlynr.cli.train import main as train_main
-    from hlynr.config import load_config, validate_config
+    from hlynr.config import validate_config
     from hlynr.training.runner import RunError, resume_run, start_run
+    from hlynr.zoo import load_config
 
     run = start_run(validate_config(coin_config(total_timesteps=256)), runs_dir=runs_dir).run_dir
     with pytest.raises(RunError, match="--set total_timesteps=N"):
@@ -222,4 +223,4 @@ def test_resume_can_extend_a_finished_run_and_takes_no_other_override(
     assert "only --set total_timesteps" in capsys.readouterr().err
     result = resume_run(run, total_timesteps=512)
     assert result.status == "completed" and result.timesteps == 512
-    assert load_config(run / "config.yaml").total_timesteps == 512
+    assert load_config(run / "config.yaml").config.total_timesteps == 512

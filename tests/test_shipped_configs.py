@@ -9,16 +9,17 @@ from pathlib import Path
 import pytest
 from hlynr_testing import REPO
 
-from hlynr.config import ConfigError, load_config, validate_config
+from hlynr.config import ConfigError, validate_config
 from hlynr.config.loader import load_raw
 from hlynr.presets import PRESETS_DIR, preset_path
+from hlynr.zoo import load_config
 
 CONFIGS = sorted((REPO / "configs").rglob("*.yaml")) + sorted(PRESETS_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
 def test_shipped_config_validates(path: Path) -> None:
-    config = load_config(path)
+    config = load_config(path).config
     assert config.total_timesteps > 0
 
 
@@ -52,7 +53,7 @@ def test_readme_config_examples_validate() -> None:
     full.pop("extends")  # the example's base file is illustrative
     validate_config(full, "README.md")
     tune = next(b for b in blocks if set(b) == {"tune"})
-    base = load_config(REPO / "configs" / "tuning" / "pendulum_ppo_tune.yaml").model_dump(mode="json")
+    base = load_config(REPO / "configs" / "tuning" / "pendulum_ppo_tune.yaml").config.model_dump(mode="json")
     base["tune"] = tune["tune"]
     from hlynr.tuning.space import check_search_space
 

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
-from hlynr.config.stages import stage_params_problem
+from hlynr.config.checks import stage_params_problem
 from hlynr.registries import ChecksConfig, Resumable
 
 

@@ -17,10 +17,7 @@ console = Console(highlight=False)
 
 
 def check_only(config: ExperimentConfig, path: str | Path | None) -> int:
-    """Validate the search space against the config, print one line, return 0."""
-    from hlynr.tuning.space import check_search_space, source_lines
-
-    check_search_space(config, str(path or "<config>"), source_lines(path))
+    """Print one line on the search space of a loaded config (loading checked it), return 0."""
     tune = config.tune
     assert tune is not None
     console.print(f"{path}: search space OK ({len(tune.params)} parameter(s), {tune.sampler.name} "
@@ -37,7 +34,6 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
     0 when this process's trials ran (failed trials included: their reasons are listed),
     1 when the study has no completed trial or had to stop, 130 when interrupted.
     """
-    from hlynr.tuning.space import source_lines
     from hlynr.tuning.study import run_study, trial_line
 
     if config.tune is None:
@@ -67,7 +63,6 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
                   f"  dashboard {spec.dashboard_command()}")
 
     outcome = run_study(config, runs_dir=Path(runs_dir) if runs_dir else None,
-                        source=str(path or "<config>"), lines=source_lines(path),
                         on_start=on_start, on_trial=on_trial)
     from hlynr.tuning.report import best_trials_table, failed_trials
 

@@ -98,11 +98,9 @@ class _Display(EvaluationListener):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``train.py``."""
-    from hlynr.config import load_config
     from hlynr.presets import preset_path
     from hlynr.training.runner import RunHooks, resume_run, start_run
-    from hlynr.zoo import load_config as load_with_zoo
-    from hlynr.zoo import load_zoo
+    from hlynr.zoo import load_config, load_zoo
 
     args = build_parser().parse_args(argv)
     if (args.env or args.algo) and not args.zoo:
@@ -110,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         total = _resume_total(args)
         run_config = Path(args.resume) / "config.yaml"
-        config = load_config(run_config) if run_config.is_file() else None
+        config = load_config(run_config).config if run_config.is_file() else None
         display = _Display(total or (config.total_timesteps if config else 0), args.quiet)
         hooks = RunHooks(on_step=display.on_step, listeners=[display],
                          on_notice=lambda text: display.progress.console.print(text, markup=False))
@@ -124,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_zoo(path, args.env, args.algo, args.overrides)
     else:
         path = Path(args.config) if args.config else preset_path(args.preset or "default")
-        loaded = load_with_zoo(path, args.overrides)
+        loaded = load_config(path, args.overrides)
     config = loaded.config
     for note in loaded.notes:
         console.print(f"note: {note}", markup=False)

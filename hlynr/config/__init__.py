@@ -1,40 +1,38 @@
-"""Typed, validated experiment configuration (YAML -> config objects)."""
+"""Typed, validated experiment configuration (YAML -> config objects).
+
+:func:`validate_config` turns plain data into an :class:`ExperimentConfig`: each section is
+validated, then every check across sections runs once (:mod:`hlynr.config.checks`, the
+``tune:`` search space included). Config *files* are read by :func:`hlynr.zoo.load_config`, the
+one entry point for every command, the dashboard and tests: it also reads a ``zoo:`` key (an RL
+Zoo entry to start from), which the layer above this one translates.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from hlynr.config.loader import ConfigError, format_validation_error, load_raw
-from hlynr.config.schema import ExperimentConfig
+from hlynr.config.checks import check_config
+from hlynr.config.loader import ConfigError, Origin, format_validation_error
+from hlynr.config.schema import ExperimentConfig, dump_config
 
 
 def validate_config(
-    data: dict[str, Any], source: str = "<config>", origins: dict | None = None,
+    data: dict[str, Any], source: str = "<config>",
+    origins: dict[tuple[Any, ...], Origin] | None = None,
 ) -> ExperimentConfig:
-    """Validate plain data into an :class:`ExperimentConfig`, raising :class:`ConfigError`."""
+    """Validate plain data into an :class:`ExperimentConfig`, raising :class:`ConfigError`.
+
+    ``source`` and ``origins`` (where each key path was written) make the message name the
+    file and line of the offending key.
+    """
     try:
-        return ExperimentConfig.model_validate(data)
+        config = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, data, source, origins)) from None
+    check_config(config, source, origins)
+    return config
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
-    """Load, merge (``extends``), override (``--set``) and validate a YAML config file."""
-    data, origins = load_raw(path, overrides)
-    return validate_config(data, str(path), origins)
-
-
-def dump_config(config: ExperimentConfig) -> dict[str, Any]:
-    """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
-    data = config.model_dump(mode="json")
-    for key in ("tune", "pretrain"):
-        if data.get(key) is None:
-            data.pop(key, None)
-    return data
-
-
-__all__ = ["ConfigError", "ExperimentConfig", "dump_config", "load_config", "validate_config"]
+__all__ = ["ConfigError", "ExperimentConfig", "dump_config", "validate_config"]

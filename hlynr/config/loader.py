@@ -178,11 +178,20 @@ def load_raw(path: str | Path, overrides: Iterable[str] = ()) -> tuple[dict, dic
     """
     origins: dict[tuple[Any, ...], Origin] = {}
     data = _load_file(Path(path).resolve(), origins, ())
+    apply_overrides(data, origins, overrides)
+    return data, origins
+
+
+def apply_overrides(data: dict, origins: dict[tuple[Any, ...], Origin], overrides: Iterable[str]) -> None:
+    """Apply ``--set`` overrides to ``data``; each key path set (and all below it) now comes
+    from ``--set`` in ``origins``."""
     for text in overrides:
         key_path, value = parse_override(text)
         apply_override(data, key_path, value)
-        origins[tuple(key_path)] = ("--set", None)
-    return data, origins
+        key = tuple(key_path)
+        for below in [k for k in origins if k[:len(key)] == key]:
+            del origins[below]
+        origins[key] = ("--set", None)
 
 
 # --- validation error formatting -----------------------------------------------------------
@@ -196,7 +205,8 @@ def dotted(loc: Sequence[Any]) -> str:
     return out
 
 
-def _where(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], default: str) -> str:
+def where_written(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], default: str) -> str:
+    """``file:line`` (or ``--set``) where ``loc`` or its nearest parent was written, else ``default``."""
     for n in range(len(loc), 0, -1):
         if loc[:n] in origins:
             file, line = origins[loc[:n]]
@@ -265,11 +275,20 @@ def format_validation_error(
 ) -> str:
     """One readable message for a pydantic error of validating ``data``: file:line, key path,
     reason, suggestion (headed ``invalid <what> <source>``)."""
+    problems = [(loc, error_message(error)) for loc, error in specific_errors(exc, data)]
+    return format_problems(problems, source, origins, what)
+
+
+def format_problems(
+    problems: Sequence[tuple[tuple[Any, ...], str]], source: str,
+    origins: dict[tuple[Any, ...], Origin] | None = None, what: str = "config",
+) -> str:
+    """One readable message for ``(key path, reason)`` problems, in the form of
+    :func:`format_validation_error`: file:line, key path, reason (headed ``invalid <what> <source>``)."""
     origins = origins or {}
     lines, seen = [], set()
-    for loc, error in specific_errors(exc, data):
-        entry = (f"  {_where(loc, origins, source)}: {dotted(loc) or '(top level)'}: "
-                 f"{error_message(error)}")
+    for loc, msg in problems:
+        entry = f"  {where_written(loc, origins, source)}: {dotted(loc) or '(top level)'}: {msg}"
         if entry not in seen:
             seen.add(entry)
             lines.append(entry)

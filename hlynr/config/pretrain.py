@@ -26,27 +26,19 @@ at its reset, so one data set covers every curriculum stage. It needs a ``curric
 callback, which sets every copy to its stage when RL starts.
 
 ``from_run: RUN`` starts from the pretrained model of another run instead of cloning again.
-The cross-key checks (the teacher drives the env through the config's own sensor path; the
-algorithm's policy can take the loss) run in :meth:`PretrainConfig.check_against`.
+The checks against the rest of the config (the teacher drives the env through the config's own
+sensor path; the algorithm's policy can take the loss) are in :mod:`hlynr.config.checks`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hlynr.config.base import StrictModel, reraise_nested
-from hlynr.config.consistency import baseline_env_problem
 from hlynr.config.schedules import FloatOrSchedule, Schedule
-from hlynr.config.stages import stage_params_problem
-from hlynr.registries import BASELINES, WRAPPERS, UnknownNameError, WrapContext
-
-if TYPE_CHECKING:
-    from hlynr.config.schema import ExperimentConfig
-
-Problem = tuple[tuple[Any, ...], str] | None
+from hlynr.registries import BASELINES, UnknownNameError
 
 CENTRALISED = ("MAPPO", "AsymmetricPPO")
 FEED_FORWARD = ("PPO", "A2C", *CENTRALISED, "SAC", "TD3")
@@ -169,106 +161,3 @@ class PretrainConfig(StrictModel):
         progress = round_index / (self.rounds - 1)
         return float(self.student_prob.value_at(progress) if isinstance(self.student_prob, Schedule)
                      else self.student_prob)
-
-    def check_against(self, config: ExperimentConfig) -> Problem:
-        """The first problem of this section within ``config`` (``(key path, message)``), or None."""
-        algo = config.algo.name
-        if algo not in FEED_FORWARD + RECURRENT:
-            return ("pretrain",), (f"pretraining supports {', '.join(FEED_FORWARD + RECURRENT)}, "
-                                   f"not {algo}")
-        cloning = self.teacher is not None
-        if self.freeze_normalization and not any(w.name == "normalize" for w in config.wrappers):
-            return ("pretrain", "freeze_normalization"), (
-                "there are no normalisation statistics to freeze: the config has no normalize wrapper")
-        if cloning and self.loss == "nll" and algo not in STOCHASTIC:
-            return ("pretrain", "loss"), (f"{algo}'s actor is deterministic: use loss: mse")
-        if cloning and self.entropy_weight > 0 and algo not in CLOSED_FORM_ENTROPY:
-            return ("pretrain", "entropy_weight"), (
-                f"{algo}'s policy has no closed-form entropy: set entropy_weight: 0")
-        if self.critic_warmup is not None and algo not in ON_POLICY:
-            return ("pretrain", "critic_warmup"), (
-                f"the critic warm-up fits the value function of on-policy algorithms "
-                f"({', '.join(ON_POLICY)}), not {algo}'s Q-functions")
-        problem = self._check_regularizer(algo)
-        if problem is not None:
-            return problem
-        if self.regularizer is not None and self.regularizer.loss == "bc" and self.teacher is None:
-            return ("pretrain", "regularizer", "loss"), (
-                "loss: bc needs this run's teacher data: use loss: kl (TD3: mse) with from_run")
-        for i, spec in enumerate(config.wrappers):
-            if spec.name == "residual_guidance":
-                return ("wrappers", i), ("pretrain clones full commands: it cannot be combined "
-                                         "with residual_guidance")
-        if self.stages is not None:
-            problem = self._check_stages(config)
-            if problem:
-                return problem
-        if self.from_run is not None:
-            folder = Path(self.from_run) / "pretrain"
-            if not (folder / "model.zip").is_file():
-                return ("pretrain", "from_run"), f"{self.from_run} has no pretrained model ({folder})"
-            return None
-        return self._check_teacher(config)
-
-    def _check_stages(self, config: ExperimentConfig) -> Problem:
-        assert self.stages is not None
-        if self.teacher is None:
-            return ("pretrain", "stages"), "stages spread the teacher's data: they need a teacher"
-        if config.callback("curriculum") is None:
-            return ("pretrain", "stages"), ("stages need a curriculum callback (it sets every env "
-                                            "copy to its stage when RL starts)")
-        if len(self.stages) > config.env.n_envs:
-            return ("pretrain", "stages"), (f"{len(self.stages)} stages need at least as many env "
-                                            f"copies (env.n_envs is {config.env.n_envs})")
-        problem = stage_params_problem(config, self.stages)
-        return None if problem is None else (("pretrain", "stages", *problem[0]), problem[1])
-
-    def _check_regularizer(self, algo: str) -> Problem:
-        reg = self.regularizer
-        if reg is None:
-            return None
-        if reg.loss == "kl" and algo in DETERMINISTIC:
-            return ("pretrain", "regularizer", "loss"), (
-                f"{algo}'s actor is deterministic and has no KL: use loss: mse (squared distance "
-                "to the snapshot's action) or loss: bc")
-        if reg.loss == "mse" and algo not in DETERMINISTIC:
-            return ("pretrain", "regularizer", "loss"), (
-                f"loss: mse is for deterministic actors ({', '.join(DETERMINISTIC)}); "
-                f"{algo} uses loss: kl")
-        return None
-
-    def _check_teacher(self, config: ExperimentConfig) -> Problem:
-        assert self.teacher is not None
-        entry = BASELINES.get(self.teacher.name)
-        if config.env.id not in entry.env_ids:
-            return ("pretrain", "teacher", "name"), (
-                f"teacher '{self.teacher.name}' cannot drive {config.env.id}: it drives "
-                f"{', '.join(entry.env_ids)}")
-        problem = baseline_env_problem(entry, config)
-        if problem:
-            return ("pretrain", "teacher", "name"), (
-                f"teacher '{self.teacher.name}' {problem}; the teacher sees the student's own "
-                "sensor path")
-        return _check_spaces(config, entry, self.teacher.params)
-
-
-def _check_spaces(config: ExperimentConfig, entry: Any, params: dict[str, Any]) -> Problem:
-    """Build one env with the task wrappers and let the teacher's factory accept its spaces."""
-    env = config.env.make_single()
-    try:
-        if config.env.type == "pettingzoo":
-            agent = env.possible_agents[0]
-            obs_space, act_space = env.observation_space(agent), env.action_space(agent)
-        else:
-            ctx = WrapContext(training=False)
-            for spec in config.wrappers:
-                wrap = WRAPPERS.get(spec.name).env
-                if wrap is not None:
-                    env = wrap(env, spec.params, ctx)
-            obs_space, act_space = env.observation_space, env.action_space
-        entry.policy(obs_space, act_space, params)
-    except ValueError as exc:
-        return ("pretrain", "teacher", "name"), f"the teacher cannot drive this env: {exc}"
-    finally:
-        env.close()
-    return None

@@ -1,7 +1,8 @@
 """The typed experiment configuration that a YAML file is validated into.
 
-Data flows one way: YAML -> :class:`ExperimentConfig` (validated here, before anything runs)
--> builders (env, wrappers, algorithm, callbacks) -> a run.
+Data flows one way: YAML -> :class:`ExperimentConfig` (each section validated here, then the
+checks across sections in :mod:`hlynr.config.checks`, before anything runs) -> builders (env,
+wrappers, algorithm, callbacks) -> a run.
 """
 
 from __future__ import annotations
@@ -22,22 +23,14 @@ from pydantic_core import PydanticCustomError
 from hlynr.config.algo import AlgoConfig
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
 from hlynr.config.components import UserParams
-from hlynr.config.consistency import check_consistency
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.config.pretrain import PretrainConfig
 from hlynr.config.stages import StageSelector, resolve_stage
 from hlynr.config.tuning import TuneConfig
-from hlynr.registries import (
-    CALLBACKS,
-    WRAPPERS,
-    ChecksChain,
-    ChecksConfig,
-    Registry,
-    UnknownNameError,
-)
+from hlynr.registries import CALLBACKS, WRAPPERS, Registry, UnknownNameError
 
 __all__ = ["AlgoConfig", "ComponentSpec", "EnvConfig", "ExperimentConfig", "GymEnvConfig",
-           "PettingZooEnvConfig", "parse_components"]
+           "PettingZooEnvConfig", "dump_config", "parse_components"]
 
 
 class ComponentSpec(BaseModel):
@@ -86,7 +79,11 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
 
 
 class ExperimentConfig(StrictModel):
-    """A whole experiment: what to train, how, for how long, and what to watch."""
+    """A whole experiment: what to train, how, for how long, and what to watch.
+
+    Validating this model checks each section; :func:`hlynr.config.validate_config` then runs
+    the checks across sections (:mod:`hlynr.config.checks`). Make configs with that function.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                       description="run name: runs go to <runs_dir>/<name>/<timestamp>/")
@@ -118,54 +115,15 @@ class ExperimentConfig(StrictModel):
     @field_validator("callbacks", mode="before")
     @classmethod
     def _callbacks(cls, value: Any) -> list[ComponentSpec]:
-        return parse_components(value, CALLBACKS, "callback")
-
-    @model_validator(mode="after")
-    def _cross_checks(self) -> ExperimentConfig:
-        self._check_wrapper_chain()
-        self._check_callbacks()
-        problem = check_consistency(self)
-        if problem is None and self.pretrain is not None:
-            problem = self.pretrain.check_against(self)
-        if problem:
-            path, msg = problem
-            raise nested_error(msg, *path)
-        return self
-
-    def _check_wrapper_chain(self) -> None:
-        vec_seen = False
-        for i, spec in enumerate(self.wrappers):
-            level = WRAPPERS.get(spec.name).level_for(self.vectoriser)
-            if isinstance(spec.params, ChecksChain):
-                problem = spec.params.check_in_chain(self, i)
-                if problem:
-                    path, msg = problem
-                    raise nested_error(msg, "wrappers", i, spec.name, *path)
-            if level == "vec":
-                vec_seen = True
-            elif vec_seen:
-                raise nested_error(f"'{spec.name}' wraps single envs and must come before the "
-                                   "vectorised-env wrappers (frame_stack, normalize, ...)",
-                                   "wrappers", i)
-
-    def _check_callbacks(self) -> None:
-        names = [c.name for c in self.callbacks]
-        for i, spec in enumerate(self.callbacks):
-            entry = CALLBACKS.get(spec.name)
+        specs = parse_components(value, CALLBACKS, "callback")
+        names = [c.name for c in specs]
+        for i, spec in enumerate(specs):
             if names.count(spec.name) > 1:
-                raise nested_error(f"callback '{spec.name}' is listed more than once", "callbacks", i)
-            if entry.needs_evaluation and "evaluation" not in names:
+                raise nested_error(f"callback '{spec.name}' is listed more than once", i)
+            if CALLBACKS.get(spec.name).needs_evaluation and "evaluation" not in names:
                 raise nested_error(f"'{spec.name}' acts on evaluation results: add an "
-                                   "'evaluation' callback", "callbacks", i)
-            reason = entry.applies_to(self.algo.entry) if entry.applies_to else None
-            if reason:
-                raise nested_error(f"'{spec.name}' cannot be used with {self.algo.name}: {reason}",
-                                   "callbacks", i)
-            if isinstance(spec.params, ChecksConfig):
-                problem = spec.params.check_against(self)
-                if problem:
-                    path, msg = problem
-                    raise nested_error(msg, "callbacks", i, spec.name, *path)
+                                   "'evaluation' callback", i)
+        return specs
 
     @property
     def vectoriser(self) -> str:
@@ -189,3 +147,12 @@ class ExperimentConfig(StrictModel):
         """``(index, env params)`` of a curriculum stage: ``final``, ``current`` or an index."""
         return resolve_stage(self.stages, selector, current)
 
+
+
+def dump_config(config: ExperimentConfig) -> dict[str, Any]:
+    """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
+    data = config.model_dump(mode="json")
+    for key in ("tune", "pretrain"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data

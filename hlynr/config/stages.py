@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from hlynr.config.loader import error_message, user_loc
-from hlynr.registries import ENV_PARAMS, PETTINGZOO_ENVS
-
 StageSelector = Literal["final", "current", "none"] | int
 """``final`` (the hardest, last stage), ``current`` (the training curriculum's), ``none`` (the env
 as configured, no stage applied) or a stage index."""
@@ -45,24 +40,3 @@ def resolve_stage(
     if current is not None:
         return current[0], dict(current[1])
     return 0, dict(stages[0])
-
-
-def stage_params_problem(config: Any, stages: list[dict[str, Any]]) -> tuple[tuple[Any, ...], str] | None:
-    """The first of ``stages`` (env parameters) that the env's parameter model rejects, as
-    ``((index, *key path), message)``, or None. Envs without a registered parameter model are
-    checked when the parameters are applied (unknown attributes fail there)."""
-    env = config.env
-    model = None
-    if env.type == "pettingzoo":
-        model = PETTINGZOO_ENVS.get(env.id).params
-    elif env.id in ENV_PARAMS:
-        model = ENV_PARAMS.get(env.id)
-    if model is None:
-        return None
-    for i, stage in enumerate(stages):
-        try:
-            model.model_validate({**env.kwargs, **stage})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            return (i, *user_loc(err, {**env.kwargs, **stage})), error_message(err)
-    return None

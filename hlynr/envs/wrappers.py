@@ -20,7 +20,7 @@ from pydantic import Field
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import WrapContext
+from hlynr.registries import ChecksSpaces, WrapContext
 
 
 class FrameStackParams(StrictModel):
@@ -50,10 +50,26 @@ class TimeLimitParams(StrictModel):
     max_episode_steps: int = Field(..., ge=1, strict=True)
 
 
-class MaskObservationParams(StrictModel):
+class MaskObservationParams(StrictModel, ChecksSpaces):
     """Keep only the listed indices of a flat Box observation (e.g. hide velocities)."""
 
     keep: list[int] = Field(..., min_length=1)
+
+    def check_spaces(self, observation_space: Any, action_space: Any) -> tuple[tuple[Any, ...], str] | None:
+        """The first index that the observation does not have (``keep[i]``), or None."""
+        return mask_problem(observation_space, self.keep)
+
+
+def mask_problem(space: Any, keep: list[int]) -> tuple[tuple[Any, ...], str] | None:
+    """What makes ``keep`` unusable on ``space``: ``(sub-path, message)``, or None."""
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+        return ("keep",), f"mask_observation needs a flat Box observation space, not {space}"
+    n = space.shape[0]
+    for i, index in enumerate(keep):
+        if not -n <= index < n:
+            return ("keep", i), (f"index {index} is out of range: the observation has {n} entries, "
+                                 f"so keep takes 0..{n - 1} (or -{n}..-1 from the end)")
+    return None
 
 
 def frame_stack(venv: VecEnv, p: FrameStackParams, ctx: WrapContext) -> VecEnv:
@@ -83,12 +99,10 @@ class MaskObservation(gym.ObservationWrapper, RecordConstructorArgs):
         RecordConstructorArgs.__init__(self, keep=list(keep))
         gym.ObservationWrapper.__init__(self, env)
         space = env.observation_space
-        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-            raise ValueError("mask_observation needs a flat Box observation space")
-        bad = [i for i in keep if not -space.shape[0] <= i < space.shape[0]]
-        if bad:
-            raise ValueError(f"mask_observation: indices {bad} out of range for "
-                             f"{space.shape[0]} observation entries")
+        problem = mask_problem(space, list(keep))
+        if problem:
+            raise ValueError(f"mask_observation: {problem[1]}")
+        assert isinstance(space, gym.spaces.Box)
         self.keep = list(keep)
         self.observation_space = gym.spaces.Box(space.low[self.keep], space.high[self.keep],
                                                 dtype=space.dtype)

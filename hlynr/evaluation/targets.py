@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlynr.config import ExperimentConfig, load_config
+from hlynr.config import ExperimentConfig
 from hlynr.runs.artifacts import MODEL_FILE, is_complete
 from hlynr.runs.checkpoints import list_checkpoints
-from hlynr.zoo import load_config as load_with_zoo
+from hlynr.zoo import load_config
 
 
 class TargetError(Exception):
@@ -45,10 +45,10 @@ def resolve_targets(
     if not path.exists():
         raise TargetError(f"evaluation target not found: {target}")
     run_dir = _run_dir_of(path if path.is_dir() else path.parent)
-    if config_path:  # a user's config may start from an RL Zoo entry (zoo: key)
-        config = load_with_zoo(config_path, overrides).config
+    if config_path:
+        config = load_config(config_path, overrides).config
     elif run_dir is not None:
-        config = load_config(run_dir / "config.yaml", overrides)
+        config = load_config(run_dir / "config.yaml", overrides).config
     else:
         raise TargetError(f"{target} is not inside a run folder: pass --config to say which "
                           "env and algorithm it belongs to")

@@ -20,6 +20,7 @@ from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, Pet
 from hlynr.registries.protocols import (
     ChecksChain,
     ChecksConfig,
+    ChecksSpaces,
     CriticStateSource,
     EvalResult,
     EvaluationListener,
@@ -35,7 +36,7 @@ __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
     "FEATURES_EXTRACTORS", "OPTIMIZERS", "PETTINGZOO_ENVS", "REPLAY_BUFFERS", "WRAPPERS",
     "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "ChecksChain", "ChecksConfig",
-    "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
+    "ChecksSpaces", "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
     "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
 ]

@@ -118,3 +118,15 @@ class ChecksConfig:
     def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
         """``(sub-path, message)`` when these parameters do not fit ``config``, else None."""
         raise NotImplementedError  # pragma: no cover  (every subclass defines it)
+
+
+class ChecksSpaces:
+    """An env-level wrapper parameter model that checks itself against the spaces it wraps.
+
+    The config's checks build one probe env and call this before wrapping it, so a parameter
+    that does not fit the env (an index past the end of the observation) fails at load time.
+    """
+
+    def check_spaces(self, observation_space: Any, action_space: Any) -> tuple[tuple[Any, ...], str] | None:
+        """``(sub-path, message)`` when these parameters do not fit the spaces, else None."""
+        raise NotImplementedError  # pragma: no cover  (every subclass defines it)

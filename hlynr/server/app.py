@@ -139,8 +139,9 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
 
     @app.post("/api/start", status_code=201)
     def start(body: StartRequest) -> dict[str, Any]:
-        from hlynr.config import ConfigError, load_config
+        from hlynr.config import ConfigError
         from hlynr.training.runner import new_run_dir
+        from hlynr.zoo import load_config
 
         try:
             path = resolve_inside(configs_dir, body.config, max_parts=16)
@@ -149,7 +150,7 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
             raise HTTPException(404, f"no config {body.config!r} under the configs folder")
         try:
-            config = load_config(path, body.overrides)
+            config = load_config(path, body.overrides).config
         except ConfigError as exc:
             raise HTTPException(400, _config_error(exc)) from None
         if config.tune is not None:

@@ -39,7 +39,7 @@ from hlynr.callbacks.attention import AttentionSharpness, has_attention
 from hlynr.callbacks.collapse import CollapseGuard
 from hlynr.callbacks.evaluation import EvaluationCallback
 from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
-from hlynr.config import ExperimentConfig, dump_config, load_config
+from hlynr.config import ExperimentConfig, dump_config
 from hlynr.envs.factory import build_vec_env, remove_tap
 from hlynr.imitation.frozen_stats import freeze_normalization
 from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
@@ -66,6 +66,7 @@ from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
 from hlynr.training.errors import RunError
 from hlynr.training.resume import newest_resumable
+from hlynr.zoo import load_config
 
 
 @dataclass
@@ -375,7 +376,7 @@ def resume_run(
 
 def _resume_locked(run_dir: Path, total_timesteps: int | None, hooks: RunHooks | None) -> RunResult:
     overrides = [f"total_timesteps={total_timesteps}"] if total_timesteps is not None else []
-    config = load_config(run_dir / "config.yaml", overrides)
+    config = load_config(run_dir / "config.yaml", overrides).config
     checkpoints = list_checkpoints(run_dir)
     if not checkpoints:
         raise RunError(f"{run_dir} has no complete checkpoint to resume from")

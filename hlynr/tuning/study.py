@@ -31,13 +31,7 @@ from hlynr.tuning.report import (
     trial_values,
     write_summary,
 )
-from hlynr.tuning.space import (
-    Lines,
-    base_config,
-    check_search_space,
-    choice_labels,
-    encode_params,
-)
+from hlynr.tuning.space import base_config, choice_labels, encode_params
 from hlynr.tuning.storage import (
     OPEN_ATTEMPTS,
     StorageSpec,
@@ -200,19 +194,21 @@ def study_dir(config: ExperimentConfig, runs_dir: Path | None, study_name: str) 
 
 
 def run_study(
-    config: ExperimentConfig, *, runs_dir: Path | None = None, source: str = "<config>",
-    lines: Lines | None = None,
+    config: ExperimentConfig, *, runs_dir: Path | None = None,
     on_start: Callable[[StudyOutcome], None] | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> StudyOutcome:
-    """Validate the search space, run this process's trials, export and summarise the study.
+    """Run this process's trials, export and summarise the study.
 
-    Raises :class:`ConfigError` for an invalid search space (before any trial) or storage.
-    A trial that fails is recorded with its reason and the study goes on.
+    ``config`` comes from :func:`hlynr.zoo.load_config` or :func:`hlynr.config.validate_config`,
+    which checked its search space. Raises :class:`ConfigError` for a config without a ``tune``
+    section or an unusable storage. A trial that fails is recorded with its reason and the
+    study goes on.
     """
     tune = config.tune
-    check_search_space(config, source, lines)
-    assert tune is not None
+    if tune is None:
+        raise ConfigError(f"config '{config.name}' has no 'tune:' section: add one with the "
+                          "search space (see docs/tuning.md)")
     base = base_config(config)
     name = tune.study or config.name
     folder = study_dir(config, runs_dir, name)

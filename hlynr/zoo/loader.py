@@ -1,6 +1,12 @@
-"""Configs from RL Zoo files: ``train.py --zoo FILE --env ID`` and the ``zoo:`` config key.
+"""Loading configs: :func:`load_config` is the one entry point for config files.
 
-A hlynr config may start from a Zoo entry and override any of its values::
+Every command (``train.py``, ``evaluate.py``, ``hlynr tune``, ``--resume``), the dashboard's
+Start, evaluation targets and tests load a config file with :func:`load_config`; ``train.py
+--zoo FILE --env ID`` loads a Zoo file as it is with :func:`load_zoo`. Both end in
+:func:`hlynr.config.validate_config`, so a config is accepted or refused the same way everywhere.
+
+It lives here, one layer above :mod:`hlynr.config`, because a hlynr config may start from a Zoo
+entry and override any of its values::
 
     zoo: {file: hyperparams/ppo.yml, env: CartPole-v1}   # file: relative to this config
     total_timesteps: 20000
@@ -23,11 +29,10 @@ from hlynr.config import ExperimentConfig, validate_config
 from hlynr.config.base import StrictModel
 from hlynr.config.loader import (
     Origin,
-    apply_override,
+    apply_overrides,
     deep_merge,
     format_validation_error,
     load_raw,
-    parse_override,
 )
 from hlynr.zoo.translate import ZooError, read_entry, translate
 
@@ -62,15 +67,30 @@ def load_zoo(
 ) -> Loaded:
     """The validated config of a Zoo entry, with ``--set`` overrides applied."""
     data, origins, source, notes = zoo_data(file, env_id, algo)
-    for text in overrides:
-        path, value = parse_override(text)
-        apply_override(data, path, value)
-        origins[tuple(path)] = ("--set", None)
+    apply_overrides(data, origins, overrides)
     return Loaded(validate_config(data, source, origins), notes)
 
 
+def _replaced(path: tuple[Any, ...], own: dict[str, Any]) -> bool:
+    """Whether the config's ``own`` data replaces the Zoo value at ``path`` (a list or value
+    written over it, or over one of its parents), so that the Zoo's line no longer applies."""
+    node: Any = own
+    for part in path[:-1]:
+        if not isinstance(node, dict):
+            return True
+        if part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, dict)
+
+
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Loaded:
-    """:func:`hlynr.config.load_config`, also reading a ``zoo:`` key."""
+    """Load a YAML config file: ``extends`` merged, a ``zoo:`` key's entry translated under it,
+    ``--set`` ``overrides`` applied, then validated (every section, then every check across
+    sections). Raises :class:`~hlynr.config.ConfigError` naming the file, line and key.
+
+    Returns the config and the notes of the Zoo translation (empty without a ``zoo:`` key).
+    """
     data, origins = load_raw(path, overrides)
     source, notes = str(path), []
     if "zoo" in data:
@@ -83,7 +103,8 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Loaded:
         if not file.is_absolute():
             file = Path(path).resolve().parent / file
         base, base_origins, label, notes = zoo_data(file, ref.env, ref.algo)
+        kept = {k: v for k, v in base_origins.items() if not _replaced(k, data)}
         data = deep_merge(base, data)
-        origins = {**base_origins, **origins}
+        origins = {**kept, **origins}
         source = f"{path} (from {label})"
     return Loaded(validate_config(data, source, origins), notes)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch as th
 from hlynr_testing import run_fresh
-from pydantic import ValidationError
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecFrameStack, VecNormalize
 
@@ -138,15 +137,15 @@ def _config(**env: object) -> dict:
 
 
 def test_config_routes_to_the_privileged_critic() -> None:
-    from hlynr.config.schema import ExperimentConfig
+    from hlynr.config import ConfigError, validate_config
 
-    cfg = ExperimentConfig.model_validate(_config(vectoriser="batched"))
+    cfg = validate_config(_config(vectoriser="batched"))
     assert cfg.algo.entry.centralised_critic
-    with pytest.raises(ValidationError, match="with vectoriser 'dummy' publishes no global state; "
-                                              "use vectoriser: batched"):
-        ExperimentConfig.model_validate(_config(vectoriser="dummy"))
-    with pytest.raises(ValidationError, match="single-agent Gymnasium env and publishes no global state"):
-        ExperimentConfig.model_validate({**_config(), "env": {"id": "Pendulum-v1", "n_envs": 2}})
+    with pytest.raises(ConfigError, match="with vectoriser 'dummy' publishes no global state; "
+                                          "use vectoriser: batched"):
+        validate_config(_config(vectoriser="dummy"))
+    with pytest.raises(ConfigError, match="single-agent Gymnasium env and publishes no global state"):
+        validate_config({**_config(), "env": {"id": "Pendulum-v1", "n_envs": 2}})
 
 
 def test_cli_rejects_a_privileged_critic_without_critic_state_in_one_line() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from hlynr.runs.progress_log import ProgressLog
 from hlynr.server import create_app
 from hlynr.server.runs import LogTail
 from hlynr.server.series import downsample
-from tests.server.conftest import TINY, hlynr, wait_for
+from tests.server.conftest import REPO, TINY, hlynr, wait_for
 
 TOKEN = "s3cret-token-for-tests"
 JSON = {"content-type": "application/json"}
@@ -176,6 +177,30 @@ def test_a_bad_override_is_a_400_with_the_clis_own_message(tmp_path: Path, confi
     assert c.app.state.launcher.launches == []
     r = c.post("/api/start", json={"config": "tiny.yaml", "overrides": ["gamma=1.5"]})
     assert r.status_code == 400 and "gamma" in r.json()["error"]
+
+
+def test_a_config_that_starts_from_a_zoo_entry_is_started(
+        tmp_path: Path, configs_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``zoo:`` key (docs/zoo.md) is read by the dashboard's Start as by ``train.py``."""
+    (configs_dir / "hyperparams").mkdir()
+    (configs_dir / "hyperparams" / "ppo.yml").write_text(
+        (REPO / "benchmarks" / "zoo_hyperparams" / "ppo.yml").read_text())
+    (configs_dir / "zoo.yaml").write_text("zoo: {file: hyperparams/ppo.yml, env: CartPole-v1}\n"
+                                          "name: from_zoo\ntotal_timesteps: 2000\n")
+    c = client(tmp_path / "runs", configs_dir)
+    started = []
+
+    def start(run_id: str, run_dir: Path, config: Path, overrides: list[str]) -> SimpleNamespace:
+        started.append((run_id, config.name, overrides))
+        return SimpleNamespace(process=SimpleNamespace(pid=4242))
+
+    monkeypatch.setattr(c.app.state.launcher, "start", start)
+    r = c.post("/api/start", json={"config": "zoo.yaml", "overrides": ["seed=2"]})
+    assert r.status_code == 201, r.json()
+    assert r.json()["run"].startswith("from_zoo/") and r.json()["pid"] == 4242
+    assert [(name, o) for _, name, o in started] == [("zoo.yaml", ["seed=2"])]
+    r = c.post("/api/start", json={"config": "zoo.yaml", "overrides": ["algo.hyperparams.n_epoch=3"]})
+    assert r.status_code == 400 and "did you mean 'n_epochs'" in r.json()["error"]
 
 
 def _records_via_ws(c: TestClient, rid: str, since: int, at_least: int) -> dict:

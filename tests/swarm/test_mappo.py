@@ -138,11 +138,9 @@ def test_config_without_global_state_fails_validation_with_one_line(override: st
 
 
 def test_gym_env_with_mappo_fails_validation() -> None:
-    from pydantic import ValidationError
+    from hlynr.config import ConfigError, validate_config
 
-    from hlynr.config.schema import ExperimentConfig
-
-    with pytest.raises(ValidationError, match="single-agent Gymnasium env and publishes no global state"):
-        ExperimentConfig.model_validate({
+    with pytest.raises(ConfigError, match="single-agent Gymnasium env and publishes no global state"):
+        validate_config({
             "name": "x", "total_timesteps": 100, "env": {"id": "CartPole-v1"},
             "algo": {"name": "MAPPO"}})

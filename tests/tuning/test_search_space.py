@@ -8,10 +8,11 @@ import optuna
 import pytest
 
 from hlynr.cli.study import run_study_from_config
-from hlynr.config import ConfigError, load_config, validate_config
+from hlynr.config import ConfigError, validate_config
 from hlynr.config.tuning import ObjectiveConfig
 from hlynr.tuning.objective import aggregate
 from hlynr.tuning.space import base_config, check_search_space, sample, trial_config_data
+from hlynr.zoo import load_config
 
 from .conftest import make_config
 
@@ -22,7 +23,7 @@ ARCH_KEY = "algo.policy_kwargs.net_arch"
 def _fails_before_any_trial(path: Path, runs: Path) -> str:
     """Run the study from ``path``; it must raise ConfigError and leave no trace."""
     with pytest.raises(ConfigError) as info:
-        config = load_config(path)
+        config = load_config(path).config
         run_study_from_config(config, path, runs_dir=runs, quiet=True)
     assert not runs.exists() or not any(runs.rglob("tune.db")), "storage created"
     assert not runs.exists() or not any(runs.rglob("trial-*")), "a trial ran"
@@ -40,6 +41,22 @@ def test_unknown_key_path_is_named_with_suggestion_and_line(write_config, tmp_pa
     line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "n_epoch:" in t)
     assert f"{path}:{line}" in msg
     assert LR not in msg  # the valid parameter is not blamed
+
+
+@pytest.mark.parametrize("args", [[], ["--check"], ["--optimize"]])
+def test_train_refuses_a_bad_search_space_whatever_the_command(
+        write_config, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    """Without --optimize the tune: section is not run, but it is validated before anything runs."""
+    from hlynr.cli.common import run_main
+    from hlynr.cli.train import main as train_main
+
+    path = write_config(make_config({"params": {
+        "algo.hyperparams.n_epoch": {"type": "int", "low": 1, "high": 4}}}))
+    runs = tmp_path / "runs"
+    assert run_main(train_main, ["--config", str(path), "--runs-dir", str(runs), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid search space") and "unknown key 'n_epoch'" in err
+    assert not runs.exists(), "nothing ran"
 
 
 def test_value_out_of_schema_range_is_rejected(write_config, tmp_path: Path) -> None:
@@ -92,15 +109,12 @@ def test_objective_direction_is_validated(objective, expected) -> None:
 
 def test_no_evaluation_callback_or_too_few_evaluations() -> None:
     params = {LR: {"type": "float", "low": 1e-4, "high": 1e-2}}
-    config = validate_config(make_config({"params": params}, callbacks=[]))
     with pytest.raises(ConfigError, match="add an 'evaluation' callback"):
-        check_search_space(config)
-    config = validate_config(make_config({"timesteps": 200, "params": params}))
+        validate_config(make_config({"params": params}, callbacks=[]))
     with pytest.raises(ConfigError, match="no evaluation would run"):
-        check_search_space(config)
-    config = validate_config(make_config({"objective": {"k": 9}, "params": params}))
+        validate_config(make_config({"timesteps": 200, "params": params}))
     with pytest.raises(ConfigError, match="k = 9 but a trial evaluates only 4"):
-        check_search_space(config)
+        validate_config(make_config({"objective": {"k": 9}, "params": params}))
 
 
 def test_grid_sampler_needs_finite_values() -> None:
@@ -114,11 +128,10 @@ def test_grid_sampler_needs_finite_values() -> None:
 
 
 def test_condition_that_never_holds_is_rejected() -> None:
-    config = validate_config(make_config({"params": {
-        "algo.policy_kwargs.lstm_hidden_size": {
-            "type": "int", "low": 8, "high": 32, "when": {"algo.name": "RecurrentPPO"}}}}))
     with pytest.raises(ConfigError, match="is 'PPO' in the config and is not tuned"):
-        check_search_space(config)
+        validate_config(make_config({"params": {
+            "algo.policy_kwargs.lstm_hidden_size": {
+                "type": "int", "low": 8, "high": 32, "when": {"algo.name": "RecurrentPPO"}}}}))
 
 
 def test_condition_must_reference_an_earlier_parameter() -> None:
@@ -162,9 +175,8 @@ def test_conditional_lstm_size_is_sampled_only_for_recurrent_policies() -> None:
 
 
 def test_misspelt_conditional_key_is_caught_under_its_condition() -> None:
-    config = validate_config(_recurrent_space("algo.policy_kwargs.lstm_hiden_size"))
     with pytest.raises(ConfigError) as info:
-        check_search_space(config)
+        validate_config(_recurrent_space("algo.policy_kwargs.lstm_hiden_size"))
     msg = str(info.value)
     assert f"algo.name = '{RPPO}'" in msg and "did you mean 'lstm_hidden_size'" in msg
 

@@ -12,8 +12,9 @@ import yaml
 from optuna.trial import TrialState
 
 from hlynr.cli.study import run_study_from_config
-from hlynr.config import ConfigError, load_config
+from hlynr.config import ConfigError
 from hlynr.training.runner import start_run
+from hlynr.zoo import load_config
 
 from .conftest import make_config, open_existing
 
@@ -33,7 +34,7 @@ def test_study_end_to_end_default_storage_export_and_resume(write_config, tmp_pa
         "objective": {"metric": "mean_reward", "aggregate": "mean_last_k", "k": 2},
         "params": {LR: {"type": "float", "low": 1e-4, "high": 3e-2, "log": True},
                    ARCH: {"type": "categorical", "choices": [[16], [32, 32]]}}}))
-    config = load_config(path)
+    config = load_config(path).config
     assert run_study_from_config(config, path, runs_dir=runs, quiet=True) == 0
 
     db = runs / "cp_tune" / "tune.db"
@@ -66,7 +67,7 @@ def test_study_end_to_end_default_storage_export_and_resume(write_config, tmp_pa
     best_yaml = study_dir / "best.yaml"
     exported = yaml.safe_load(best_yaml.read_text())
     assert "tune" not in exported
-    best_config = load_config(best_yaml)
+    best_config = load_config(best_yaml).config
     assert best_config.tune is None and best_config.total_timesteps == 1024
     assert best_config.algo.hyperparams["learning_rate"] == best.user_attrs["values"][LR]
     result = start_run(best_config, runs_dir=tmp_path / "replay")
@@ -75,13 +76,13 @@ def test_study_end_to_end_default_storage_export_and_resume(write_config, tmp_pa
     assert replay == _eval_rewards(study_dir / f"trial-{best.number:04d}" / "seed-0")
 
     # Resume by name: the same command adds trials to the same study.
-    config = load_config(path, ["tune.n_trials=1"])
+    config = load_config(path, ["tune.n_trials=1"]).config
     assert run_study_from_config(config, path, runs_dir=runs, quiet=True) == 0
     assert [t.number for t in open_existing(f"sqlite:///{db}", "cp_tune").get_trials()] == [
         0, 1, 2, 3]
 
     # A changed experiment cannot join the study (results would mix).
-    config = load_config(path, ["tune.n_trials=1", "algo.hyperparams.n_epochs=3"])
+    config = load_config(path, ["tune.n_trials=1", "algo.hyperparams.n_epochs=3"]).config
     with pytest.raises(ConfigError,
                        match=r"(?s)different experiment.*n_epochs: study has 2, this config 3"):
         run_study_from_config(config, path, runs_dir=runs, quiet=True)
@@ -98,7 +99,7 @@ def test_pruning_stops_a_clearly_worse_trial(write_config, tmp_path: Path) -> No
         "objective": {"metric": "mean_reward", "aggregate": "last"},
         "params": {key: {"type": "categorical", "choices": [False, True]}},
         "enqueue": [{key: False}, {key: False}, {key: True}]}))
-    assert run_study_from_config(load_config(path), path, runs_dir=runs, quiet=True) == 0
+    assert run_study_from_config(load_config(path).config, path, runs_dir=runs, quiet=True) == 0
     study = open_existing(f"sqlite:///{runs / 'cp_tune' / 'tune.db'}", "cp_tune")
     states = [t.state for t in study.get_trials()]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
@@ -131,7 +132,7 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(
         "enqueue": [{ent: 0.0, batch: 32},      # the model cannot be built
                     {ent: 1.0e300, batch: 64},  # the loss overflows: NaN parameters
                     {ent: 0.0, batch: 64}]}))   # fine
-    assert run_study_from_config(load_config(path), path, runs_dir=runs, quiet=True) == 0
+    assert run_study_from_config(load_config(path).config, path, runs_dir=runs, quiet=True) == 0
     study = open_existing(f"sqlite:///{runs / 'cp_tune' / 'tune.db'}", "cp_tune")
     t0, t1, t2 = study.get_trials()
     assert (t0.state, t1.state, t2.state) == (TrialState.FAIL, TrialState.FAIL,
@@ -152,7 +153,7 @@ def test_journal_storage_parallel_jobs_and_seeds(write_config, tmp_path: Path) -
         "objective": {"metric": "mean_reward", "aggregate": "last"},
         "params": {ARCH: {"type": "categorical", "choices": [[16], [8, 8]]}}},
         total_timesteps=256))
-    assert run_study_from_config(load_config(path), path, runs_dir=tmp_path / "runs",
+    assert run_study_from_config(load_config(path).config, path, runs_dir=tmp_path / "runs",
                                  quiet=True) == 0
     assert journal.is_file() and not (tmp_path / "runs" / "cp_tune" / "tune.db").exists()
     from hlynr.tuning.storage import resolve_storage

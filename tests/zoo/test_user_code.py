@@ -148,9 +148,9 @@ def test_plugin_entry_points_register_named_components(tmp_path: Path) -> None:
     assert "imports user code: zoo_usercode:ScaleReward, negate (plugin hlynr-fake-plugin: " \
            "hlynr_fake_plugin:Negate)" in text
     code = ("import hlynr, numpy as np\n"
-            "from hlynr.config import load_config\n"
+            "from hlynr.zoo import load_config\n"
             "from hlynr.envs.factory import build_vec_env\n"
-            f"venv = build_vec_env(load_config({str(config)!r}))\n"
+            f"venv = build_vec_env(load_config({str(config)!r}).config)\n"
             "venv.reset(); print(venv.step(np.zeros(1, dtype=int))[1][0])\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=300)

@@ -220,6 +220,17 @@ def test_cli_zoo_check_and_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_config_with_a_zoo_key_passes_check_like_any_config(tmp_path: Path) -> None:
+    (tmp_path / "hyperparams").mkdir()
+    (tmp_path / "hyperparams" / "ppo.yml").write_text((ZOO / "ppo.yml").read_text())
+    config = tmp_path / "exp.yaml"
+    config.write_text("zoo: {file: hyperparams/ppo.yml, env: CartPole-v1}\nname: mine\n"
+                      "total_timesteps: 2000\n")
+    out = _train("--config", str(config), "--set", "algo.hyperparams.n_epochs=3", "--check")
+    assert out.returncode == 0, out.stderr
+    assert "config OK (PPO on CartPole-v1, 2,000 timesteps)" in out.stdout
+
+
 def test_cli_zoo_run_writes_the_translated_config(tmp_path: Path) -> None:
     out = _train("--zoo", str(ZOO / "ppo.yml"), "--env", "CartPole-v1", "-q",
                  "--set", "total_timesteps=512", "--runs-dir", str(tmp_path))
