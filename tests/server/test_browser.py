@@ -97,6 +97,7 @@ def _alert(driver):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three training runs and up to 10 bounded waits (90-180 s each)
 def test_page_charts_saves_stops_starts_and_compares_runs(
         tmp_path: Path, configs_dir: Path, browser, server: str, trainer) -> None:
     from selenium.webdriver.common.by import By
