@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 torch.set_num_threads(1)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def missing_system_dependency(what: str, how: str) -> NoReturn:
+    """A test needs something outside the Python environment (a server, a system package) that is
+    not there: ``what`` (e.g. "Chromium is not installed"), ``how`` to provide it. Outside CI the
+    test skips with that one-line reason; under CI (``CI`` set, as ``.ci/run`` does) it fails,
+    since CI installs everything and a skip there would hide a broken setup."""
+    __tracebackhide__ = True  # reported at the caller's line
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {what}: {how}")
+    pytest.skip(f"{what}; to include this test: {how}")
 
 
 class CoinEnv(gym.Env):

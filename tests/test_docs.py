@@ -40,8 +40,12 @@ def scanned_files() -> list[Path]:
 
 
 def doc_pages() -> list[Path]:
-    """README.md, CONTRIBUTING.md and docs/*.md."""
-    return [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
+    """README.md, CONTRIBUTING.md and every page under docs/ (docs/results/*.md too)."""
+    return [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(REPO))
 
 
 def history_mentions(text: str) -> list[str]:
@@ -119,19 +123,37 @@ def test_readme_is_short() -> None:
     assert size < README_LIMIT, f"README.md is {size} bytes; keep it under {README_LIMIT}"
 
 
-@pytest.mark.parametrize("page", doc_pages(), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", doc_pages(), ids=page_id)
 def test_relative_links_resolve(page: Path) -> None:
     assert page.exists(), f"{page.relative_to(REPO)} is missing"
     broken = broken_links(page)
     assert broken == [], f"broken links in {page.name}:\n" + "\n".join(broken)
 
 
-@pytest.mark.parametrize("page", doc_pages(), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", doc_pages(), ids=page_id)
 def test_named_configs_and_benchmarks_exist(page: Path) -> None:
     """Every ``configs/...yaml`` and ``benchmarks/...py`` a page names is a real file."""
     text = page.read_text(encoding="utf-8")
     missing = sorted({p for p in REPO_PATH.findall(text) if not (REPO / p).is_file()})
     assert missing == [], f"{page.name} names files that do not exist: {missing}"
+
+
+def test_results_index_links_every_section_of_every_results_page() -> None:
+    """docs/results.md is the index of docs/results/: one click from it to any section's table."""
+    index = REPO / "docs" / "results.md"
+    linked = {(index.parent / target).resolve().relative_to(REPO).as_posix()
+              for target in LINK.findall(prose(index.read_text(encoding="utf-8")))}
+    pages = sorted((REPO / "docs" / "results").glob("*.md"))
+    assert pages, "docs/results/ has no pages"
+    missing = []
+    for page in pages:
+        name = page.relative_to(REPO).as_posix()
+        text = page.read_text(encoding="utf-8")
+        title = slug(HEADING.findall(FENCE.sub("", text))[0])
+        missing += [f"{name}#{a}" for a in sorted(anchors(text) - {title}) if f"{name}#{a}" not in linked]
+        if name not in linked and f"{name}#{title}" not in linked:
+            missing.append(name)
+    assert missing == [], "docs/results.md does not link:\n" + "\n".join(missing)
 
 
 def test_config_reference_example_validates() -> None:

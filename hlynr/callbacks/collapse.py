@@ -1,9 +1,9 @@
 """Collapse guard: react when the evaluation metric falls far below its peak and stays there.
 
-Seed 003's RecurrentPPO run peaked at 22 % success and collapsed to 0 %. This guard watches
-the evaluation metric; when it stays below ``fraction`` x peak for ``patience`` evaluations it
-either stops training or restores the weights (and optimizer state) of the peak and scales the
-learning rate by ``lr_scale``.
+On-policy training can collapse: the evaluation success climbs to a peak, then falls to near
+zero and does not recover. This guard watches the evaluation metric; when it stays below
+``fraction`` x peak for ``patience`` evaluations it either stops training or restores the
+weights (and optimizer state) of the peak and scales the learning rate by ``lr_scale``.
 """
 
 from __future__ import annotations

@@ -6,13 +6,43 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-err_console = Console(stderr=True, highlight=False)
+PIPE_WIDTH = 1000
+"""Columns of output that is not a terminal (a log file, a pipe): no line of hlynr's is this long."""
+
+
+class FullWidthConsole(Console):
+    """A rich ``Console`` that neither wraps nor cuts lines written to a file or a pipe.
+
+    Off a terminal, rich lays text out for 80 columns (or ``COLUMNS``), so a long line in a log
+    breaks mid-field and the progress line drops its figures. This console is then
+    :data:`PIPE_WIDTH` columns wide (decided at each print, so a later redirect of ``sys.stdout``
+    counts); on a terminal it follows the terminal's width as usual.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is not None or self.is_terminal:
+            return size
+        return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+def make_console(stderr: bool = False) -> Console:
+    """The console every command prints through (stdout, or stderr), without syntax highlighting."""
+    return FullWidthConsole(stderr=stderr, highlight=False)
+
+
+err_console = make_console(stderr=True)
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:

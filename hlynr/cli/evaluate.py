@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from hlynr.cli.common import CliError, entry, err_console
+from hlynr.cli.common import CliError, entry, err_console, make_console
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def build_parser() -> argparse.ArgumentParser:

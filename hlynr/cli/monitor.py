@@ -15,12 +15,11 @@ import json
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from hlynr.cli.common import CliError, entry
+from hlynr.cli.common import CliError, entry, make_console
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def build_parser() -> argparse.ArgumentParser:

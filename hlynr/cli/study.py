@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from hlynr.cli.common import EXIT_INTERRUPTED
+from hlynr.cli.common import EXIT_INTERRUPTED, make_console
 from hlynr.config import ConfigError, ExperimentConfig
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def check_only(config: ExperimentConfig, path: str | Path | None) -> int:

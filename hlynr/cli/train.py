@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,10 +22,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry
+from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry, make_console
 from hlynr.registries import EvalResult, EvaluationListener, RunStatus
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def build_parser() -> argparse.ArgumentParser:

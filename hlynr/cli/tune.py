@@ -1,6 +1,6 @@
 """``hlynr tune``: run a config's ``tune:`` study (the same as ``train.py --config F --optimize``).
 
-    hlynr tune --config configs/tuning/pendulum_ppo_lr.yaml
+    hlynr tune --config configs/tuning/pendulum_ppo_tune.yaml
     hlynr tune -c FILE --storage postgresql://user:pass@db-host/optuna   # one study, many machines
     hlynr tune -c FILE --n-trials 0                                        # report + export only
     hlynr tune -c FILE --check                                             # validate only

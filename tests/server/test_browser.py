@@ -1,4 +1,8 @@
-"""The page in a real headless browser (Debian's Chromium + chromedriver, driven by Selenium)."""
+"""The page in a real headless browser (Debian's Chromium + chromedriver, driven by Selenium).
+
+Chromium is a system package (``apt-get install chromium chromium-driver``; ``.ci/run`` installs
+it). Without it the test skips, except under CI (``CI`` set), where it fails.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hlynr_testing import missing_system_dependency
 
 from hlynr.runs.lock import holder
 from hlynr.runs.progress_log import read_progress
@@ -60,8 +65,9 @@ def browser() -> Iterator[webdriver.Chrome]:  # noqa: F821
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), \
-        "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        missing_system_dependency(f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER})",
+                                  "apt-get install chromium chromium-driver")
     options = Options()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -91,8 +97,9 @@ def _alert(driver):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three training runs and up to 10 bounded waits (90-180 s each)
 def test_page_charts_saves_stops_starts_and_compares_runs(
-        tmp_path: Path, configs_dir: Path, server: str, browser, trainer) -> None:
+        tmp_path: Path, configs_dir: Path, browser, server: str, trainer) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 

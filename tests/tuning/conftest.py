@@ -59,6 +59,6 @@ def open_existing(storage_url: str, study: str) -> optuna.Study:
 
 def run_tune_process(args: list[str], cwd: Path) -> subprocess.Popen:
     """Start ``python -m hlynr.cli.tune ARGS`` (one torch thread) without waiting."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "COLUMNS": "200"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "hlynr.cli.tune", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

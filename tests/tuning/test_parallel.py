@@ -2,7 +2,7 @@
 
 The PostgreSQL variant needs a server: ``source .ci/postgres.sh`` exports
 ``HLYNR_TEST_POSTGRES_URL``. Without it the test skips, except under CI (``CI`` set), where a
-missing server is a failure.
+missing server is a failure (``hlynr_testing.missing_system_dependency``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from hlynr_testing import missing_system_dependency
 from optuna.trial import TrialState
 
 from .conftest import make_config, open_existing, run_tune_process
@@ -77,10 +78,8 @@ def test_two_processes_share_the_default_storage(write_config, tmp_path: Path) -
 def _postgres_url() -> str:
     url = os.environ.get("HLYNR_TEST_POSTGRES_URL")
     if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but HLYNR_TEST_POSTGRES_URL is not: .ci/run must "
-                        "`source .ci/postgres.sh` (installs and starts PostgreSQL)")
-        pytest.skip("HLYNR_TEST_POSTGRES_URL not set (source .ci/postgres.sh to run it)")
+        missing_system_dependency("HLYNR_TEST_POSTGRES_URL is not set",
+                                  "source .ci/postgres.sh (installs and starts PostgreSQL, sets it)")
     return url
 
 

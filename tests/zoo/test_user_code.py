@@ -139,7 +139,7 @@ def test_plugin_entry_points_register_named_components(tmp_path: Path) -> None:
         "wrappers: [{negate: {factor: -2.0}}, {'zoo_usercode:ScaleReward': {scale: 1.0}}]\n"
         f"callbacks: [{{counting: {{path: {tmp_path / 'n.json'}}}}}]\n"
         "algo: {name: PPO, hyperparams: {n_steps: 64, batch_size: 64}}\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "300",
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE), str(site)])}
     out = subprocess.run([sys.executable, str(REPO / "train.py"), "-c", str(config), "--check"],
                          capture_output=True, text=True, env=env, timeout=300)

@@ -202,7 +202,7 @@ algo:
 
 def _train(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests' / 'zoo'}",
-           "OMP_NUM_THREADS": "1", "COLUMNS": "300"}
+           "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, str(REPO / "train.py"), *args], capture_output=True,
                           text=True, env=env, timeout=300, cwd=REPO)
 
