@@ -11,10 +11,13 @@ from __future__ import annotations
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.algos.attention import attention_extractors
+from hlynr.registries import CallbackPhase, Phased
 
 
-class AttentionSharpness(BaseCallback):
+class AttentionSharpness(BaseCallback, Phased):
     """Records the actor's attention sharpness once per rollout (TensorBoard, progress.jsonl)."""
+
+    phase = CallbackPhase.MEASURE  # before the progress record, which includes it
 
     def _on_step(self) -> bool:
         return True

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, MetricError, Resumable
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import EvalResult, EvaluationListener, MetricError, Resumable, RunContext
 from hlynr.runs.artifacts import is_complete, read_meta, save_model_dir
 
 
@@ -24,7 +25,7 @@ class BestModelSaver(EvaluationListener, Resumable):
 
     state_key = "best_model"
 
-    def __init__(self, params: BestModelParams, ctx: Any) -> None:
+    def __init__(self, params: BestModelParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.best: tuple[float, float] | None = None
         self.best_timesteps: int | None = None

@@ -18,7 +18,15 @@ from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, Resumable, Stopper
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import (
+    EvalResult,
+    EvaluationListener,
+    PreparesModel,
+    Resumable,
+    RunContext,
+    Stopper,
+)
 
 
 class CollapseGuardParams(StrictModel):
@@ -50,12 +58,12 @@ def unscaled(schedule: Any) -> Any:
     return schedule
 
 
-class CollapseGuard(EvaluationListener, Resumable, Stopper):
+class CollapseGuard(EvaluationListener, Resumable, Stopper, PreparesModel):
     """Listens to evaluations; stops or restores the peak weights on a sustained collapse."""
 
     state_key = "collapse_guard"
 
-    def __init__(self, params: CollapseGuardParams, ctx: Any) -> None:
+    def __init__(self, params: CollapseGuardParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.peak: float | None = None
         self.peak_timesteps: int | None = None
@@ -72,6 +80,10 @@ class CollapseGuard(EvaluationListener, Resumable, Stopper):
         self.peak, self.peak_timesteps = state["peak"], state["peak_timesteps"]
         self.below, self.restores = int(state["below"]), int(state["restores"])
         self.lr_scale = float(state["lr_scale"])
+
+    def prepare_model(self, model: BaseAlgorithm) -> None:
+        """Install the learning-rate scale of the restores so far (a resumed run keeps it)."""
+        self.apply_lr_scale(model)
 
     def apply_lr_scale(self, model: BaseAlgorithm) -> None:
         """Install the cumulative learning-rate scale on ``model`` (idempotent)."""

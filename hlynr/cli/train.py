@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,9 +22,13 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
-from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry
+from hlynr.cli.common import CliError, add_config_arguments, entry, err_console
 from hlynr.registries import EvalResult, EvaluationListener, RunStatus
+
+if TYPE_CHECKING:
+    from hlynr.training.runner import RunResult
 
 console = Console(highlight=False)
 
@@ -186,16 +190,20 @@ def _resume_total(args: argparse.Namespace) -> int | None:
     return total
 
 
-def _report(result) -> int:  # noqa: ANN001 - RunResult
+def _report(result: RunResult) -> int:
+    """Print how the run ended; its exit code (docs/runs.md)."""
     console.print(f"run {result.status}: {result.reason}; {result.timesteps:,} timesteps in "
-                  f"{result.wall_time:.0f} s -> {result.run_dir}")
+                  f"{result.wall_time:.0f} s -> {result.run_dir}", markup=False)
     if result.best:
         console.print(f"best: {result.best.get('metric')} = {result.best.get('value'):.4g} "
-                      f"at {result.best.get('timesteps'):,} timesteps")
+                      f"at {result.best.get('timesteps'):,} timesteps", markup=False)
+    if result.error is not None:  # found mid-run: a missing metric, a pretraining error
+        err_console.print(Text.assemble(("error:", "bold red"), " ", f"{result.run_dir}: {result.reason}"),
+                          soft_wrap=True)
     if result.status is RunStatus.INTERRUPTED:
-        console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}")
-        return EXIT_INTERRUPTED
-    return 1 if result.status is RunStatus.FAILED else 0
+        console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}",
+                      markup=False)
+    return result.exit_code
 
 
 if __name__ == "__main__":
