@@ -8,6 +8,7 @@ callback by itself when the policy has an attention extractor.
 
 from __future__ import annotations
 
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.algos.attention import attention_extractors
@@ -29,6 +30,6 @@ class AttentionSharpness(BaseCallback, Phased):
             self.logger.record("train/attention_sharpness", value)
 
 
-def has_attention(model: object) -> bool:
+def has_attention(model: BaseAlgorithm) -> bool:
     """Whether ``model``'s policy has an attention features extractor."""
     return bool(attention_extractors(model.policy))

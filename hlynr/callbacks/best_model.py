@@ -35,7 +35,8 @@ class BestModelSaver(EvaluationListener, Resumable):
         return {"best": list(self.best) if self.best else None, "timesteps": self.best_timesteps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = tuple(state["best"]) if state.get("best") else None  # type: ignore[assignment]
+        best = state.get("best")
+        self.best = (float(best[0]), float(best[1])) if best else None
         self.best_timesteps = state.get("timesteps")
         self._adopt_saved_best()
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.type_aliases import Schedule
 
 from hlynr.config.base import StrictModel
 from hlynr.config.schema import ExperimentConfig
@@ -44,14 +45,14 @@ class CollapseGuardParams(StrictModel):
 class ScaledSchedule:
     """A learning-rate schedule multiplied by a constant factor (picklable)."""
 
-    def __init__(self, base: Any, scale: float) -> None:
+    def __init__(self, base: Schedule, scale: float) -> None:
         self.base, self.scale = base, scale
 
     def __call__(self, progress_remaining: float) -> float:
         return self.scale * self.base(progress_remaining)
 
 
-def unscaled(schedule: Any) -> Any:
+def unscaled(schedule: Schedule) -> Schedule:
     """The schedule without any :class:`ScaledSchedule` wrappers."""
     while isinstance(schedule, ScaledSchedule):
         schedule = schedule.base

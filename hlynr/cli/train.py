@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -28,6 +28,9 @@ from hlynr.cli.common import CliError, add_config_arguments, entry, err_console
 from hlynr.registries import EvalResult, EvaluationListener, RunStatus
 
 if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from hlynr.config import ExperimentConfig
     from hlynr.training.runner import RunResult
 
 console = Console(highlight=False)
@@ -70,7 +73,8 @@ class _Display(EvaluationListener):
             console=console, transient=False, disable=quiet,
         )
         self.task = self.progress.add_task("train", total=total, sps="-", eval="-")
-        self._t0, self._s0 = time.perf_counter(), None
+        self._t0 = time.perf_counter()
+        self._s0: int | None = None
 
     def on_step(self, timesteps: int) -> None:
         now = time.perf_counter()
@@ -82,7 +86,7 @@ class _Display(EvaluationListener):
         sps = (timesteps - self._s0) / max(now - self._t0, 1e-9)
         self.progress.update(self.task, completed=timesteps, sps=f"{sps:,.0f}")
 
-    def on_evaluation(self, result: EvalResult, model: Any) -> bool:
+    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool:
         m = result.metrics
         if "success_rate" in m:
             self.last_eval = (f"success {m['success_rate']:.1%} "
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     return _report(result)
 
 
-def user_code(config: Any) -> list[str]:
+def user_code(config: ExperimentConfig) -> list[str]:
     """The user code a config imports: ``module:Class`` paths and installed plugin components."""
     from hlynr.builtins import PLUGINS
     from hlynr.config.imports import is_path
