@@ -8,13 +8,17 @@ callback by itself when the policy has an attention extractor.
 
 from __future__ import annotations
 
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.algos.attention import attention_extractors
+from hlynr.registries import CallbackPhase, Phased
 
 
-class AttentionSharpness(BaseCallback):
+class AttentionSharpness(BaseCallback, Phased):
     """Records the actor's attention sharpness once per rollout (TensorBoard, progress.jsonl)."""
+
+    phase = CallbackPhase.MEASURE  # before the progress record, which includes it
 
     def _on_step(self) -> bool:
         return True
@@ -26,6 +30,6 @@ class AttentionSharpness(BaseCallback):
             self.logger.record("train/attention_sharpness", value)
 
 
-def has_attention(model: object) -> bool:
+def has_attention(model: BaseAlgorithm) -> bool:
     """Whether ``model``'s policy has an attention features extractor."""
     return bool(attention_extractors(model.policy))

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, MetricError, Resumable
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import EvalResult, EvaluationListener, MetricError, Resumable, RunContext
 from hlynr.runs.artifacts import is_complete, read_meta, save_model_dir
 
 
@@ -24,7 +25,7 @@ class BestModelSaver(EvaluationListener, Resumable):
 
     state_key = "best_model"
 
-    def __init__(self, params: BestModelParams, ctx: Any) -> None:
+    def __init__(self, params: BestModelParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.best: tuple[float, float] | None = None
         self.best_timesteps: int | None = None
@@ -34,7 +35,8 @@ class BestModelSaver(EvaluationListener, Resumable):
         return {"best": list(self.best) if self.best else None, "timesteps": self.best_timesteps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = tuple(state["best"]) if state.get("best") else None  # type: ignore[assignment]
+        best = state.get("best")
+        self.best = (float(best[0]), float(best[1])) if best else None
         self.best_timesteps = state.get("timesteps")
         self._adopt_saved_best()
 

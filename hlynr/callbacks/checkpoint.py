@@ -8,7 +8,8 @@ from pydantic import Field
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import Resumable
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import CallbackPhase, Phased, Resumable, RunContext
 
 
 class CheckpointParams(StrictModel):
@@ -18,12 +19,13 @@ class CheckpointParams(StrictModel):
     keep_last: int = Field(3, ge=1)
 
 
-class PeriodicCheckpoint(BaseCallback, Resumable):
+class PeriodicCheckpoint(BaseCallback, Resumable, Phased):
     """Saves model, normalisation statistics and callback states every ``every`` timesteps."""
 
     state_key = "checkpoint"
+    phase = CallbackPhase.SAVE
 
-    def __init__(self, params: CheckpointParams, ctx: Any) -> None:
+    def __init__(self, params: CheckpointParams, ctx: RunContext[ExperimentConfig]) -> None:
         super().__init__()
         self.params, self.ctx = params, ctx
         self.next_save = params.every

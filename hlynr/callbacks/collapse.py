@@ -16,9 +16,18 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.type_aliases import Schedule
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, Resumable, Stopper
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import (
+    EvalResult,
+    EvaluationListener,
+    PreparesModel,
+    Resumable,
+    RunContext,
+    Stopper,
+)
 
 
 class CollapseGuardParams(StrictModel):
@@ -36,26 +45,26 @@ class CollapseGuardParams(StrictModel):
 class ScaledSchedule:
     """A learning-rate schedule multiplied by a constant factor (picklable)."""
 
-    def __init__(self, base: Any, scale: float) -> None:
+    def __init__(self, base: Schedule, scale: float) -> None:
         self.base, self.scale = base, scale
 
     def __call__(self, progress_remaining: float) -> float:
         return self.scale * self.base(progress_remaining)
 
 
-def unscaled(schedule: Any) -> Any:
+def unscaled(schedule: Schedule) -> Schedule:
     """The schedule without any :class:`ScaledSchedule` wrappers."""
     while isinstance(schedule, ScaledSchedule):
         schedule = schedule.base
     return schedule
 
 
-class CollapseGuard(EvaluationListener, Resumable, Stopper):
+class CollapseGuard(EvaluationListener, Resumable, Stopper, PreparesModel):
     """Listens to evaluations; stops or restores the peak weights on a sustained collapse."""
 
     state_key = "collapse_guard"
 
-    def __init__(self, params: CollapseGuardParams, ctx: Any) -> None:
+    def __init__(self, params: CollapseGuardParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.peak: float | None = None
         self.peak_timesteps: int | None = None
@@ -72,6 +81,10 @@ class CollapseGuard(EvaluationListener, Resumable, Stopper):
         self.peak, self.peak_timesteps = state["peak"], state["peak_timesteps"]
         self.below, self.restores = int(state["below"]), int(state["restores"])
         self.lr_scale = float(state["lr_scale"])
+
+    def prepare_model(self, model: BaseAlgorithm) -> None:
+        """Install the learning-rate scale of the restores so far (a resumed run keeps it)."""
+        self.apply_lr_scale(model)
 
     def apply_lr_scale(self, model: BaseAlgorithm) -> None:
         """Install the cumulative learning-rate scale on ``model`` (idempotent)."""

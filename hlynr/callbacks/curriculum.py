@@ -22,7 +22,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
 from hlynr.config.checks import stage_params_problem
-from hlynr.registries import ChecksConfig, Resumable
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import CallbackPhase, ChecksConfig, Phased, Resumable, RunContext, StageInfo
 
 
 class CurriculumParams(StrictModel, ChecksConfig):
@@ -68,19 +69,24 @@ class CurriculumParams(StrictModel, ChecksConfig):
         return self.names[index] if self.names else str(index)
 
 
-class Curriculum(BaseCallback, Resumable):
+class Curriculum(BaseCallback, Resumable, Phased):
     """Moves the training envs through the configured stages."""
 
     state_key = "curriculum"
+    phase = CallbackPhase.PREPARE
 
-    def __init__(self, params: CurriculumParams, ctx: Any) -> None:
+    def __init__(self, params: CurriculumParams, ctx: RunContext[ExperimentConfig]) -> None:
         super().__init__()
         self.params, self.ctx = params, ctx
         self.stage = params.stage
         self.outcomes: deque[bool] = deque(maxlen=params.window)
         self.episodes_in_stage = 0
         self.transitions: list[dict[str, Any]] = []
-        ctx.current_stage = lambda: (self.stage, dict(self.params.stages[self.stage]))
+        ctx.set_stage_source(self.current)
+
+    def current(self) -> StageInfo:
+        """The current stage: ``(index, env parameters)``."""
+        return self.stage, dict(self.params.stages[self.stage])
 
     def state_dict(self) -> dict[str, Any]:
         return {"stage": self.stage, "outcomes": list(self.outcomes),

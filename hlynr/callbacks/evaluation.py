@@ -10,8 +10,17 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization
 
 from hlynr.config.base import StrictModel
+from hlynr.config.schema import ExperimentConfig
 from hlynr.evaluation.episodes import run_episodes
-from hlynr.registries import EvalResult, EvaluationListener, Resumable
+from hlynr.registries import (
+    CallbackPhase,
+    EvalResult,
+    EvaluationListener,
+    EvaluationSource,
+    Phased,
+    Resumable,
+    RunContext,
+)
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation episodes never share seeds with training episodes
 
@@ -28,12 +37,13 @@ class EvaluationParams(StrictModel):
     seed: int | None = Field(None, ge=0, description="first episode seed (default: run seed + offset)")
 
 
-class EvaluationCallback(BaseCallback, Resumable):
+class EvaluationCallback(BaseCallback, Resumable, EvaluationSource, Phased):
     """Runs seeded evaluation episodes every ``every`` timesteps and notifies its listeners."""
 
     state_key = "evaluation"
+    phase = CallbackPhase.EVALUATE
 
-    def __init__(self, params: EvaluationParams, ctx: Any) -> None:
+    def __init__(self, params: EvaluationParams, ctx: RunContext[ExperimentConfig]) -> None:
         super().__init__()
         self.params, self.ctx = params, ctx
         self.listeners: list[EvaluationListener] = []
@@ -41,6 +51,9 @@ class EvaluationCallback(BaseCallback, Resumable):
         self.history: list[EvalResult] = []
         self._eval_env: VecEnv | None = None
         self.seed = params.seed if params.seed is not None else ctx.config.seed + EVAL_SEED_OFFSET
+
+    def add_listener(self, listener: EvaluationListener) -> None:
+        self.listeners.append(listener)
 
     def state_dict(self) -> dict[str, Any]:
         return {"next_eval": self.next_eval}

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
-from hlynr.registries import Resumable
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import CallbackPhase, Phased, Resumable, RunContext
 
 MAX_FRESH = 1000  # raw episode rewards kept per progress record
 
@@ -56,12 +57,14 @@ class RollingEpisodes:
                 "success_rate": mean(self.successes), "episodes": self.total}
 
 
-class ProgressCallback(BaseCallback, Resumable):
+class ProgressCallback(BaseCallback, Resumable, Phased):
     """Writes one ``rollout`` record to progress.jsonl per rollout (at most every ``every`` steps)."""
 
     state_key = "progress"
+    phase = CallbackPhase.RECORD
 
-    def __init__(self, ctx: Any, every: int, on_record: Callable[[dict], None] | None = None) -> None:
+    def __init__(self, ctx: RunContext[ExperimentConfig], every: int,
+                 on_record: Callable[[dict[str, Any]], None] | None = None) -> None:
         super().__init__()
         self.ctx, self.every = ctx, every
         self.episodes = RollingEpisodes()
@@ -111,8 +114,10 @@ class ProgressCallback(BaseCallback, Resumable):
             self.on_record(record)
 
 
-class InterruptCallback(BaseCallback):
+class InterruptCallback(BaseCallback, Phased):
     """Stops training at the next step once ``should_stop()`` is true (Ctrl+C, SIGTERM)."""
+
+    phase = CallbackPhase.INTERRUPT
 
     def __init__(self, should_stop: Callable[[], bool]) -> None:
         super().__init__()

@@ -8,6 +8,8 @@ from pydantic import RootModel, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.schedules import ScheduleSpec
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import CallbackPhase, Phased, RunContext
 
 
 class EntropyScheduleParams(RootModel[ScheduleSpec]):
@@ -25,10 +27,12 @@ class EntropyScheduleParams(RootModel[ScheduleSpec]):
         return self
 
 
-class EntropySchedule(BaseCallback):
+class EntropySchedule(BaseCallback, Phased):
     """Sets the algorithm's ``ent_coef`` from the schedule before each rollout and logs it."""
 
-    def __init__(self, params: EntropyScheduleParams, ctx: Any) -> None:
+    phase = CallbackPhase.PREPARE
+
+    def __init__(self, params: EntropyScheduleParams, ctx: RunContext[ExperimentConfig]) -> None:
         super().__init__()
         self.schedule = params.root
         self.total = ctx.config.total_timesteps

@@ -8,7 +8,8 @@ from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import EvalResult, EvaluationListener, Resumable, Stopper
+from hlynr.config.schema import ExperimentConfig
+from hlynr.registries import EvalResult, EvaluationListener, Resumable, RunContext, Stopper
 
 
 class EarlyStoppingParams(StrictModel):
@@ -26,7 +27,7 @@ class EarlyStopping(EvaluationListener, Resumable, Stopper):
 
     state_key = "early_stopping"
 
-    def __init__(self, params: EarlyStoppingParams, ctx: Any) -> None:
+    def __init__(self, params: EarlyStoppingParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.best: float | None = None
         self.stale = 0
@@ -74,7 +75,7 @@ class SuccessStreak(EvaluationListener, Resumable, Stopper):
 
     state_key = "success_streak"
 
-    def __init__(self, params: SuccessStreakParams, ctx: Any) -> None:
+    def __init__(self, params: SuccessStreakParams, ctx: RunContext[ExperimentConfig]) -> None:
         self.params, self.ctx = params, ctx
         self.streak = 0
 

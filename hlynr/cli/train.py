@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.progress import (
     BarColumn,
@@ -21,9 +21,16 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
-from hlynr.cli.common import EXIT_INTERRUPTED, CliError, add_config_arguments, entry, make_console
+from hlynr.cli.common import CliError, add_config_arguments, entry, err_console, make_console
 from hlynr.registries import EvalResult, EvaluationListener, RunStatus
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    from hlynr.config import ExperimentConfig
+    from hlynr.training.runner import RunResult
 
 console = make_console()
 
@@ -65,7 +72,8 @@ class _Display(EvaluationListener):
             console=console, transient=False, disable=quiet,
         )
         self.task = self.progress.add_task("train", total=total, sps="-", eval="-")
-        self._t0, self._s0 = time.perf_counter(), None
+        self._t0 = time.perf_counter()
+        self._s0: int | None = None
 
     def on_step(self, timesteps: int) -> None:
         now = time.perf_counter()
@@ -77,7 +85,7 @@ class _Display(EvaluationListener):
         sps = (timesteps - self._s0) / max(now - self._t0, 1e-9)
         self.progress.update(self.task, completed=timesteps, sps=f"{sps:,.0f}")
 
-    def on_evaluation(self, result: EvalResult, model: Any) -> bool:
+    def on_evaluation(self, result: EvalResult, model: BaseAlgorithm) -> bool:
         m = result.metrics
         if "success_rate" in m:
             self.last_eval = (f"success {m['success_rate']:.1%} "
@@ -151,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     return _report(result)
 
 
-def user_code(config: Any) -> list[str]:
+def user_code(config: ExperimentConfig) -> list[str]:
     """The user code a config imports: ``module:Class`` paths and installed plugin components."""
     from hlynr.builtins import PLUGINS
     from hlynr.config.imports import is_path
@@ -183,16 +191,20 @@ def _resume_total(args: argparse.Namespace) -> int | None:
     return total
 
 
-def _report(result) -> int:  # noqa: ANN001 - RunResult
+def _report(result: RunResult) -> int:
+    """Print how the run ended; its exit code (docs/runs.md)."""
     console.print(f"run {result.status}: {result.reason}; {result.timesteps:,} timesteps in "
-                  f"{result.wall_time:.0f} s -> {result.run_dir}")
+                  f"{result.wall_time:.0f} s -> {result.run_dir}", markup=False)
     if result.best:
         console.print(f"best: {result.best.get('metric')} = {result.best.get('value'):.4g} "
-                      f"at {result.best.get('timesteps'):,} timesteps")
+                      f"at {result.best.get('timesteps'):,} timesteps", markup=False)
+    if result.error is not None:  # found mid-run: a missing metric, a pretraining error
+        err_console.print(Text.assemble(("error:", "bold red"), " ", f"{result.run_dir}: {result.reason}"),
+                          soft_wrap=True)
     if result.status is RunStatus.INTERRUPTED:
-        console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}")
-        return EXIT_INTERRUPTED
-    return 1 if result.status is RunStatus.FAILED else 0
+        console.print(f"checkpoint saved; continue with: python train.py --resume {result.run_dir}",
+                      markup=False)
+    return result.exit_code
 
 
 if __name__ == "__main__":

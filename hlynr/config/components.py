@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import VecEnvWrapper
 from hlynr.config.base import StrictModel
 from hlynr.config.imports import import_class
 from hlynr.config.signatures import inherited_init, signature_model
-from hlynr.registries import CallbackEntry, WrapContext, WrapperEntry
+from hlynr.registries import CallbackEntry, RunContext, WrapContext, WrapperEntry
 
 REPLAY_BUFFER_CONTROLLED = frozenset({
     "self", "buffer_size", "observation_space", "action_space", "device", "n_envs",
@@ -77,7 +77,7 @@ def user_callback(path: str) -> CallbackEntry:
     """The callback entry of a ``BaseCallback`` subclass, built with its configured arguments."""
     cls = import_class(path, BaseCallback, "stable_baselines3 BaseCallback")
 
-    def build(p: StrictModel, ctx: Any) -> BaseCallback:
+    def build(p: StrictModel, ctx: RunContext[Any]) -> BaseCallback:
         return cls(**values(p))
 
     return CallbackEntry(kwargs_model(cls), build)

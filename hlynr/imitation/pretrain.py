@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from hlynr.config.schema import ExperimentConfig
 from hlynr.envs.factory import find_tap
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import EpochStats, fit
@@ -32,9 +34,8 @@ from hlynr.imitation.dataset import Dataset
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.imitation.warmup import WarmupRound, warm_up_critic
 from hlynr.multiagent.workers import share_bounds
-from hlynr.registries import BASELINES
+from hlynr.registries import BASELINES, EventLog, Policy
 from hlynr.runs.artifacts import MODEL_FILE, restore_vecnormalize, save_model_dir
-from hlynr.runs.progress_log import ProgressLog
 
 PRETRAIN_DIR = "pretrain"
 DATASET_FILE = "dataset.npz"
@@ -53,10 +54,11 @@ class PretrainOutcome:
     warmup: list[WarmupRound]
 
 
-def _teacher(config: Any, venv: VecEnv) -> Any:
+def _teacher(config: ExperimentConfig, venv: VecEnv) -> Policy:
     tap = find_tap(venv)
     if tap is None:
         raise PretrainError("the training env has no observation tap for the teacher")
+    assert config.pretrain is not None and config.pretrain.teacher is not None
     spec = config.pretrain.teacher
     try:
         return BASELINES.get(spec.name).policy(tap.observation_space, tap.action_space, spec.params)
@@ -72,11 +74,12 @@ def spread_stages(venv: VecEnv, stages: list[dict[str, Any]]) -> None:
         venv.env_method("apply_params", indices=list(range(lo * rows, hi * rows)), **params)
 
 
-def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
+def clone_teacher(model: BaseAlgorithm, venv: VecEnv, config: ExperimentConfig, log: EventLog,
                   should_stop: Callable[[], bool] = lambda: False) -> tuple[Dataset, float]:
     """Collect the teacher's data (DAgger: round by round) and clone it into ``model``; once
     ``should_stop()`` is true, the round in progress is cut short and fitted, and no other starts."""
     cfg = config.pretrain
+    assert cfg is not None
     teacher = _teacher(config, venv)
     view = ActorView(model)
     rng = np.random.default_rng(config.seed)
@@ -115,17 +118,19 @@ def clone_teacher(model: Any, venv: VecEnv, config: Any, log: ProgressLog,
     return dataset, agreement
 
 
-def load_pretrained(model: Any, run_dir: Path) -> None:
+def load_pretrained(model: BaseAlgorithm, run_dir: Path) -> None:
     """Start ``model`` from another run's ``pretrain/`` model and normalisation statistics."""
     folder = Path(run_dir) / PRETRAIN_DIR
+    venv = model.get_env()
+    assert venv is not None  # a run's model has its training env
     try:
         model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device=model.device)
-        restore_vecnormalize(folder, model.get_env(), training=True)
+        restore_vecnormalize(folder, venv, training=True)
     except (ValueError, RuntimeError, KeyError, OSError) as exc:
         raise PretrainError(f"cannot start from {folder}: {type(exc).__name__}: {exc}") from None
 
 
-def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path, log: ProgressLog,
+def run_pretraining(model: BaseAlgorithm, venv: VecEnv, config: ExperimentConfig, run_dir: Path, log: EventLog,
                     should_stop: Callable[[], bool] = lambda: False) -> PretrainOutcome:
     """The whole phase for a new run (before ``model.learn``).
 
@@ -133,6 +138,7 @@ def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path, log: P
     (``meta.json`` status ``interrupted``); the critic warm-up is skipped.
     """
     cfg = config.pretrain
+    assert cfg is not None
     dataset, agreement = None, None
     if cfg.from_run is not None:
         load_pretrained(model, Path(cfg.from_run))
@@ -142,7 +148,8 @@ def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path, log: P
         status = "interrupted" if should_stop() else "pretrained"
         folder = save_model_dir(run_dir / PRETRAIN_DIR, model,
                                 {"timesteps": 0, "status": status, "method": cfg.method,
-                                 "teacher": cfg.teacher.model_dump(), "agreement": agreement,
+                                 "teacher": cfg.teacher.model_dump() if cfg.teacher else None,
+                                 "agreement": agreement,
                                  "dataset_size": dataset.size})
         dataset.save(folder / DATASET_FILE)
     warm: list[WarmupRound] = []
@@ -157,7 +164,8 @@ def run_pretraining(model: Any, venv: VecEnv, config: Any, run_dir: Path, log: P
     return PretrainOutcome(dataset, agreement, warm)
 
 
-def regularizer_for(config: Any, run_dir: Path, model: Any, load_snapshot: Any) -> FineTuneRegularizer | None:
+def regularizer_for(config: ExperimentConfig, run_dir: Path, model: BaseAlgorithm,
+                    load_snapshot: Callable[[Path], BaseAlgorithm]) -> FineTuneRegularizer | None:
     """The fine-tuning regulariser of ``config`` (None without one).
 
     ``load_snapshot(path) -> model`` loads the cloned model (the regulariser freezes it); the

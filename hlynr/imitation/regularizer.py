@@ -27,22 +27,29 @@ from typing import Any
 
 import numpy as np
 import torch as th
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from torch.utils.hooks import RemovableHandle
 
+from hlynr.config.pretrain import Regularizer
 from hlynr.config.schedules import Schedule
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.dataset import Dataset, Obs
 from hlynr.imitation.recurrent_kl import RecurrentKLTerm
 from hlynr.imitation.terms import DatasetTerm, SnapshotTerm, replay_source, rollout_source
-from hlynr.registries import Resumable
+from hlynr.registries import CallbackPhase, Phased, Resumable
+
+Term = SnapshotTerm | DatasetTerm | RecurrentKLTerm
+"""The loss the regulariser adds (:mod:`hlynr.imitation.terms`, :mod:`hlynr.imitation.recurrent_kl`)."""
 
 
-class FineTuneRegularizer(BaseCallback, Resumable):
+class FineTuneRegularizer(BaseCallback, Resumable, Phased):
     """Adds the regulariser's gradient before every optimizer step of the RL update."""
 
     state_key = "pretrain_regularizer"
+    phase = CallbackPhase.PREPARE
 
-    def __init__(self, params: Any, total_timesteps: int, snapshot: Any | None = None,
+    def __init__(self, params: Regularizer, total_timesteps: int, snapshot: BaseAlgorithm | None = None,
                  dataset: Dataset | None = None,
                  prepare: Callable[[Obs], Obs] | None = None, seed: int = 0) -> None:
         """``snapshot``: the cloned model (``kl``, ``mse``); ``dataset``: the teacher's (``bc``)."""
@@ -51,8 +58,8 @@ class FineTuneRegularizer(BaseCallback, Resumable):
         self.snapshot, self.dataset, self.prepare = snapshot, dataset, prepare
         self.rng = np.random.default_rng(seed)
         self.weight, self.loss, self.updates = 0.0, 0.0, 0
-        self._handle: Any = None
-        self.term: Any = None
+        self._handle: RemovableHandle | None = None
+        self.term: Term | None = None
 
     def state_dict(self) -> dict[str, Any]:
         return {"weight": self.weight, "loss": self.loss, "updates": self.updates}
@@ -67,7 +74,7 @@ class FineTuneRegularizer(BaseCallback, Resumable):
         progress = timesteps / self.total_timesteps
         return float(w.value_at(progress) if isinstance(w, Schedule) else w)
 
-    def _make_term(self) -> Any:
+    def _make_term(self) -> Term:
         view, n, loss = ActorView(self.model), self.params.batch_size, self.params.loss
         if loss == "bc":
             if self.dataset is None:
@@ -99,13 +106,15 @@ class FineTuneRegularizer(BaseCallback, Resumable):
         return True
 
     def _on_rollout_end(self) -> None:
-        self.term.on_rollout_end()
+        if self.term is not None:
+            self.term.on_rollout_end()
 
     def _pre_step(self, optimizer: th.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self.weight = self.weight_at(int(self.model.num_timesteps))
         self.model.logger.record("train/regularizer_weight", self.weight)
         if self.weight <= 0.0:
             return
+        assert self.term is not None  # made in _on_training_start, before any update
         with th.enable_grad():
             loss = self.term()
             (self.weight * loss).backward()

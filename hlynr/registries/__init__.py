@@ -1,4 +1,5 @@
-"""The ground floor: every registry, its entry type, and the typed protocols of a run.
+"""The ground floor: every registry, its entry type, the typed protocols of a run and the
+:class:`RunContext` protocol its components get.
 
 Nothing here imports any other part of hlynr; ``hlynr.config`` validates against these
 registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on ``import hlynr``.
@@ -15,28 +16,35 @@ from hlynr.registries.algorithms import (
 from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
+from hlynr.registries.context import EventLog, RunContext, StageInfo
 from hlynr.registries.entities import EntityLayout
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
+    CallbackPhase,
     ChecksChain,
     ChecksConfig,
     ChecksSpaces,
     CriticStateSource,
     EvalResult,
     EvaluationListener,
+    EvaluationSource,
     MetricError,
+    Phased,
+    PreparesModel,
     Resumable,
     RunStatus,
     Stopper,
     TrainingDiverged,
+    phase_of,
 )
 from hlynr.registries.wrappers import WRAPPERS, WrapContext, WrapperEntry
 
 __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
     "FEATURES_EXTRACTORS", "OPTIMIZERS", "PETTINGZOO_ENVS", "REPLAY_BUFFERS", "WRAPPERS",
-    "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "ChecksChain", "ChecksConfig",
-    "ChecksSpaces", "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
-    "MetricError", "Policy", "PettingZooEntry", "Registry", "Resumable", "RunStatus", "Stopper",
-    "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "suggest",
+    "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "CallbackPhase", "ChecksChain",
+    "ChecksConfig", "ChecksSpaces", "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
+    "EvaluationSource", "EventLog", "MetricError", "Phased", "Policy", "PettingZooEntry",
+    "PreparesModel", "Registry", "Resumable", "RunContext", "RunStatus", "StageInfo", "Stopper",
+    "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "phase_of", "suggest",
 ]

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from hlynr.registries.algorithms import AlgorithmEntry
 from hlynr.registries.base import Registry
+from hlynr.registries.context import RunContext
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class CallbackEntry:
     """How one named callback validates its parameters and is built."""
 
     params: type[BaseModel]
-    build: Callable[[Any, Any], Any]
-    """``build(params, context) -> BaseCallback | EvaluationListener`` (context: the run's)."""
+    build: Callable[[Any, RunContext[Any]], object]
+    """``build(params, ctx) -> BaseCallback | EvaluationListener``: ``params`` an instance of
+    :attr:`params`, ``ctx`` the run's :class:`~hlynr.registries.context.RunContext`."""
     needs_evaluation: bool = False
     applies_to: Callable[[AlgorithmEntry], str | None] | None = None
     """Returns a reason string when the callback cannot work with the algorithm, else None."""

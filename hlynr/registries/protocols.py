@@ -4,6 +4,9 @@
   resume (keyed by its ``state_key``).
 * :class:`EvaluationListener`: acts on each evaluation result; returning False stops training.
 * :class:`Stopper`: a component that can end training early; it carries its own stop reason.
+* :class:`EvaluationSource`: runs evaluations and hands each result to its listeners.
+* :class:`PreparesModel`: adjusts the model once before training starts (after a resume too).
+* :class:`Phased` and :class:`CallbackPhase`: where a callback runs among a run's callbacks.
 * :class:`EvalResult`: the metrics of one evaluation; :class:`MetricError` when a metric is
   missing.
 * :class:`TrainingDiverged`: an update produced non-finite parameters or losses.
@@ -69,11 +72,70 @@ class EvaluationListener(ABC):
         """React to ``result``; return False to stop training."""
 
 
+class EvaluationSource(ABC):
+    """A component that runs evaluations and hands each result to its listeners, in the order
+    they were added; training stops when one of them returns False."""
+
+    history: list[EvalResult]
+    """Every result so far, oldest first."""
+
+    @abstractmethod
+    def add_listener(self, listener: EvaluationListener) -> None:
+        """Hand every later result to ``listener`` too."""
+
+
 class Stopper:
     """Mixin for a component that may end training early; it says why in :attr:`stop_reason`."""
 
     stop_reason: str | None = None
     """Set (to a one-line reason) when this component stopped the run."""
+
+
+class PreparesModel(ABC):
+    """A component that adjusts the model once before training starts, after its own state was
+    restored (so a resumed run gets the same adjustment, e.g. a learning-rate scale)."""
+
+    @abstractmethod
+    def prepare_model(self, model: BaseAlgorithm) -> None:
+        """Adjust ``model`` before ``learn`` runs."""
+
+
+class CallbackPhase(enum.IntEnum):
+    """Where a callback runs among a run's callbacks: SB3 calls them (every ``on_step``,
+    ``on_rollout_end``, ...) in this order, and in the config's order within one phase."""
+
+    PREPARE = 10
+    """Changes the envs or the update before anything records: curriculum, schedules, the
+    fine-tuning regulariser."""
+    MEASURE = 20
+    """Records measurements of the model into its logger for the progress record (attention)."""
+    RECORD = 30
+    """The progress log (one record per rollout)."""
+    EVALUATE = 40
+    """The evaluation callback; its listeners (best model, stopping rules, tuners, the display)
+    run inside it, in the config's order, then the run's own."""
+    DEFAULT = 50
+    """A callback that names no phase (a user's own ``BaseCallback``)."""
+    SAVE = 60
+    """Periodic checkpoints: after evaluation, so a checkpoint holds its updated state."""
+    OBSERVE = 70
+    """Observers of the run (the progress bar's step hook)."""
+    CONTROL = 80
+    """The run folder's control channel (save / stop requests)."""
+    INTERRUPT = 90
+    """The Ctrl+C / SIGTERM check: always last."""
+
+
+class Phased:
+    """Mixin for a callback that says where it runs (:class:`CallbackPhase`); a callback
+    without it runs in :attr:`CallbackPhase.DEFAULT`."""
+
+    phase: ClassVar[CallbackPhase] = CallbackPhase.DEFAULT
+
+
+def phase_of(callback: object) -> CallbackPhase:
+    """The phase ``callback`` runs in."""
+    return callback.phase if isinstance(callback, Phased) else CallbackPhase.DEFAULT
 
 
 class TrainingDiverged(Exception):

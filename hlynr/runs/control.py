@@ -30,6 +30,7 @@ from typing import Any
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from hlynr.registries import CallbackPhase, Phased, RunContext
 from hlynr.runs.artifacts import write_json
 
 CONTROL_DIR = "control"
@@ -120,10 +121,12 @@ def _checkpoint_name(run_dir: Path, path: Path) -> str:
     return os.path.relpath(path, run_dir)
 
 
-class ControlCallback(BaseCallback):
+class ControlCallback(BaseCallback, Phased):
     """Carries out the run folder's control requests while the model trains."""
 
-    def __init__(self, ctx: Any, check_every: int = OFF_POLICY_CHECK_EVERY) -> None:
+    phase = CallbackPhase.CONTROL
+
+    def __init__(self, ctx: RunContext[Any], check_every: int = OFF_POLICY_CHECK_EVERY) -> None:
         super().__init__()
         self.ctx = ctx
         self.check_every = check_every

@@ -1,4 +1,20 @@
-"""One training run: build env, model and callbacks from a config, train, save, summarise.
+"""One training run: a session (a new run, or one resume of it) from config to ``summary.json``.
+
+A session, in parts:
+
+1. before anything is written: the env and the model are built (a new run) or the newest
+   loadable checkpoint is found (a resume); bad input here raises :class:`RunError` (or a
+   config / build error) and leaves nothing behind;
+2. the run folder (:class:`hlynr.runs.folder.RunFolder`) is created or opened and locked;
+   everything from here on runs inside its :meth:`~hlynr.runs.folder.RunFolder.held` block,
+   which releases the lock (and the envs are closed) whatever happens;
+3. pretraining (a new run with ``pretrain:``), then the run's callbacks are built and put
+   together by protocol (:mod:`hlynr.training.assembly`), sharing a
+   :class:`~hlynr.training.context.TrainingContext`, and the model trains;
+4. one pure function decides the ending from what happened (:mod:`hlynr.training.ending`):
+   status, reason, exit code and what to save; the runner saves it, answers the control
+   channel's stop requests and writes the ``end`` event and ``summary.json``. A ``summary.json``
+   is written whatever ends the session, a crash included.
 
 A run lives in ``<runs_dir>/<name>/<timestamp>/``:
 
@@ -7,7 +23,7 @@ A run lives in ``<runs_dir>/<name>/<timestamp>/``:
 * ``progress.jsonl``: one JSON object per rollout, per evaluation and per event;
 * ``tb/``: TensorBoard logs;
 * ``checkpoints/step_<N>/``: resumable checkpoints; ``best/`` and ``final/``: saved models;
-* ``summary.json``: status, timesteps, wall time, best evaluation.
+* ``summary.json``: status, reason, timesteps, wall time, best evaluation;
 * ``run.lock``: held by the training process (:mod:`hlynr.runs.lock`);
 * ``control/``: save / stop requests and their answers (:mod:`hlynr.runs.control`).
 
@@ -16,18 +32,17 @@ Ctrl+C or SIGTERM stops training at the next step and saves a checkpoint before 
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
@@ -36,54 +51,27 @@ from stable_baselines3.common.vec_env import VecEnv
 import hlynr
 from hlynr.algos.builder import build_model, load_model
 from hlynr.callbacks.attention import AttentionSharpness, has_attention
-from hlynr.callbacks.collapse import CollapseGuard
-from hlynr.callbacks.evaluation import EvaluationCallback
-from hlynr.callbacks.progress import InterruptCallback, ProgressCallback
+from hlynr.callbacks.progress import ProgressCallback
 from hlynr.config import ExperimentConfig, dump_config
 from hlynr.envs.factory import build_vec_env, remove_tap
 from hlynr.imitation.frozen_stats import freeze_normalization
-from hlynr.imitation.pretrain import PretrainError, regularizer_for, run_pretraining
-from hlynr.registries import (
-    CALLBACKS,
-    EvalResult,
-    EvaluationListener,
-    MetricError,
-    Resumable,
-    RunStatus,
-    Stopper,
-    TrainingDiverged,
-)
-from hlynr.runs.artifacts import (
-    read_meta,
-    save_model_dir,
-    write_json,
-    write_text_atomic,
-)
+from hlynr.imitation.pretrain import regularizer_for, run_pretraining
+from hlynr.registries import CALLBACKS, EvalResult, RunStatus
+from hlynr.runs.artifacts import save_model_dir
 from hlynr.runs.checkpoints import list_checkpoints
-from hlynr.runs.control import ControlCallback
-from hlynr.runs.lock import RunLock, RunLockedError, holder
-from hlynr.runs.progress_log import ProgressLog
-from hlynr.training.context import RunContext
-from hlynr.training.errors import RunError
+from hlynr.runs.folder import RunFolder, new_run_path
+from hlynr.runs.lock import RunLockedError, holder
+from hlynr.training.assembly import Assembly, RunHooks, assemble
+from hlynr.training.context import TrainingContext
+from hlynr.training.ending import Ending, Outcome, decide_ending
+from hlynr.training.errors import RunCrashed, RunError
 from hlynr.training.resume import newest_resumable
 from hlynr.zoo import load_config
 
 
 @dataclass
-class RunHooks:
-    """Optional observers of a run (progress bars, tuners)."""
-
-    on_step: Callable[[int], None] | None = None
-    on_rollout: Callable[[dict[str, Any]], None] | None = None
-    on_notice: Callable[[str], None] | None = None
-    """One-line notices for the user (e.g. a damaged checkpoint passed over on resume)."""
-    listeners: list[EvaluationListener] = field(default_factory=list)
-    """Extra evaluation listeners (e.g. an Optuna pruner); returning False stops training."""
-
-
-@dataclass
 class RunResult:
-    """How a run ended."""
+    """How a run session ended."""
 
     run_dir: Path
     status: RunStatus
@@ -92,16 +80,11 @@ class RunResult:
     wall_time: float
     evaluations: list[EvalResult]
     best: dict[str, Any] | None
-
-
-class _StepHook(BaseCallback):
-    def __init__(self, fn: Callable[[int], None]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def _on_step(self) -> bool:
-        self.fn(self.num_timesteps)
-        return True
+    exit_code: int = 0
+    """The exit code of ``train.py`` for this ending (docs/runs.md)."""
+    error: Exception | None = None
+    """The error that ended the run as ``failed`` (a missing metric, a pretraining error, a
+    divergence), None otherwise."""
 
 
 class _StopFlag:
@@ -145,7 +128,7 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__}
 
 
-def diverged_parameters(model: Any) -> str | None:
+def diverged_parameters(model: BaseAlgorithm) -> str | None:
     """The name of the first policy parameter that is not finite, or None."""
     for name, param in model.policy.named_parameters():
         if not torch.isfinite(param).all():
@@ -155,138 +138,166 @@ def diverged_parameters(model: Any) -> str | None:
 
 def new_run_dir(config: ExperimentConfig, runs_dir: Path | None = None) -> Path:
     """``<runs_dir>/<name>/<timestamp>/`` (a suffix keeps it unique)."""
-    parent = Path(runs_dir or config.runs_dir) / config.name
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate, k = parent / stamp, 1
-    while candidate.exists():
-        k += 1
-        candidate = parent / f"{stamp}-{k}"
-    return candidate
+    return new_run_path(Path(runs_dir or config.runs_dir) / config.name)
 
 
-def _progress_every(model: Any) -> int:
+def _progress_every(model: BaseAlgorithm) -> int:
     """Timesteps between progress records: every rollout (on-policy), else every 1000 steps."""
     if isinstance(model, OnPolicyAlgorithm):  # (off-policy SAC also has an n_steps: n-step returns)
         return int(model.n_steps * model.n_envs)
     return max(1000, model.n_envs)
 
 
-class Run:
-    """Builds and runs one training run (new or resumed)."""
+class _Clock:
+    """Training wall-clock seconds: this session's plus ``offset`` (the time before a resume)."""
 
-    def __init__(self, config: ExperimentConfig, run_dir: Path, hooks: RunHooks | None = None) -> None:
-        self.config, self.run_dir = config, run_dir
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+        self.t0 = time.perf_counter()
+
+    def __call__(self) -> float:
+        return self.offset + time.perf_counter() - self.t0
+
+
+class Run:
+    """One session of a run in its locked folder: (pretraining,) training, and its ending."""
+
+    def __init__(self, config: ExperimentConfig, folder: RunFolder, model: BaseAlgorithm, venv: VecEnv,
+                 hooks: RunHooks | None = None, resumed: dict[str, Any] | None = None) -> None:
+        """``resumed``: the ``meta.json`` of the checkpoint this session resumes from."""
+        self.config, self.folder, self.model, self.venv = config, folder, model, venv
         self.hooks = hooks or RunHooks()
         self.stop = _StopFlag()
-        self._t0 = time.perf_counter()
-        self._offset = 0.0
-        self.control: ControlCallback | None = None
-        self.extra_callbacks: list[BaseCallback] = []
-        """Callbacks that come from other config sections (the pretraining regulariser)."""
+        meta = resumed or {}
+        self.clock = _Clock(float(meta.get("wall_time", 0.0)))
+        self.ctx = TrainingContext(config=config, run_dir=folder.path, log=folder.log, clock=self.clock,
+                                   resume_state=dict(meta.get("state", {})),
+                                   resumed_at=int(meta.get("timesteps", 0)))
 
-    def wall_time(self) -> float:
-        """Seconds of training so far, including time before a resume."""
-        return self._offset + time.perf_counter() - self._t0
+    @property
+    def run_dir(self) -> Path:
+        return self.folder.path
 
-    def _make_eval_env(self, stage_params: dict[str, Any] | None, n_envs: int) -> VecEnv:
-        return build_vec_env(self.config, training=False, n_envs=n_envs,
-                             stage_params=stage_params)
+    def _position(self) -> tuple[int, float]:
+        return int(self.model.num_timesteps), self.clock()
 
-    def _callbacks(self, ctx: RunContext, model: Any) -> tuple[list[BaseCallback], dict[str, Any]]:
-        built: dict[str, Any] = {}
-        for spec in self.config.callbacks:
-            built[spec.name] = CALLBACKS.get(spec.name).build(spec.params, ctx)
-        progress = ProgressCallback(ctx, _progress_every(model),
-                                    on_record=self.hooks.on_rollout)
-        ordered: list[BaseCallback] = [*self.extra_callbacks, progress]
-        for obj in [progress, *self.extra_callbacks, *built.values()]:
-            if isinstance(obj, Resumable):
-                ctx.register_state(obj)
-        evaluation = built.get("evaluation")
-        for obj in built.values():
-            if isinstance(obj, EvaluationListener) and isinstance(evaluation, EvaluationCallback):
-                evaluation.listeners.append(obj)
-            elif isinstance(obj, BaseCallback) and obj is not evaluation:
-                ordered.append(obj)
-        if isinstance(evaluation, EvaluationCallback):
-            evaluation.listeners.extend(self.hooks.listeners)
-            ordered.insert(1, evaluation)
-        if isinstance(built.get("collapse_guard"), CollapseGuard):
-            built["collapse_guard"].apply_lr_scale(model)
-        if self.hooks.on_step is not None:
-            ordered.append(_StepHook(self.hooks.on_step))
-        self.control = ControlCallback(ctx)
-        ordered.append(self.control)
-        ordered.append(InterruptCallback(self.stop))
-        return ordered, built
+    def start(self) -> RunResult:
+        """A new run: config.yaml, versions.json, the start event, pretraining, training."""
+        def begin() -> None:
+            self.folder.write_config(dump_config(self.config))
+            self.folder.write_versions(versions())
+            self.model.set_logger(configure(str(self.run_dir / "tb"), ["tensorboard"]))
+            self.folder.begin("start", 0, self.config.total_timesteps, name=self.config.name,
+                              seed=self.config.seed)
 
-    def execute(self, model: Any, ctx: RunContext, reset_num_timesteps: bool) -> RunResult:
-        """Train ``model`` to ``total_timesteps``, then save final model, checkpoint, summary."""
-        callbacks, built = self._callbacks(ctx, model)
-        remaining = self.config.total_timesteps - model.num_timesteps
-        status, reason = RunStatus.COMPLETED, f"reached {self.config.total_timesteps} timesteps"
-        stopped_in_pretraining = self.stop()  # a Ctrl+C during pretraining ends the run here
+        with self.folder.held(self._position), closing(self.venv):
+            return self._session(begin, pretrain=self.config.pretrain is not None,
+                                 reset_num_timesteps=True)
+
+    def resume(self, checkpoint: str, config_changed: bool) -> RunResult:
+        """Continue from ``checkpoint``: the log is cut back to it, then the resume event."""
+        def begin() -> None:
+            self.model.set_logger(configure(str(self.run_dir / "tb"), ["tensorboard"]))
+            if config_changed:
+                self.folder.write_config(dump_config(self.config))
+            self.folder.log.truncate_after(self.ctx.resumed_at)
+            self.folder.begin("resume", self.ctx.resumed_at, self.config.total_timesteps,
+                              checkpoint=checkpoint)
+
+        with self.folder.held(self._position), closing(self.venv):
+            return self._session(begin, pretrain=False, reset_num_timesteps=False)
+
+    def _session(self, begin: Callable[[], None], pretrain: bool, reset_num_timesteps: bool) -> RunResult:
+        """``begin()``, (pretraining,) training; then the ending, whatever ended it."""
+        error: Exception | KeyboardInterrupt | None = None
+        diverged = None
+        assembly: Assembly | None = None
+        stopped_before_training = False
         try:
-            with self.stop.installed():
-                if remaining > 0 and not stopped_in_pretraining:
-                    try:
-                        model.learn(remaining, callback=CallbackList(callbacks),
-                                    reset_num_timesteps=reset_num_timesteps, log_interval=1)
-                    except (ValueError, RuntimeError) as exc:
-                        diverged = diverged_parameters(model)
-                        if diverged is None:
-                            raise  # not a divergence: a bug, shown as such
-                        raise TrainingDiverged(f"non-finite parameters in {diverged} "
-                                               f"({type(exc).__name__}: {exc})") from exc
-        except MetricError as exc:
-            raise RunError(f"{self.run_dir}: {exc}") from exc
-        except TrainingDiverged as exc:
-            status, reason = RunStatus.FAILED, f"diverged: {exc}"
-        if status is not RunStatus.FAILED:
-            if self.stop():
-                status = RunStatus.INTERRUPTED
-                reason = f"signal {signal.Signals(self.stop.signal).name}"  # type: ignore[arg-type]
-                if stopped_in_pretraining:
-                    reason += " during pretraining (its model so far is in pretrain/)"
-            elif self.control is not None and self.control.stop_requested:
-                status = RunStatus.STOPPED
-                reason = "stop requested through the run folder's control channel"
-            elif model.num_timesteps < self.config.total_timesteps:
-                status, reason = RunStatus.STOPPED, self._stop_reason(built)
-        evaluation = built.get("evaluation")
-        history = evaluation.history if isinstance(evaluation, EvaluationCallback) else []
+            begin()
+            if pretrain:
+                self._pretrain()
+            stopped_before_training = self.stop()  # a Ctrl+C during pretraining ends the run here
+            progress = ProgressCallback(self.ctx, _progress_every(self.model),
+                                        on_record=self.hooks.on_rollout)
+            components = [progress, *self._implied_callbacks(), *self._configured_callbacks()]
+            assembly = assemble(self.ctx, self.model, components, self.hooks, self.stop)
+            remaining = self.config.total_timesteps - self.model.num_timesteps
+            if remaining > 0 and not stopped_before_training:
+                diverged = self._learn(assembly.callbacks, remaining, reset_num_timesteps)
+        except (Exception, KeyboardInterrupt) as exc:
+            error = exc
+        ending = decide_ending(Outcome(
+            timesteps=int(self.model.num_timesteps), total_timesteps=self.config.total_timesteps,
+            signal=self.stop.signal, stopped_before_training=stopped_before_training,
+            control_stop=assembly is not None and assembly.control.stop_requested,
+            diverged=diverged, stop_reasons=assembly.stop_reasons() if assembly else (),
+            error=error))
+        return self._finish(ending, assembly, error)
+
+    def _pretrain(self) -> None:
+        with self.stop.installed():
+            run_pretraining(self.model, self.venv, self.config, self.run_dir, self.folder.log,
+                            should_stop=self.stop)
+        untapped = remove_tap(self.venv)  # training and evaluation chains match again
+        if untapped is not self.venv:  # the tap was outermost
+            self.model.set_env(untapped)
+
+    def _implied_callbacks(self) -> list[BaseCallback]:
+        """Callbacks the config implies outside ``callbacks:``: the pretraining regulariser, the
+        attention sharpness log; and the frozen normalisation statistics of ``pretrain``."""
+        found: list[BaseCallback] = []
+        reg = regularizer_for(self.config, self.run_dir, self.model,
+                              lambda path: load_model(self.config, path, device="cpu"))
+        if reg is not None:
+            found.append(reg)
+        if self.config.pretrain is not None and self.config.pretrain.freeze_normalization:
+            freeze_normalization(self.model.get_env())  # before learn() resets the env
+        if has_attention(self.model):
+            found.append(AttentionSharpness())
+        return found
+
+    def _configured_callbacks(self) -> list[object]:
+        """The config's ``callbacks:``, built in order."""
+        return [CALLBACKS.get(spec.name).build(spec.params, self.ctx) for spec in self.config.callbacks]
+
+    def _learn(self, callbacks: list[BaseCallback], remaining: int, reset_num_timesteps: bool) -> str | None:
+        """Train for ``remaining`` timesteps; what became non-finite if the update diverged."""
+        with self.stop.installed():
+            try:
+                self.model.learn(remaining, callback=CallbackList(callbacks),
+                                 reset_num_timesteps=reset_num_timesteps, log_interval=1)
+            except (ValueError, RuntimeError) as exc:
+                diverged = diverged_parameters(self.model)
+                if diverged is None:
+                    raise  # not a divergence: a bug, shown as such
+                return f"non-finite parameters in {diverged} ({type(exc).__name__}: {exc})"
+        return None
+
+    def _finish(self, ending: Ending, assembly: Assembly | None,
+                error: Exception | KeyboardInterrupt | None) -> RunResult:
+        """Save what ``ending`` keeps, answer stop requests, write the end event and summary."""
+        timesteps = int(self.model.num_timesteps)
         checkpoint = None
-        if status is not RunStatus.FAILED:
-            checkpoint = ctx.save_checkpoint(model, status.value, self.wall_time())
+        if ending.checkpoint:
+            checkpoint = self.ctx.save_checkpoint(self.model, ending.status.value, self.clock())
             keep = self.config.callback("checkpoint")
-            ctx.prune_checkpoints(keep.keep_last if keep is not None else 1)
-            if status is not RunStatus.INTERRUPTED:
-                save_model_dir(self.run_dir / "final", model,
-                               {"timesteps": int(model.num_timesteps), "status": status.value})
-        if self.control is not None:
-            self.control.finish(checkpoint, int(model.num_timesteps), status.value)
-        best_path = self.run_dir / "best"
-        best = read_meta(best_path) if (best_path / "meta.json").is_file() else None
-        ctx.log.write("event", timesteps=int(model.num_timesteps), event="end", status=status.value,
-                      reason=reason, wall_time=self.wall_time())
-        summary = {"status": status.value, "reason": reason, "timesteps": int(model.num_timesteps),
-                   "total_timesteps": self.config.total_timesteps, "wall_time": self.wall_time(),
-                   "best": best, "last_evaluation": history[-1].metrics if history else None}
-        ctx.write_summary(summary)
-        return RunResult(self.run_dir, status, reason, int(model.num_timesteps),
-                         self.wall_time(), history, best)
-
-    def _stop_reason(self, built: dict[str, Any]) -> str:
-        stoppers = [*built.values(), *self.hooks.listeners]
-        reasons = [obj.stop_reason for obj in stoppers if isinstance(obj, Stopper) and obj.stop_reason]
-        return reasons[0] if reasons else "stopped by an evaluation listener"
-
-
-def _context(run: Run, log: ProgressLog, meta: dict[str, Any] | None = None) -> RunContext:
-    meta = meta or {}
-    return RunContext(config=run.config, run_dir=run.run_dir, log=log,
-                      make_eval_env=run._make_eval_env, wall_time=run.wall_time,
-                      resume_state=meta.get("state", {}), resumed_at=int(meta.get("timesteps", 0)))
+            self.ctx.prune_checkpoints(keep.keep_last if keep is not None else 1)
+        if ending.final_model:
+            save_model_dir(self.run_dir / "final", self.model,
+                           {"timesteps": timesteps, "status": ending.status.value})
+        if assembly is not None:
+            assembly.control.finish(checkpoint, timesteps, ending.status.value)
+        history = assembly.history if assembly is not None else []
+        summary = self.folder.end(ending.status, ending.reason, timesteps, self.clock(),
+                                  history[-1].metrics if history else None)
+        if ending.reraise and error is not None:
+            if isinstance(error, KeyboardInterrupt):
+                raise error
+            raise RunCrashed(f"{self.run_dir}: run failed ({ending.reason})") from error
+        return RunResult(self.run_dir, ending.status, ending.reason, timesteps, self.clock(),
+                         history, summary["best"], ending.exit_code,
+                         error if isinstance(error, Exception) else None)
 
 
 def _setup_torch(config: ExperimentConfig) -> None:
@@ -307,50 +318,15 @@ def start_run(
     venv = build_vec_env(config, observation_tap=clone)
     try:
         model = build_model(config, venv)
+        path = Path(run_dir) if run_dir is not None else new_run_dir(config, runs_dir)
+        try:
+            folder = RunFolder.create(path)
+        except (FileExistsError, RunLockedError) as exc:
+            raise RunError(f"{path}: another process started a run in this folder ({exc})") from None
     except BaseException:
         venv.close()
         raise
-    run_dir = run_dir or new_run_dir(config, runs_dir)
-    try:
-        run_dir.mkdir(parents=True, exist_ok=False)
-        lock = RunLock(run_dir).acquire()
-    except (FileExistsError, RunLockedError) as exc:
-        venv.close()
-        raise RunError(f"{run_dir}: another process started a run in this folder ({exc})") from None
-    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(dump_config(config), sort_keys=False))
-    write_json(run_dir / "versions.json", versions())
-    model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
-    run = Run(config, run_dir, hooks)
-    log = ProgressLog(run_dir / "progress.jsonl")
-    log.write("event", timesteps=0, event="start", name=config.name, seed=config.seed)
-    try:
-        if config.pretrain is not None:
-            try:
-                with run.stop.installed():
-                    run_pretraining(model, venv, config, run_dir, log, should_stop=run.stop)
-            except PretrainError as exc:
-                raise RunError(f"{run_dir}: {exc}") from None
-            untapped = remove_tap(venv)  # training and evaluation chains match again
-            if untapped is not venv:  # the tap was outermost
-                model.set_env(untapped)
-        _add_model_callbacks(run, model)
-        return run.execute(model, _context(run, log), reset_num_timesteps=True)
-    finally:
-        venv.close()
-        lock.release()
-
-
-def _add_model_callbacks(run: Run, model: Any) -> None:
-    """Callbacks the config implies outside ``callbacks:``: the pretraining regulariser, the
-    attention sharpness log; and the frozen normalisation statistics of ``pretrain``."""
-    reg = regularizer_for(run.config, run.run_dir, model,
-                          lambda path: load_model(run.config, path, device="cpu"))
-    if reg is not None:
-        run.extra_callbacks.append(reg)
-    if run.config.pretrain is not None and run.config.pretrain.freeze_normalization:
-        freeze_normalization(model.get_env())  # before learn() resets the env
-    if has_attention(model):
-        run.extra_callbacks.append(AttentionSharpness())
+    return Run(config, folder, model, venv, hooks).start()
 
 
 def resume_run(
@@ -362,40 +338,22 @@ def resume_run(
     keeps describing the run. Schedules follow the new total from the resumed timestep on.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise RunError(f"{run_dir} is not a run folder (no config.yaml)")
     try:
-        lock = RunLock(run_dir).acquire()
+        folder = RunFolder.open(run_dir)
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} is not a run folder (no config.yaml)") from None
     except RunLockedError as exc:
         raise RunError(str(exc)) from None
     try:
-        return _resume_locked(run_dir, total_timesteps, hooks)
-    finally:
-        lock.release()
-
-
-def _resume_locked(run_dir: Path, total_timesteps: int | None, hooks: RunHooks | None) -> RunResult:
-    overrides = [f"total_timesteps={total_timesteps}"] if total_timesteps is not None else []
-    config = load_config(run_dir / "config.yaml", overrides).config
-    checkpoints = list_checkpoints(run_dir)
-    if not checkpoints:
-        raise RunError(f"{run_dir} has no complete checkpoint to resume from")
-    _setup_torch(config)
-    ckpt, meta, model, venv = newest_resumable(
-        run_dir, checkpoints, config, hooks.on_notice if hooks is not None else None)
-    try:
-        model.set_logger(configure(str(run_dir / "tb"), ["tensorboard"]))
-        if overrides:
-            write_text_atomic(run_dir / "config.yaml",
-                              yaml.safe_dump(dump_config(config), sort_keys=False))
-        run = Run(config, run_dir, hooks)
-        run._offset = float(meta.get("wall_time", 0.0))
-        log = ProgressLog(run_dir / "progress.jsonl")
-        log.truncate_after(int(meta["timesteps"]))
-        log.write("event", timesteps=int(meta["timesteps"]), event="resume", checkpoint=ckpt.name)
-        _add_model_callbacks(run, model)
-        return run.execute(model, _context(run, log, meta),
-                           reset_num_timesteps=False)
-    finally:
-        venv.close()
-
+        overrides = [f"total_timesteps={total_timesteps}"] if total_timesteps is not None else []
+        config = load_config(run_dir / "config.yaml", overrides).config
+        checkpoints = list_checkpoints(run_dir)
+        if not checkpoints:
+            raise RunError(f"{run_dir} has no complete checkpoint to resume from")
+        _setup_torch(config)
+        ckpt, meta, model, venv = newest_resumable(
+            run_dir, checkpoints, config, hooks.on_notice if hooks is not None else None)
+    except BaseException:
+        folder.release()  # nothing was written: the folder is as it was
+        raise
+    return Run(config, folder, model, venv, hooks, resumed=meta).resume(ckpt.name, bool(overrides))

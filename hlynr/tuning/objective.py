@@ -22,7 +22,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from hlynr.config import ConfigError, ExperimentConfig, validate_config
 from hlynr.config.tuning import ObjectiveConfig, TuneConfig
 from hlynr.registries import EvalResult, EvaluationListener, MetricError, RunStatus
-from hlynr.training.runner import RunError, RunHooks, start_run
+from hlynr.training.runner import RunHooks, start_run
 from hlynr.tuning.space import sample, trial_config_data
 
 DEFAULT_K = 3
@@ -160,13 +160,11 @@ class Objective:
             assert evaluation is not None  # check_search_space requires one
             last = timesteps - evaluation.every if seed == seeds[-1] else None
             listener = _TrialListener(trial, tune.objective, step, last)
-            try:
-                result = start_run(config, run_dir=run_dir, hooks=RunHooks(listeners=[listener]))
-            except RunError as exc:
-                if isinstance(exc.__cause__, MetricError):
-                    trial.set_user_attr("fail_reason", str(exc))
-                    raise StudyAborted(f"tune.objective.metric: {exc}") from None
-                raise
+            result = start_run(config, run_dir=run_dir, hooks=RunHooks(listeners=[listener]))
+            if isinstance(result.error, MetricError):  # every trial would hit it
+                reason = f"{result.run_dir}: {result.error}"
+                trial.set_user_attr("fail_reason", reason)
+                raise StudyAborted(f"tune.objective.metric: {reason}")
             step = listener.step
             metric = listener.metric or metric
             if metric:
@@ -176,7 +174,7 @@ class Objective:
                 raise StudyAborted(f"interrupted ({result.reason}); trial {trial.number} "
                                    "marked failed")
             if result.status is RunStatus.FAILED:
-                raise self._fail(trial, f"diverged (seed {seed}): {result.reason}")
+                raise self._fail(trial, f"{result.reason} (seed {seed})")  # diverged, pretraining failed
             if listener.diverged:
                 raise self._fail(trial, f"diverged (seed {seed}): {listener.diverged}")
             if listener.pruned:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from hlynr.config import validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.evaluation.scoring import ScoreSettings, score_model
 from hlynr.evaluation.targets import resolve_targets
+from hlynr.imitation.pretrain import PretrainError
+from hlynr.registries import RunStatus
 from hlynr.runs.progress_log import read_progress
-from hlynr.training.runner import RunError, resume_run, start_run
+from hlynr.training.runner import resume_run, start_run
 
 
 def _records(run: Path, kind: str) -> list[dict]:
@@ -84,8 +87,9 @@ def test_resume_does_not_pretrain_again_and_another_run_can_start_from_it(runs_d
     assert not (other / "pretrain").exists()
     assert any(r.get("event") == "pretrained_from" for r in _records(other, "event"))
     reuse["algo"] = {**reuse["algo"], "policy_kwargs": {"net_arch": [8]}}  # another network
-    with pytest.raises(RunError, match="cannot start from .*pretrain"):
-        start_run(validate_config(reuse), runs_dir=runs_dir)
+    failed = start_run(validate_config(reuse), runs_dir=runs_dir)  # found after its folder exists
+    assert failed.status is RunStatus.FAILED and isinstance(failed.error, PretrainError)
+    assert re.match(r"pretraining failed: cannot start from .*pretrain", failed.reason)
 
 
 @pytest.mark.parametrize("algo", ["PPO", "RecurrentPPO"])
@@ -186,7 +190,6 @@ def test_ctrl_c_during_pretraining_keeps_the_clone_and_a_resumable_run(
     import signal
 
     from hlynr.imitation import pretrain as P
-    from hlynr.registries import RunStatus
     from hlynr.runs.lock import holder
 
     real = P.collect_round
