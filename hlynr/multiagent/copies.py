@@ -1,14 +1,18 @@
 """What the VecEnvs of env copies x agent rows share: per-copy seeding (copy ``c`` gets
-``seed + c``) and the parts of SB3's VecEnv interface they do not support (rendering, wrappers)."""
+``seed + c``), the frames of one copy for ``get_images()``/``render()``, and the parts of SB3's
+VecEnv interface they do not support (wrappers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
+
+from hlynr.envs.rendering import CopyFrames, Renderer, check_render_mode, draws
 
 
 class CopySeeds:
@@ -56,3 +60,76 @@ class NoRendering(VecEnv):
         """No rendering."""
         return None
 
+
+
+class CopyRendering(NoRendering):
+    """A VecEnv of env copies that draws one copy, :attr:`render_copy` (default 0).
+
+    With ``render_mode="rgb_array"`` (and the env's renderer), :meth:`get_images` returns one
+    frame, of that copy's current step, so ``render()`` and SB3's ``VecVideoRecorder`` show it;
+    in the step where its episode ends the frame shows its final state, before the copy is reset.
+    Without a render mode nothing is drawn or kept. The VecEnv sets ``engine`` and calls
+    :meth:`_init_rendering` before ``VecEnv.__init__``, then :meth:`_render_reset`,
+    :meth:`_render_before_reset` and :meth:`_render_after_step` around its resets and steps.
+    """
+
+    engine: Any
+    _frames: CopyFrames[Any, Any, Any] | None = None
+
+    def _init_rendering(self, render_mode: str | None, renderer: Renderer[Any, Any, Any] | None) -> None:
+        self.render_mode = check_render_mode(render_mode, type(self).__name__)
+        if draws(self.render_mode):
+            if renderer is None:
+                raise ValueError(f"render_mode={render_mode!r} needs the env's renderer")
+            self._frames = CopyFrames(renderer)
+
+    def _render_fps(self) -> None:
+        """Put ``render_fps`` into ``metadata`` (after ``VecEnv.__init__`` wrote it)."""
+        if self._frames is not None:
+            cast(dict[str, Any], self.metadata)["render_fps"] = self._frames.renderer.fps(self._drawn_engine()[0])
+
+    def _drawn_engine(self) -> tuple[Any, int]:
+        """The engine holding the copies stepped in this process, and how many there are (the
+        first share of a sharded engine)."""
+        local = getattr(self.engine, "local_engine", None)
+        eng = local() if callable(local) else self.engine
+        return eng, int(eng.n_copies)
+
+    @property
+    def render_copy(self) -> int:
+        """The env copy whose frames :meth:`get_images` draws (default 0); a copy stepped in this
+        process (every copy with one worker, the first share otherwise). Setting it starts
+        drawing that copy from its current step."""
+        return 0 if self._frames is None else self._frames.copy
+
+    @render_copy.setter
+    def render_copy(self, copy: int) -> None:
+        eng, n = self._drawn_engine()
+        if not 0 <= copy < n:
+            raise ValueError(f"render_copy must be a copy stepped in this process, 0..{n - 1}; got {copy}")
+        if self._frames is None:
+            raise AttributeError(f"this {type(self).__name__} was built without render_mode='rgb_array'")
+        self._frames.select(eng, copy, started=self._frames.episode.scene is not None)
+
+    def _render_reset(self) -> None:
+        if self._frames is not None:
+            self._frames.reset(self._drawn_engine()[0])
+
+    def _render_before_reset(self, done_copies: np.ndarray) -> None:
+        if self._frames is not None:
+            self._frames.before_reset(self._drawn_engine()[0], done_copies.tolist())
+
+    def _render_after_step(self) -> None:
+        if self._frames is not None:
+            self._frames.after_step(self._drawn_engine()[0])
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """With ``render_mode="rgb_array"``: ``[frame]``, the current step of copy
+        :attr:`render_copy` (one image, not one per row). Otherwise ``None`` per row."""
+        if self._frames is None:
+            return [None for _ in range(self.num_envs)]
+        return [self._frames.image()]
+
+    def render(self, mode: str | None = None) -> np.ndarray | None:
+        """The frame of :attr:`render_copy` (``None`` without ``render_mode="rgb_array"``)."""
+        return VecEnv.render(self, mode) if self._frames is not None else None
