@@ -159,6 +159,26 @@ class View:
         return list(zip(u.tolist(), v.tolist()))
 
 
+PlacedView = tuple[View, tuple[int, int]]
+"""A panel's view and the frame pixel of its top-left corner: world point ``(x, y)`` is at frame
+pixel ``at + view.pixel(x, y)``."""
+
+
+def place(lo: Sequence[float], hi: Sequence[float], rect: tuple[int, int, int, int],
+          margin: float = 0.06) -> PlacedView:
+    """The view of the panel ``rect = (left, top, width, height)`` of a frame that shows the
+    world box ``lo .. hi``, and the panel's top-left pixel."""
+    left, top, w, h = rect
+    return View.fit(lo, hi, w, h, margin), (left, top)
+
+
+def frame_pixel(placed: PlacedView, x: float, y: float) -> tuple[int, int]:
+    """The frame pixel ``(column, row)`` where world point ``(x, y)`` of panel ``placed`` is drawn."""
+    view, (left, top) = placed
+    u, v = view.pixel(x, y)
+    return left + u, top + v
+
+
 class Panel:
     """An image of ``width x height`` pixels with a :class:`View`; draw on it, then paste it."""
 
@@ -326,12 +346,10 @@ class Frame:
         self.draw = ImageDraw.Draw(self.image)
         self.text_px = text_size(h)
 
-    def panel(self, lo: Sequence[float], hi: Sequence[float], rect: tuple[int, int, int, int],
-              margin: float = 0.06) -> tuple[Panel, tuple[int, int]]:
-        """A panel for ``rect = (left, top, width, height)`` of the frame showing world box
-        ``lo .. hi``; paste it back with :meth:`paste`."""
-        left, top, w, h = rect
-        return Panel(View.fit(lo, hi, w, h, margin), text_px=self.text_px), (left, top)
+    def panel(self, placed: PlacedView) -> tuple[Panel, tuple[int, int]]:
+        """A panel for the view ``placed`` (see :func:`place`); paste it back with :meth:`paste`."""
+        view, at = placed
+        return Panel(view, text_px=self.text_px), at
 
     def paste(self, panel: Panel, at: tuple[int, int]) -> None:
         """Paste ``panel`` with its top-left corner at pixel ``at``, framed by a thin line."""

@@ -26,7 +26,7 @@ from hlynr.envs.atc.engine import ATCEngine
 from hlynr.envs.atc.env import VIDEO_TIMELAPSE
 from hlynr.envs.atc.rows import ATCRowsEngine
 from hlynr.envs.atc.units import FT, NM, heading_vector
-from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, format_time, nice_length
+from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, PlacedView, format_time, nice_length, place, text_size
 from hlynr.envs.rendering import DEFAULT_SIZE, Renderer, Size
 
 OK: Color = (30, 150, 60)
@@ -120,13 +120,19 @@ def scene(engine: ATCEngine | ATCRowsEngine, copy: int = 0) -> ATCScene:
     )
 
 
+def view(scene: ATCScene, size: Size = DEFAULT_SIZE) -> PlacedView:
+    """The world-to-pixel transform of a frame's plan view (see :func:`hlynr.envs.drawing.frame_pixel`)."""
+    w, h = size
+    header = round(text_size(h) * 1.8)
+    return place(scene.lo, scene.hi, (4, header, w - 8, h - header - 4), margin=0.01)
+
+
 def draw_frame(steps: Sequence[ATCSnapshot], scene: ATCScene, size: Size = DEFAULT_SIZE) -> np.ndarray:
     """The frame of ``steps[-1]`` (earlier steps draw the tracks) as an ``(H, W, 3)`` uint8 array."""
     frame = Frame(size)
     w, h = frame.size
     cur = steps[-1]
-    header = round(frame.text_px * 1.8)
-    p, at = frame.panel(scene.lo, scene.hi, (4, header, w - 8, h - header - 4), margin=0.01)
+    p, at = frame.panel(view(scene, frame.size))
     p.grid(nice_length(p.view.width / p.view.scale / NM / 8.0) * NM)
     p.circle((0.0, 0.0), scene.sector_radius, outline=SECTOR, width=2)
     flying = np.flatnonzero(cur.flying)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, Panel, format_time, nice_length
+from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, Panel, PlacedView, format_time, nice_length, place
 from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.params import G0
 from hlynr.envs.intercept.reward import TERMINATION_REASONS, Reason
@@ -158,8 +158,8 @@ def closest_approach_points(steps: Sequence[InterceptSnapshot]) -> tuple[np.ndar
     return ref.own_pos, ref.threat_pos
 
 
-def _side(xyz: np.ndarray, axis: tuple[float, float]) -> np.ndarray:
-    """Side-view coordinates (along-axis distance, altitude) of points ``xyz`` (n, 3)."""
+def side_coordinates(xyz: np.ndarray, axis: tuple[float, float]) -> np.ndarray:
+    """Side-view coordinates (along-axis distance, altitude) (n, 2) of points ``xyz`` (n, 3)."""
     xyz = np.asarray(xyz, dtype=float).reshape(-1, 3)
     return np.stack([xyz[:, 0] * axis[0] + xyz[:, 1] * axis[1], xyz[:, 2]], axis=1)
 
@@ -176,6 +176,14 @@ def layout(size: Size) -> dict[str, tuple[int, int, int, int]]:
         "text": (right, 8 + zoom, w - right - 4, split - zoom - 12),
         "side": (4, split, w - 8, h - split - 4),
     }
+
+
+def views(scene: InterceptScene, size: Size = DEFAULT_SIZE) -> dict[str, PlacedView]:
+    """The world-to-pixel transforms of the ``top`` and ``side`` panels of a frame (see
+    :func:`hlynr.envs.drawing.frame_pixel`); the side view's world x is :func:`side_coordinates`."""
+    rects = layout(size)
+    return {"top": place(scene.top_lo, scene.top_hi, rects["top"], margin=0.02),
+            "side": place(scene.side_lo, scene.side_hi, rects["side"], margin=0.02)}
 
 
 def _markers(p: Panel, cur: InterceptSnapshot, pts: dict[str, np.ndarray], scene: InterceptScene) -> None:
@@ -200,13 +208,14 @@ def draw_frame(steps: Sequence[InterceptSnapshot], scene: InterceptScene, size: 
     frame = Frame(size)
     cur = steps[-1]
     rects = layout(frame.size)
+    placed = views(scene, frame.size)
     own_path = np.array([s.own_pos for s in steps])
     threat_path = np.array([s.threat_pos for s in steps])
     ended = bool(cur.reason)
     cpa = closest_approach_points(steps) if ended else None
 
     # ---- top view
-    top, at = frame.panel(scene.top_lo, scene.top_hi, rects["top"], margin=0.02)
+    top, at = frame.panel(placed["top"])
     top.grid(_grid_step(top))
     top.square((0.0, 0.0), 4, DEFENDED, width=2)
     top.polyline(threat_path[:, :2], THREAT, 2)
@@ -225,20 +234,21 @@ def draw_frame(steps: Sequence[InterceptSnapshot], scene: InterceptScene, size: 
     frame.paste(top, at)
 
     # ---- side view
-    side, at = frame.panel(scene.side_lo, scene.side_hi, rects["side"], margin=0.02)
+    side, at = frame.panel(placed["side"])
     side.grid(_grid_step(side))
     side.segment((scene.side_lo[0] - 1e5, 0.0), (scene.side_hi[0] + 1e5, 0.0), GROUND, width=2)
     side.square((0.0, 0.0), 4, DEFENDED, width=2)
-    own_s, threat_s = _side(own_path, scene.axis), _side(threat_path, scene.axis)
+    own_s, threat_s = side_coordinates(own_path, scene.axis), side_coordinates(threat_path, scene.axis)
     side.polyline(threat_s, THREAT, 2)
     side.polyline(own_s, INTERCEPTOR, 2)
-    spts = {"own": own_s, "threat": threat_s, "accel": _side(cur.accel_cmd, scene.axis)[0],
-            "threat_vel": _side(cur.threat_vel, scene.axis)[0], "own_vel": _side(cur.own_vel, scene.axis)[0]}
+    spts = {"own": own_s, "threat": threat_s, "accel": side_coordinates(cur.accel_cmd, scene.axis)[0],
+            "threat_vel": side_coordinates(cur.threat_vel, scene.axis)[0],
+            "own_vel": side_coordinates(cur.own_vel, scene.axis)[0]}
     if cur.estimate_pos is not None:
-        spts["est"] = _side(cur.estimate_pos, scene.axis)[0]
+        spts["est"] = side_coordinates(cur.estimate_pos, scene.axis)[0]
     _markers(side, cur, spts, scene)
     if cpa is not None:
-        _cpa_marker(side, _side(cpa[0], scene.axis)[0], cur)
+        _cpa_marker(side, side_coordinates(cpa[0], scene.axis)[0], cur)
     side.title("side view: distance along the threat's approach, altitude")
     side.scale_bar()
     frame.paste(side, at)
@@ -291,7 +301,7 @@ def _zoom(frame: Frame, rect: tuple[int, int, int, int], cur: InterceptSnapshot,
         reach = max(reach, float(np.linalg.norm(cpa[0][:2] - cpa[1][:2])) + scene.kill_radius)
     half = 1.25 * reach
     lo, hi = (centre[0] - half, centre[1] - half), (centre[0] + half, centre[1] + half)
-    p, at = frame.panel(lo, hi, rect, margin=0.0)
+    p, at = frame.panel(place(lo, hi, rect, margin=0.0))
     p.grid(_grid_step(p))
     p.circle(centre, scene.kill_radius, outline=(230, 180, 180))
     if cur.estimate_pos is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, format_time, nice_length
+from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, PlacedView, format_time, nice_length, place, text_size
 from hlynr.envs.rendering import DEFAULT_SIZE, Renderer, Size
 from hlynr.envs.swarm.engine import SwarmEngine
 from hlynr.envs.swarm.outcome import segment_cpa
@@ -138,13 +138,19 @@ def outcome(steps: Sequence[SwarmSnapshot], scene: SwarmScene) -> str:
     return ""
 
 
+def view(scene: SwarmScene, size: Size = DEFAULT_SIZE) -> PlacedView:
+    """The world-to-pixel transform of a frame's plan view (see :func:`hlynr.envs.drawing.frame_pixel`)."""
+    w, h = size
+    header = round(text_size(h) * 1.8)
+    return place(scene.lo, scene.hi, (4, header, w - 8, h - header - 4), margin=0.02)
+
+
 def draw_frame(steps: Sequence[SwarmSnapshot], scene: SwarmScene, size: Size = DEFAULT_SIZE) -> np.ndarray:
     """The frame of ``steps[-1]`` (earlier steps draw the paths) as an ``(H, W, 3)`` uint8 array."""
     frame = Frame(size)
     w, h = frame.size
     cur = steps[-1]
-    header = round(frame.text_px * 1.8)
-    p, at = frame.panel(scene.lo, scene.hi, (4, header, w - 8, h - header - 4), margin=0.02)
+    p, at = frame.panel(view(scene, frame.size))
     p.grid(nice_length(p.view.width / p.view.scale / 8.0))
     p.circle((0.0, 0.0), scene.zone_radius, outline=ZONE_LINE, fill=ZONE, width=2)
     p.label((0.0, -scene.zone_radius), "defended zone", ZONE_LINE, offset=(-40, 16))
