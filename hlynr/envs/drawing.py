@@ -372,16 +372,26 @@ class Frame:
             y += self.text_px * spacing
         return y
 
+    def legend_row(self, xy: tuple[float, float], entries: Iterable[tuple[Color, str]]) -> None:
+        """Colour keys side by side from pixel ``xy`` to the right."""
+        g = glyphs(self.text_px)
+        x, y = xy
+        size = self.text_px
+        for color, name in entries:
+            self.draw.rectangle([x, y + 2, x + 9, y + size - 1], fill=color)
+            g.draw(self.draw, (x + 13, y), name, TEXT, "la")
+            x += 13 + g.width(name) + 14
+
     def array(self) -> np.ndarray:
         """The frame as an ``(H, W, 3)`` uint8 array (a new, writable array)."""
         return np.array(self.image, dtype=np.uint8)
 
 
 def format_time(t: float) -> str:
-    """Sim time as ``"12.35 s"`` below a minute, ``"m:ss"`` / ``"h:mm:ss"`` above."""
+    """Sim time as ``"12.35 s"`` below a minute, ``"12 min 05 s"`` / ``"1 h 02 min 05 s"`` above."""
     if t < 60.0:
         return f"{t:.2f} s"
     s = int(round(t))
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+    return f"{h} h {m:02d} min {sec:02d} s" if h else f"{m} min {sec:02d} s"

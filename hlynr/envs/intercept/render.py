@@ -24,7 +24,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hlynr.envs.drawing import MUTED, TEXT, Color, Frame, Panel, PlacedView, format_time, nice_length, place
+from hlynr.envs.drawing import (
+    MUTED,
+    TEXT,
+    Color,
+    Frame,
+    Panel,
+    PlacedView,
+    format_time,
+    nice_length,
+    place,
+    text_size,
+)
 from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.params import G0
 from hlynr.envs.intercept.reward import TERMINATION_REASONS, Reason
@@ -38,6 +49,7 @@ ACCEL: Color = (0, 140, 70)
 CPA: Color = (165, 0, 165)
 DEFENDED: Color = (60, 60, 60)
 GROUND: Color = (150, 120, 80)
+KILL: Color = (220, 150, 150)
 
 
 @dataclass(frozen=True)
@@ -167,14 +179,15 @@ def side_coordinates(xyz: np.ndarray, axis: tuple[float, float]) -> np.ndarray:
 def layout(size: Size) -> dict[str, tuple[int, int, int, int]]:
     """Pixel rectangles ``(left, top, width, height)`` of the panels of a frame of ``size``."""
     w, h = size
-    split = round(0.66 * h)
-    right = round(0.70 * w)
-    zoom = min(w - right - 6, split - 8)
+    split = round(0.60 * h)
+    right = round(0.64 * w)
+    low = split + text_size(h) + 10
     return {
         "top": (4, 4, right - 8, split - 8),
-        "zoom": (right, 4, w - right - 4, zoom),
-        "text": (right, 8 + zoom, w - right - 4, split - zoom - 12),
-        "side": (4, split, w - 8, h - split - 4),
+        "zoom": (right, 4, w - right - 4, split - 8),
+        "legend": (4, split, w - 8, low - split - 4),
+        "side": (4, low, right - 8, h - low - 4),
+        "text": (right, low, w - right - 4, h - low - 4),
     }
 
 
@@ -218,6 +231,7 @@ def draw_frame(steps: Sequence[InterceptSnapshot], scene: InterceptScene, size: 
     top, at = frame.panel(placed["top"])
     top.grid(_grid_step(top))
     top.square((0.0, 0.0), 4, DEFENDED, width=2)
+    top.label((0.0, 0.0), "defended point", DEFENDED, offset=(7, 4))
     top.polyline(threat_path[:, :2], THREAT, 2)
     top.polyline(own_path[:, :2], INTERCEPTOR, 2)
     pts = {"own": own_path[:, :2], "threat": threat_path[:, :2], "accel": cur.accel_cmd[:2],
@@ -228,8 +242,6 @@ def draw_frame(steps: Sequence[InterceptSnapshot], scene: InterceptScene, size: 
     if cpa is not None:
         _cpa_marker(top, cpa[0][:2], cur)
     top.title("top view: x east, y north")
-    top.legend([(THREAT, "threat"), (INTERCEPTOR, "interceptor"), (ESTIMATE, "radar track"),
-                (ACCEL, "accel. command"), (CPA, "closest approach")])
     top.scale_bar()
     frame.paste(top, at)
 
@@ -249,9 +261,14 @@ def draw_frame(steps: Sequence[InterceptSnapshot], scene: InterceptScene, size: 
     _markers(side, cur, spts, scene)
     if cpa is not None:
         _cpa_marker(side, side_coordinates(cpa[0], scene.axis)[0], cur)
-    side.title("side view: distance along the threat's approach, altitude")
+    side.title("side view: along the threat's approach, altitude")
     side.scale_bar()
     frame.paste(side, at)
+
+    left, top_px, _, _ = rects["legend"]
+    frame.legend_row((left + 2, top_px + 1), [
+        (THREAT, "threat"), (INTERCEPTOR, "interceptor"), (ESTIMATE, "track, 1/2 sigma"),
+        (ACCEL, "accel. cmd"), (CPA, "closest approach"), (LOS, "line of sight")])
 
     # ---- zoom on the threat: the track error and its uncertainty
     _zoom(frame, rects["zoom"], cur, scene, cpa)
@@ -303,7 +320,8 @@ def _zoom(frame: Frame, rect: tuple[int, int, int, int], cur: InterceptSnapshot,
     lo, hi = (centre[0] - half, centre[1] - half), (centre[0] + half, centre[1] + half)
     p, at = frame.panel(place(lo, hi, rect, margin=0.0))
     p.grid(_grid_step(p))
-    p.circle(centre, scene.kill_radius, outline=(230, 180, 180))
+    p.circle(centre, scene.kill_radius, outline=KILL)
+    p.text((p.view.width - 6, p.view.height - 6), f"kill radius {scene.kill_radius:g} m", KILL, anchor="rb")
     if cur.estimate_pos is not None:
         est = cur.estimate_pos[:2]
         p.circle(est, 2.0 * cur.estimate_std, outline=ESTIMATE, width=1)
@@ -316,7 +334,7 @@ def _zoom(frame: Frame, rect: tuple[int, int, int, int], cur: InterceptSnapshot,
         p.segment(cpa[0][:2] - cpa[1][:2] + centre, centre, CPA, width=1)
         p.dot(cpa[0][:2] - cpa[1][:2] + centre, 4, None, outline=CPA, width=2)
     p.dot(centre, 3, THREAT)
-    p.title("threat; track 1 and 2 sigma" if cur.estimate_pos is not None else "threat")
+    p.title("zoom on the threat: track error")
     p.scale_bar(fraction=0.4)
     frame.paste(p, at)
     if not math.isfinite(err):  # pragma: no cover - a diverged filter: say so
