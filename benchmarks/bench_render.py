@@ -65,7 +65,8 @@ def atc_kwargs(n: int) -> dict[str, Any]:
 def play_atc(n: int, steps: int, seed: int = 1) -> ATCEnv:
     """An ATC env with ``render_mode`` after ``steps`` steps of the MVP resolver (or its episode end)."""
     env = ATCEnv(render_mode="rgb_array", **atc_kwargs(n))
-    policy = make_mvp(env.observation_space("aircraft_0"), env.action_space("aircraft_0"), MVPParams()).act
+    policy = make_mvp(env.observation_space("aircraft_0"), env.action_space("aircraft_0"),
+                      MVPParams.model_validate({})).act
     obs, _ = env.reset(seed=seed)
     for _ in range(steps):
         if not env.agents:
@@ -95,6 +96,12 @@ def play_intercept(steps: int, seed: int = 3) -> InterceptEnv:
         if term or trunc:
             break
     return env
+
+
+def recorded(env: Any) -> tuple[list[Any], Any]:
+    """The snapshots and the scene an env built with ``render_mode`` kept of its episode."""
+    assert env._episode is not None
+    return list(env._episode.steps), env._episode.scene
 
 
 def env_step_rate(make: Callable[[], Any], act: Callable[[Any], Any], seconds: float) -> float:
@@ -151,13 +158,14 @@ class MatplotlibATC:
         for i in flying:
             ax.plot([cur.pos[i, 0], cur.exit[i, 0]], [cur.pos[i, 1], cur.exit[i, 1]], color="0.85", lw=1)
             ax.plot(*cur.exit[i], marker="s", mfc="none", color="0.4")
-            ax.text(*cur.exit[i], str(i), color="0.4", fontsize=8)
+            ax.text(cur.exit[i, 0], cur.exit[i, 1], str(i), color="0.4", fontsize=8)
             ax.plot(track[:, i, 0], track[:, i, 1], color="0.75", lw=1)
             ax.add_patch(Circle(cur.pos[i], 0.5 * scene.pz_radius, fill=False, color=colors[i]))
             ax.plot([cur.pos[i, 0], cur.pos[i, 0] + vec[i, 0]], [cur.pos[i, 1], cur.pos[i, 1] + vec[i, 1]],
                     color=colors[i], lw=2)
             ax.plot(*cur.pos[i], marker="o", color=colors[i], ms=5)
-            ax.text(*cur.pos[i], f" {i} FL{cur.alt[i] / FT / 100:03.0f}", color=colors[i], fontsize=8)
+            ax.text(cur.pos[i, 0], cur.pos[i, 1], f" {i} FL{cur.alt[i] / FT / 100:03.0f}", color=colors[i],
+                    fontsize=8)
         ax.legend(handles=[Circle((0, 0), 1, color=c) for c in ("#1e963c", "#eb9600", "#d71919")],
                   labels=["separated", "conflict", "loss of separation"], loc="upper right", fontsize=8)
         ax.plot([scene.lo[0] + 2 * NM, scene.lo[0] + 22 * NM], [scene.lo[1] + 2 * NM] * 2, color="k", lw=2)
@@ -173,13 +181,13 @@ def bench_frames(seconds: float) -> list[tuple[str, float, float, float | None]]
     zeros2 = np.zeros(2)
 
     env_i = play_intercept(120)
-    steps_i, scene_i = list(env_i._episode.steps), env_i._episode.scene
+    steps_i, scene_i = recorded(env_i)
     fps = rate(lambda: intercept_render.draw_frame(steps_i, scene_i, SIZE), seconds)
     ref = env_step_rate(InterceptEnv, lambda e: zeros2, seconds)
     rows.append(("intercept (1 engagement)", fps, ref, None))
 
     env_s = play_swarm(80)
-    steps_s, scene_s = list(env_s._episode.steps), env_s._episode.scene
+    steps_s, scene_s = recorded(env_s)
     fps = rate(lambda: swarm_render.draw_frame(steps_s, scene_s, SIZE), seconds)
     ref = env_step_rate(lambda: SwarmInterceptEnv(stage="intermediate"),
                         lambda e: {a: zeros2 for a in e.agents}, seconds)
@@ -188,7 +196,7 @@ def bench_frames(seconds: float) -> list[tuple[str, float, float, float | None]]
     mpl = MatplotlibATC()
     for n in (8, 20):
         env_a = play_atc(n, 120)
-        steps_a, scene_a = list(env_a._episode.steps), env_a._episode.scene
+        steps_a, scene_a = recorded(env_a)
         fps = rate(lambda s=steps_a, c=scene_a: atc_render.draw_frame(s, c, SIZE), seconds)
         ref = env_step_rate(lambda n=n: ATCEnv(**atc_kwargs(n)), lambda e: {a: zeros2 for a in e.agents}, seconds)
         mpl_fps = rate(lambda s=steps_a, c=scene_a: mpl.draw(s, c), seconds)
@@ -200,7 +208,8 @@ def bench_video(n_steps: int = 300) -> dict[str, float]:
     """Seconds to draw and to encode a video of ``n_steps`` steps of 20 aircraft (the MVP resolver
     flying; a new episode starts where one ends, as in a recorded training run)."""
     env = ATCEnv(render_mode="rgb_array", **atc_kwargs(20))
-    policy = make_mvp(env.observation_space("aircraft_0"), env.action_space("aircraft_0"), MVPParams()).act
+    policy = make_mvp(env.observation_space("aircraft_0"), env.action_space("aircraft_0"),
+                      MVPParams.model_validate({})).act
     t0 = time.perf_counter()
     obs, _ = env.reset(seed=1)
     frames = [env.render()]

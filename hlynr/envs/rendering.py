@@ -48,11 +48,12 @@ def draws(render_mode: str | None) -> bool:
     return render_mode == "rgb_array"
 
 
-def vec_rendering(render_mode: str | None, module: str) -> dict[str, Any]:
-    """Keyword arguments ``render_mode`` and ``renderer`` of a VecEnv of env copies: the
-    ``RENDERER`` of ``module`` (imported only when ``render_mode`` draws)."""
-    renderer = importlib.import_module(module).RENDERER if draws(render_mode) else None
-    return {"render_mode": render_mode, "renderer": renderer}
+def vec_rendering(render_mode: str | None, module: str, env_name: str) -> dict[str, Any]:
+    """Keyword arguments ``render_mode`` and ``frames`` of a VecEnv of env copies: the frames of
+    one copy drawn by the ``RENDERER`` of ``module`` (imported only when ``render_mode`` draws)."""
+    render_mode = check_render_mode(render_mode, env_name)
+    frames = CopyFrames(importlib.import_module(module).RENDERER) if draws(render_mode) else None
+    return {"render_mode": render_mode, "frames": frames}
 
 
 # ------------------------------------------------------------------ steps drawn
@@ -134,6 +135,15 @@ class CopyFrames(Generic[E, S, C]):
         r = self.renderer
         self.episode.start(r.snapshot(engine, self.copy), r.scene(engine, self.copy))
         self._final = None
+
+    @property
+    def started(self) -> bool:
+        """Whether a first episode has started (the engine was reset)."""
+        return self.episode.scene is not None
+
+    def fps(self, engine: E) -> float:
+        """Frames per second of a video of ``engine`` (the renderer's ``render_fps``)."""
+        return self.renderer.fps(engine)
 
     def select(self, engine: E, copy: int, started: bool = True) -> None:
         """Draw ``copy`` from now on, starting from its current step (if the engine has started)."""

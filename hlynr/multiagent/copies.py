@@ -5,14 +5,12 @@ VecEnv interface they do not support (wrappers)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
-
-from hlynr.envs.rendering import CopyFrames, Renderer, check_render_mode, draws
 
 
 class CopySeeds:
@@ -62,31 +60,54 @@ class NoRendering(VecEnv):
 
 
 
+class CopyFrames(Protocol):
+    """The frames of one env copy (:class:`hlynr.envs.rendering.CopyFrames`, made by the env's
+    package: this layer draws nothing itself)."""
+
+    copy: int
+
+    @property
+    def started(self) -> bool: ...
+
+    def fps(self, engine: Any) -> float: ...
+
+    def select(self, engine: Any, copy: int, started: bool = True) -> None: ...
+
+    def reset(self, engine: Any) -> None: ...
+
+    def before_reset(self, engine: Any, done: list[int]) -> None: ...
+
+    def after_step(self, engine: Any) -> None: ...
+
+    def image(self) -> np.ndarray | None: ...
+
+
 class CopyRendering(NoRendering):
     """A VecEnv of env copies that draws one copy, :attr:`render_copy` (default 0).
 
-    With ``render_mode="rgb_array"`` (and the env's renderer), :meth:`get_images` returns one
-    frame, of that copy's current step, so ``render()`` and SB3's ``VecVideoRecorder`` show it;
-    in the step where its episode ends the frame shows its final state, before the copy is reset.
-    Without a render mode nothing is drawn or kept. The VecEnv sets ``engine`` and calls
-    :meth:`_init_rendering` before ``VecEnv.__init__``, then :meth:`_render_reset`,
-    :meth:`_render_before_reset` and :meth:`_render_after_step` around its resets and steps.
+    With ``render_mode="rgb_array"`` and the env's :class:`CopyFrames`, :meth:`get_images`
+    returns one frame, of that copy's current step, so ``render()`` and SB3's
+    ``VecVideoRecorder`` show it; in the step where its episode ends the frame shows its final
+    state, before the copy is reset. Without a render mode nothing is drawn or kept. The VecEnv
+    sets ``engine`` and calls :meth:`_init_rendering` before ``VecEnv.__init__``, then
+    :meth:`_render_reset`, :meth:`_render_before_reset` and :meth:`_render_after_step` around its
+    resets and steps.
     """
 
     engine: Any
-    _frames: CopyFrames[Any, Any, Any] | None = None
+    _frames: CopyFrames | None = None
 
-    def _init_rendering(self, render_mode: str | None, renderer: Renderer[Any, Any, Any] | None) -> None:
-        self.render_mode = check_render_mode(render_mode, type(self).__name__)
-        if draws(self.render_mode):
-            if renderer is None:
-                raise ValueError(f"render_mode={render_mode!r} needs the env's renderer")
-            self._frames = CopyFrames(renderer)
+    def _init_rendering(self, render_mode: str | None, frames: CopyFrames | None) -> None:
+        self.render_mode = render_mode
+        if render_mode is not None and frames is None:
+            raise ValueError(f"render_mode={render_mode!r} needs the frames of the env's renderer "
+                             "(see hlynr.envs.rendering.vec_rendering)")
+        self._frames = frames
 
     def _render_fps(self) -> None:
         """Put ``render_fps`` into ``metadata`` (after ``VecEnv.__init__`` wrote it)."""
         if self._frames is not None:
-            cast(dict[str, Any], self.metadata)["render_fps"] = self._frames.renderer.fps(self._drawn_engine()[0])
+            cast(dict[str, Any], self.metadata)["render_fps"] = self._frames.fps(self._drawn_engine()[0])
 
     def _drawn_engine(self) -> tuple[Any, int]:
         """The engine holding the copies stepped in this process, and how many there are (the
@@ -109,7 +130,7 @@ class CopyRendering(NoRendering):
             raise ValueError(f"render_copy must be a copy stepped in this process, 0..{n - 1}; got {copy}")
         if self._frames is None:
             raise AttributeError(f"this {type(self).__name__} was built without render_mode='rgb_array'")
-        self._frames.select(eng, copy, started=self._frames.episode.scene is not None)
+        self._frames.select(eng, copy, started=self._frames.started)
 
     def _render_reset(self) -> None:
         if self._frames is not None:

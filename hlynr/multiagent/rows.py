@@ -15,8 +15,8 @@ policy acts for every row (parameter sharing). The semantics are those of
 * every row's info has ``active``: False for a row without a live agent after the step (an
   inactive slot, a lost agent, an aircraft past its exit); cloning masks such rows out of its loss;
 * ``env_method("apply_params", **params)`` changes the selected copies from their next reset;
-* with ``render_mode="rgb_array"`` and the env's renderer, ``get_images()``/``render()`` draw
-  copy ``render_copy`` (:class:`~hlynr.multiagent.copies.CopyRendering`).
+* with ``render_mode="rgb_array"`` and the frames of the env's renderer, ``get_images()``/``render()``
+  draw copy ``render_copy`` (:class:`~hlynr.multiagent.copies.CopyRendering`).
 
 Centralised critics: when the engine offers a global state, :meth:`critic_observations` returns
 the critic rows of the current observations and finished rows carry
@@ -31,8 +31,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from hlynr.envs.rendering import Renderer
-from hlynr.multiagent.copies import CopyRendering, CopySeeds
+from hlynr.multiagent.copies import CopyFrames, CopyRendering, CopySeeds
 from hlynr.multiagent.engine import AgentRowsEngine
 from hlynr.registries import CriticStateSource
 
@@ -41,7 +40,7 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
     def __init__(self, engine: AgentRowsEngine, seed: int | None = None, render_mode: str | None = None,
-                 renderer: Renderer[Any, Any, Any] | None = None) -> None:
+                 frames: CopyFrames | None = None) -> None:
         self.engine = engine
         self.n_copies = engine.n_copies
         self.rows_per_episode = engine.rows_per_copy
@@ -49,7 +48,7 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
         self.critic_observation_space = engine.critic_observation_space
         self.entity_layout = engine.entity_layout
         """The engine's observation layout (own block, entity slots), read by attention extractors."""
-        self._init_rendering(render_mode, renderer)
+        self._init_rendering(render_mode, frames)
         super().__init__(engine.n_copies * engine.rows_per_copy, engine.observation_space,
                          engine.action_space)
         self._render_fps()

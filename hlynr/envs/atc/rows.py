@@ -144,4 +144,4 @@ def make_batched_atc(n_envs: int, seed: int | None = None, workers: int = 1,
     ``render_mode="rgb_array"`` draws copy ``render_copy`` (:mod:`hlynr.envs.atc.render`)."""
     factory = partial(ATCRowsEngine, params=ATCParams(**env_kwargs))
     return AgentRowsVecEnv(sharded_or_single(factory, n_envs, workers), seed=seed,
-                           **vec_rendering(render_mode, "hlynr.envs.atc.render"))
+                           **vec_rendering(render_mode, "hlynr.envs.atc.render", "hlynr/ATC-v0"))

@@ -22,4 +22,4 @@ def make_batched_swarm(n_envs: int, seed: int | None = None, workers: int = 1,
     ``render_mode="rgb_array"`` draws copy ``render_copy`` (:mod:`hlynr.envs.swarm.render`)."""
     factory = partial(SwarmEngine, params=SwarmParams(**env_kwargs))
     return AgentRowsVecEnv(sharded_or_single(factory, n_envs, workers), seed=seed,
-                           **vec_rendering(render_mode, "hlynr.envs.swarm.render"))
+                           **vec_rendering(render_mode, "hlynr.envs.swarm.render", "hlynr/Swarm-v0"))
