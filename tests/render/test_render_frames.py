@@ -173,3 +173,21 @@ def test_unknown_render_mode_warns_and_draws_nothing() -> None:
         env = InterceptEnv(render_mode="human")
     env.reset(seed=0)
     assert env.render() is None and env._episode is None
+
+
+def test_sharded_rows_batch_draws_a_copy_of_its_own_process() -> None:
+    """With worker processes the drawn copy is one this process steps (the first share)."""
+    seed = 4
+    env = SwarmInterceptEnv(**SWARM_KW, render_mode="rgb_array")
+    frames = _parallel_episode(env, 3, seed)
+    venv = make_batched_swarm(2, seed=seed, workers=2, render_mode="rgb_array", **SWARM_KW)
+    try:
+        venv.reset()
+        np.testing.assert_array_equal(venv.render(), frames[0])
+        for f in frames[1:]:
+            venv.step(np.zeros((venv.num_envs, 2), dtype=np.float32))
+            np.testing.assert_array_equal(venv.render(), f)
+        with pytest.raises(ValueError, match="this process"):
+            venv.render_copy = 1  # stepped in the worker
+    finally:
+        venv.close()
