@@ -14,7 +14,9 @@ policy acts for every row (parameter sharing). The semantics are those of
   so episode counters count team episodes (do not wrap in ``VecMonitor``);
 * every row's info has ``active``: False for a row without a live agent after the step (an
   inactive slot, a lost agent, an aircraft past its exit); cloning masks such rows out of its loss;
-* ``env_method("apply_params", **params)`` changes the selected copies from their next reset.
+* ``env_method("apply_params", **params)`` changes the selected copies from their next reset;
+* with ``render_mode="rgb_array"`` and the frames of the env's renderer, ``get_images()``/``render()``
+  draw copy ``render_copy`` (:class:`~hlynr.multiagent.copies.CopyRendering`).
 
 Centralised critics: when the engine offers a global state, :meth:`critic_observations` returns
 the critic rows of the current observations and finished rows carry
@@ -29,15 +31,16 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvObs, VecEnvStepReturn
 
-from hlynr.multiagent.copies import CopySeeds, NoRendering
+from hlynr.multiagent.copies import CopyFrames, CopyRendering, CopySeeds
 from hlynr.multiagent.engine import AgentRowsEngine
 from hlynr.registries import CriticStateSource
 
 
-class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
+class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
-    def __init__(self, engine: AgentRowsEngine, seed: int | None = None) -> None:
+    def __init__(self, engine: AgentRowsEngine, seed: int | None = None, render_mode: str | None = None,
+                 frames: CopyFrames | None = None) -> None:
         self.engine = engine
         self.n_copies = engine.n_copies
         self.rows_per_episode = engine.rows_per_copy
@@ -45,9 +48,10 @@ class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
         self.critic_observation_space = engine.critic_observation_space
         self.entity_layout = engine.entity_layout
         """The engine's observation layout (own block, entity slots), read by attention extractors."""
-        self.render_mode = None
+        self._init_rendering(render_mode, frames)
         super().__init__(engine.n_copies * engine.rows_per_copy, engine.observation_space,
                          engine.action_space)
+        self._render_fps()
         self._ret = np.zeros(self.n_copies)
         self._len = np.zeros(self.n_copies, dtype=np.int64)
         self._t0 = time.time()
@@ -69,6 +73,7 @@ class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
         self._reset_seeds()
         self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]
+        self._render_reset()
         return obs.reshape(self.num_envs, *self._obs_shape).copy()
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -109,8 +114,10 @@ class AgentRowsVecEnv(CopySeeds, NoRendering, CriticStateSource):
                                     "t": round(time.time() - self._t0, 6)}
             self._ret[done_copies] = 0.0
             self._len[done_copies] = 0
+            self._render_before_reset(done_copies)
             new = eng.reset(done_copies)
             obs.reshape(self.n_copies, n, *self._obs_shape)[done_copies] = new
+        self._render_after_step()
         dones = np.repeat(ended, n)
         return obs, res.reward.reshape(-1).copy(), dones, infos
 

@@ -216,6 +216,10 @@ class ShardedEngine:
             out[i] = flat[j]
         return out
 
+    def local_engine(self) -> AgentRowsEngine:
+        """The engine of the first share, stepped in this process (copies ``0 .. bounds[0][1] - 1``)."""
+        return self._local
+
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""
         self._finalizer()

@@ -7,27 +7,36 @@ Every slot stays in ``agents`` until the episode ends (black death: slots not fl
 rows and zero reward), so the parameter-sharing adapter sees a fixed set of rows. ``state()``
 is the global truth for a centralised critic; ``agent_state(agent)`` adds the agent's one-hot id.
 The end-of-episode metrics (:data:`hlynr.envs.atc.metrics.END_KEYS`) are in every agent's info
-in the final step.
+in the final step. ``render_mode="rgb_array"``: :meth:`ATCEnv.render` draws the sector
+(:mod:`hlynr.envs.atc.render`); without it the env keeps no snapshots.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from hlynr.envs import rendering
 from hlynr.envs.atc import layout as L
 from hlynr.envs.atc.engine import ATCEngine
 from hlynr.envs.atc.params import ATCParams
 from hlynr.registries import EntityLayout
 
+VIDEO_TIMELAPSE = 60.0
+"""Seconds of traffic per second of video: ``metadata["render_fps"] = VIDEO_TIMELAPSE / dt_s``."""
+
 
 class ATCEnv(ParallelEnv):
     """Air-traffic conflict avoidance for ``max_aircraft`` aircraft; see the module docstring."""
 
-    metadata = {"name": "hlynr_atc_v0", "render_modes": [], "is_parallelizable": True}
+    metadata = {"name": "hlynr_atc_v0", "render_modes": rendering.RENDER_MODES, "is_parallelizable": True,
+                "render_fps": 6}
+    render_size: rendering.Size = rendering.DEFAULT_SIZE
+    """``(width, height)`` of the frames :meth:`render` draws."""
 
     def __init__(self, params: ATCParams | None = None, render_mode: str | None = None, **kwargs: Any) -> None:
         """Build from an ``ATCParams`` or from its fields as keyword arguments (validated)."""
@@ -35,7 +44,15 @@ class ATCEnv(ParallelEnv):
             raise ValueError("pass either params or keyword parameters, not both")
         p = params if params is not None else ATCParams(**kwargs)
         self.engine = ATCEngine(p, n_copies=1)
-        self.render_mode = render_mode
+        self.render_mode = rendering.check_render_mode(render_mode, "hlynr/ATC-v0")
+        self._draw: ModuleType | None = None
+        """The renderer (:mod:`hlynr.envs.atc.render`), imported only to draw."""
+        self._episode: rendering.Episode[Any, Any] | None = None
+        if rendering.draws(self.render_mode):
+            from hlynr.envs.atc import render
+
+            self._draw, self._episode = render, rendering.Episode()
+        self.metadata = {**type(self).metadata, "render_fps": VIDEO_TIMELAPSE / p.dt_s}
         self.possible_agents = [f"aircraft_{i}" for i in range(p.max_aircraft)]
         self.agents: list[str] = []
         self.entity_layout: EntityLayout = self.engine.layout
@@ -68,6 +85,8 @@ class ATCEnv(ParallelEnv):
             self.apply_params(**options["params"])
         obs = self.engine.reset([seed])[0]
         self.agents = list(self.possible_agents)
+        if self._episode is not None and self._draw is not None:
+            self._episode.start(self._draw.snapshot(self.engine), self._draw.scene(self.engine))
         return {a: obs[i] for i, a in enumerate(self.agents)}, {a: {} for a in self.agents}
 
     def step(self, actions: dict[str, np.ndarray]) -> tuple[
@@ -92,6 +111,8 @@ class ATCEnv(ParallelEnv):
         )
         if term[0] or trunc[0]:
             self.agents = []
+        if self._episode is not None and self._draw is not None:
+            self._episode.append(self._draw.snapshot(self.engine))
         return out
 
     def state(self) -> np.ndarray:
@@ -102,9 +123,12 @@ class ATCEnv(ParallelEnv):
         """Critic input of ``agent``: the global state and its one-hot slot id."""
         return self.engine.agent_states()[0, self.possible_agents.index(agent)]
 
-    def render(self) -> None:
-        """No rendering (``render_modes`` is empty)."""
-        return None
+    def render(self) -> np.ndarray | None:
+        """The current step as an ``(H, W, 3)`` uint8 image with ``render_mode="rgb_array"``
+        (``None`` otherwise, or before the first reset); see :mod:`hlynr.envs.atc.render`."""
+        if self._episode is None or self._draw is None:
+            return None
+        return self._episode.draw(self._draw.draw_frame, self.render_size)
 
     def close(self) -> None:
         """Nothing to release."""

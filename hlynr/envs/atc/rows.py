@@ -29,6 +29,7 @@ from hlynr.envs.atc import layout as L
 from hlynr.envs.atc.engine import ATCEngine
 from hlynr.envs.atc.metrics import END_KEYS
 from hlynr.envs.atc.params import ATCParams
+from hlynr.envs.rendering import vec_rendering
 from hlynr.multiagent.engine import PendingParams, RowsStep
 from hlynr.multiagent.rows import AgentRowsVecEnv
 from hlynr.multiagent.workers import sharded_or_single
@@ -114,6 +115,10 @@ class ATCRowsEngine(PendingParams):
             stats[c] = [float(infos[c][k]) for k in END_KEYS]
         return RowsStep(obs, rew, term, trunc, rew.sum(axis=1), stats, active)
 
+    def engine_of(self, copy: int) -> ATCEngine:
+        """The :class:`ATCEngine` batch that steps ``copy`` (its state is at index ``copy`` there)."""
+        return self._groups[int(self._owner[int(copy)])]
+
     # ------------------------------------------------------------------ global state
     def critic_observations(self, idx: np.ndarray | None = None) -> np.ndarray:
         """Critic rows (len(idx) or N, M, state_size + M) of copies ``idx`` (default all).
@@ -133,8 +138,10 @@ class ATCRowsEngine(PendingParams):
 
 
 def make_batched_atc(n_envs: int, seed: int | None = None, workers: int = 1,
-                     **env_kwargs: Any) -> AgentRowsVecEnv:
+                     render_mode: str | None = None, **env_kwargs: Any) -> AgentRowsVecEnv:
     """``n_envs`` copies of ``hlynr/ATC-v0`` (kwargs of :class:`ATCParams`) as aircraft rows;
-    ``workers > 1`` splits the copies over that many processes (same trajectories)."""
+    ``workers > 1`` splits the copies over that many processes (same trajectories);
+    ``render_mode="rgb_array"`` draws copy ``render_copy`` (:mod:`hlynr.envs.atc.render`)."""
     factory = partial(ATCRowsEngine, params=ATCParams(**env_kwargs))
-    return AgentRowsVecEnv(sharded_or_single(factory, n_envs, workers), seed=seed)
+    return AgentRowsVecEnv(sharded_or_single(factory, n_envs, workers), seed=seed,
+                           **vec_rendering(render_mode, "hlynr.envs.atc.render", "hlynr/ATC-v0"))

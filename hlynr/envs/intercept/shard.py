@@ -10,6 +10,7 @@ envs from them (:func:`done_infos`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,6 +97,9 @@ class Shard:
         self.core, self.buf, self.publish_obs = core, buffers, publish_obs
         self.critic = False
         """Whether each step also writes the privileged critic state (see :meth:`enable_critic`)."""
+        self.on_finish: Callable[[np.ndarray, np.ndarray], None] | None = None
+        """``on_finish(done_idx, reason)``: called in :meth:`step` with the envs that finished and
+        every env's termination code, before those envs are reset (rendering reads final states)."""
 
     def reset(self, seeds: list[int] | None) -> None:
         """Reset every env (seeding env ``i`` with ``seeds[i]`` first if given); observations to ``obs``."""
@@ -120,6 +124,8 @@ class Shard:
             buf.reason[done_idx] = reason[done_idx]
             if self.critic:
                 buf.terminal_truth[done_idx] = truth_rows(core, done_idx)
+            if self.on_finish is not None:
+                self.on_finish(done_idx, reason)
             core.restart_idx(done_idx)
             obs, final_obs = core.observe_after_reset(final)
             buf.terminal_obs[done_idx] = final_obs

@@ -18,12 +18,18 @@ row (:mod:`hlynr.envs.intercept.critic`: the true engagement, then the actor's o
 truth blocks (in each worker for its share) and finished envs carry
 ``info["terminal_critic_observation"]``. Observations, rewards and trajectories are the same
 either way.
+
+Rendering: with ``render_mode="rgb_array"``, :meth:`~BatchedInterceptVecEnv.get_images` returns one
+frame, of env :attr:`~BatchedInterceptVecEnv.render_copy` (default 0), so ``render()`` and SB3's
+``VecVideoRecorder`` show that engagement (:mod:`hlynr.envs.intercept.render`); the step where
+its episode ends shows its final state (closest approach, miss distance) before the next episode
+starts. Without a render mode nothing is drawn or kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -36,6 +42,7 @@ from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
 from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
 from hlynr.envs.intercept.workers import WorkerPool, context, share_bounds, shared_block
+from hlynr.envs.rendering import CopyFrames, check_render_mode, draws
 from hlynr.registries import CriticStateSource
 
 
@@ -47,10 +54,12 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         (capped at ``n_envs``). Call :meth:`close` when done (workers also exit with this process).
     :param start_method: how worker processes start: ``forkserver`` (default), ``spawn`` or
         ``fork`` (see :mod:`hlynr.envs.intercept.workers` for why not ``fork``).
+    :param render_mode: ``"rgb_array"`` to draw env :attr:`render_copy` in :meth:`get_images`.
     """
 
     def __init__(self, n_envs: int, seed: int | None = None, workers: int = 1,
-                 start_method: str = "forkserver", **env_kwargs: Any) -> None:
+                 start_method: str = "forkserver", render_mode: str | None = None,
+                 **env_kwargs: Any) -> None:
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
         if workers < 1:
@@ -71,12 +80,19 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         """The engine of the envs stepped in this process (all of them when ``workers == 1``)."""
         self._local = Shard(self.core, self._buf.rows(*bounds[0]), publish_obs=False)
         self._started = False
-        self.render_mode = None
+        self.render_mode = check_render_mode(render_mode, "BatchedInterceptVecEnv")
+        self._frames: CopyFrames[Any, Any, Any] | None = None
+        if draws(self.render_mode):
+            from hlynr.envs.intercept.render import RENDERER
+
+            self._frames = CopyFrames(RENDERER)
+            self._local.on_finish = self._render_finished
         self.critic_observation_space = critic_space()
         """The Box of one privileged critic row (see :mod:`hlynr.envs.intercept.critic`)."""
         self._critic_on = False
         self._last_obs: np.ndarray | None = None
         super().__init__(n_envs, observation_space(), action_space())
+        cast(dict[str, Any], self.metadata)["render_fps"] = 1.0 / self.core.dt
         self._stepping = False
         self._empty_infos: list[dict[str, Any]] = [{} for _ in range(n_envs)]
         if seed is not None:
@@ -97,6 +113,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self.reset_infos = [{} for _ in range(self.num_envs)]
         obs = self._buf.obs.copy()
         self._last_obs = obs.copy() if self._critic_on else obs
+        if self._frames is not None:
+            self._frames.reset(self.core)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -127,6 +145,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         if done_idx.size:
             done_infos(buf, infos, done_idx.tolist(), critic=self._critic_on)
         self._last_obs = obs.copy() if self._critic_on else obs
+        if self._frames is not None:
+            self._frames.after_step(self.core)
         return obs, buf.reward.copy(), dones, infos
 
     def critic_observations(self) -> np.ndarray:
@@ -209,9 +229,35 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         """No gymnasium wrappers exist inside the batched env."""
         return [False for _ in self._indices(indices)]
 
+    # ---------------------------------------------------------------- rendering
+    @property
+    def render_copy(self) -> int:
+        """The env whose frames :meth:`get_images` draws (default 0); one stepped in this process
+        (``0 <= render_copy < core.n``: every env with ``workers == 1``, the first share otherwise).
+        Setting it starts drawing that env from its current step."""
+        return 0 if self._frames is None else self._frames.copy
+
+    @render_copy.setter
+    def render_copy(self, copy: int) -> None:
+        if not 0 <= copy < self.core.n:
+            raise ValueError(f"render_copy must be an env stepped in this process, 0..{self.core.n - 1}; "
+                             f"got {copy}")
+        if self._frames is None:
+            raise AttributeError("this VecEnv was built without render_mode='rgb_array'")
+        self._frames.select(self.core, copy, started=self._started)
+
+    def _render_finished(self, done_idx: np.ndarray, reason: np.ndarray) -> None:
+        if self._frames is not None:
+            self._frames.before_reset(self.core, done_idx.tolist(),
+                                      reason=int(reason[self._frames.copy]))
+
     def get_images(self) -> Sequence[np.ndarray | None]:
-        """No rendering."""
-        return [None for _ in range(self.num_envs)]
+        """With ``render_mode="rgb_array"``: ``[frame]``, the current step of env
+        :attr:`render_copy` (one image, not one per env: drawing every env would cost ``n_envs``
+        frames per step). Otherwise ``None`` per env."""
+        if self._frames is None:
+            return [None for _ in range(self.num_envs)]
+        return [self._frames.image()]
 
 
 def make_batched(n_envs: int, seed: int | None = None, workers: int = 1, **env_kwargs: Any

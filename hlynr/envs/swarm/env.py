@@ -23,6 +23,9 @@ Black death: every slot stays in ``agents`` until the team episode ends. Inactiv
 never terminated on their own, so the vector layout stays fixed and all rows end together:
 ``terminated`` on intercept, escape or loss of every agent, ``truncated`` at ``max_steps``.
 
+``render_mode="rgb_array"``: :meth:`~SwarmInterceptEnv.render` draws the engagement
+(:mod:`hlynr.envs.swarm.render`); without it the env keeps no snapshots.
+
 Reward (see docs/swarm.md): a team part, the same for every agent alive at the start of the
 step: ``+intercept_bonus`` / ``-escape_penalty`` at the end, minus bounded fuel (episode total
 <= ``fuel_weight``), bunching (<= ``spread_weight``) and agent-loss (<= ``loss_weight``) terms;
@@ -34,12 +37,14 @@ approach term, so the team return is bounded by the sum of those weights and bon
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from hlynr.envs import rendering
 from hlynr.envs.swarm import layout as L
 from hlynr.envs.swarm.engine import SwarmEngine
 from hlynr.envs.swarm.outcome import END_KEYS
@@ -52,14 +57,25 @@ _ZERO = np.zeros(1, dtype=int)
 class SwarmInterceptEnv(ParallelEnv):
     """Cooperative swarm interception of one fast, evasive target; see the module docstring."""
 
-    metadata = {"name": "hlynr_swarm_v0", "render_modes": [], "is_parallelizable": True}
+    metadata = {"name": "hlynr_swarm_v0", "render_modes": rendering.RENDER_MODES, "is_parallelizable": True,
+                "render_fps": 10}
+    render_size: rendering.Size = rendering.DEFAULT_SIZE
+    """``(width, height)`` of the frames :meth:`render` draws."""
 
     def __init__(self, params: SwarmParams | None = None, render_mode: str | None = None, **kwargs: Any) -> None:
         """Build from a ``SwarmParams`` or from its fields as keyword arguments (validated)."""
         if params is not None and kwargs:
             raise ValueError("pass either params or keyword parameters, not both")
         self.engine = SwarmEngine(1, params if params is not None else SwarmParams(**kwargs))
-        self.render_mode = render_mode
+        self.render_mode = rendering.check_render_mode(render_mode, "hlynr/Swarm-v0")
+        self.metadata = {**type(self).metadata, "render_fps": 1.0 / self.params.dt}
+        self._draw: ModuleType | None = None
+        """The renderer (:mod:`hlynr.envs.swarm.render`), imported only to draw."""
+        self._episode: rendering.Episode[Any, Any] | None = None
+        if rendering.draws(self.render_mode):
+            from hlynr.envs.swarm import render
+
+            self._draw, self._episode = render, rendering.Episode()
         m = self.engine.max_agents
         self.possible_agents = [f"interceptor_{i}" for i in range(m)]
         self.agents: list[str] = []
@@ -109,6 +125,8 @@ class SwarmInterceptEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         alive = self.engine.state.alive[0]
         infos = {a: {"active": bool(alive[i])} for i, a in enumerate(self.agents)}
+        if self._episode is not None and self._draw is not None:
+            self._episode.start(self._draw.snapshot(self.engine), self._draw.scene(self.engine))
         return {a: obs[i] for i, a in enumerate(self.agents)}, infos
 
     def step(
@@ -149,6 +167,8 @@ class SwarmInterceptEnv(ParallelEnv):
         )
         if terminated or truncated:
             self.agents = []
+        if self._episode is not None and self._draw is not None:
+            self._episode.append(self._draw.snapshot(self.engine))
         return out
 
     def state(self) -> np.ndarray:
@@ -156,9 +176,12 @@ class SwarmInterceptEnv(ParallelEnv):
         target's position and velocity (observation scales; zeros for slots without a live agent)."""
         return self.engine.team_states()[0]
 
-    def render(self) -> None:
-        """No rendering (``render_modes`` is empty)."""
-        return None
+    def render(self) -> np.ndarray | None:
+        """The current step as an ``(H, W, 3)`` uint8 image with ``render_mode="rgb_array"``
+        (``None`` otherwise, or before the first reset); see :mod:`hlynr.envs.swarm.render`."""
+        if self._episode is None or self._draw is None:
+            return None
+        return self._episode.draw(self._draw.draw_frame, self.render_size)
 
     def close(self) -> None:
         """Nothing to release."""
