@@ -18,7 +18,7 @@ console = Console(highlight=False)
 
 def check_only(config: ExperimentConfig, path: str | Path | None) -> int:
     """Validate the search space against the config, print one line, return 0."""
-    from hlynr.tuning.space import check_search_space, source_lines
+    from hlynr.tuning.space import check_search_space, source_lines  # optuna: only for a tune: section
 
     check_search_space(config, str(path or "<config>"), source_lines(path))
     tune = config.tune
@@ -37,6 +37,8 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
     0 when this process's trials ran (failed trials included: their reasons are listed),
     1 when the study has no completed trial or had to stop, 130 when interrupted.
     """
+    # optuna: for a study only (train.py imports this module for every run)
+    from hlynr.tuning.report import best_trials_table, failed_trials
     from hlynr.tuning.space import source_lines
     from hlynr.tuning.study import run_study, trial_line
 
@@ -69,8 +71,6 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
     outcome = run_study(config, runs_dir=Path(runs_dir) if runs_dir else None,
                         source=str(path or "<config>"), lines=source_lines(path),
                         on_start=on_start, on_trial=on_trial)
-    from hlynr.tuning.report import best_trials_table, failed_trials
-
     study = outcome.study
     out.print(best_trials_table(study, tune))
     failures = failed_trials(study)
