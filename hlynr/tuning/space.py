@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from hlynr.config import ConfigError, ExperimentConfig, dump_config
 from hlynr.config.loader import ConfigError as _LoaderConfigError
-from hlynr.config.loader import apply_override, dotted, error_message, specific_errors
+from hlynr.config.loader import apply_override, dotted, error_message, load_raw, specific_errors
 from hlynr.config.tuning import ParamSpec, TuneConfig, condition_values
 
 _PRIMITIVE = (type(None), bool, int, float, str)
@@ -266,8 +266,6 @@ def source_lines(path: str | Path | None) -> dict[tuple[Any, ...], tuple[str, in
     """Where each key of a config file was written (for error messages); empty if unreadable."""
     if path is None:
         return {}
-    from hlynr.config.loader import load_raw
-
     try:
         return load_raw(path)[1]
     except ConfigError:
