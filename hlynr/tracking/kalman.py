@@ -46,6 +46,11 @@ class _Track:
         if name in cls.VECTORS:
             i = 3 * cls.VECTORS.index(name)
             return slice(i, i + 3)
+        return cls.cov_row(name)
+
+    @classmethod
+    def cov_row(cls, name: str) -> int:
+        """The row of ``X`` holding covariance entry ``name``."""
         return 3 * cls.dim + cls.COV.index(name)
 
     @classmethod
