@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
@@ -57,7 +58,7 @@ def _active(infos: list[dict[str, Any]]) -> np.ndarray:
 
 
 def collect_round(
-    venv: VecEnv, teacher: Policy, student: Any, n_steps: int, student_prob: float,
+    venv: VecEnv, teacher: Policy, student: BaseAlgorithm, n_steps: int, student_prob: float,
     rng: np.random.Generator, should_stop: Callable[[], bool] = lambda: False,
 ) -> Round:
     """Run ``n_steps`` steps of every row from a reset and return the labelled round (fewer

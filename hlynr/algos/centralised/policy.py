@@ -17,6 +17,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from hlynr.algos.centralised.value_norm import ValueNorm
@@ -103,14 +104,14 @@ class CentralisedCriticPolicy(CriticHeadMixin, ActorCriticPolicy):
         ``vf`` layers are the critic's, over the critic row.
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
                  critic_observation_space: spaces.Box | None = None,
                  net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
         pi = self._split_net_arch(critic_observation_space, net_arch, [64, 64])
         super().__init__(observation_space, action_space, lr_schedule,
                          net_arch={"pi": pi, "vf": []}, **kwargs)
 
-    def _build(self, lr_schedule: Any) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self._build_critic()
         # sb3 types optimizer_class as type[Optimizer], whose own __init__ takes no lr.

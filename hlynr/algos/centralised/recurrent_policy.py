@@ -17,6 +17,7 @@ import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import Schedule
 
 from hlynr.algos.centralised.policy import CriticHeadMixin
 from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
@@ -37,7 +38,7 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
         follows the actor's LSTM, ``vf`` is the critic's MLP over the critic row.
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
                  critic_observation_space: spaces.Box | None = None,
                  net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
         fixed = [k for k in _FIXED if k in kwargs]
@@ -55,7 +56,7 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
             self.parameters(), lr=lr, **self.optimizer_kwargs)
         self.use_fast_adam()
 
-    def _build(self, lr_schedule: Any) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self._build_critic()
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import pathlib
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch as th
@@ -33,6 +33,7 @@ from sb3_contrib import RecurrentPPO as Sb3RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.utils import explained_variance
 
 from hlynr.algos.recurrent_ppo.buffers import (
@@ -99,7 +100,10 @@ class RecurrentPPO(Sb3RecurrentPPO):
         return int(getattr(self.policy, "n_sequence_fallbacks", 0))
 
     def set_parameters(
-        self, load_path_or_dict: Any, exact_match: bool = True, device: th.device | str = "auto"
+        self,
+        load_path_or_dict: str | TensorDict,
+        exact_match: bool = True,
+        device: th.device | str = "auto",
     ) -> None:
         """Load parameters like sb3-contrib; keeps the fast policy's fused Adam setting."""
         super().set_parameters(load_path_or_dict, exact_match=exact_match, device=device)
