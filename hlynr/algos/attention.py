@@ -15,12 +15,13 @@ slot of the largest weight) is accumulated for logging.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import torch as th
 from gymnasium import spaces
 from pydantic import Field
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from hlynr.registries import EntityLayout
@@ -89,7 +90,7 @@ class AttentionExtractor(BaseFeaturesExtractor):
         return value
 
 
-def attention_extractors(policy: Any) -> list[AttentionExtractor]:
+def attention_extractors(policy: nn.Module) -> list[AttentionExtractor]:
     """Every attention extractor of a policy (actor's first), without duplicates."""
     found: list[AttentionExtractor] = []
     for m in policy.modules():
@@ -102,9 +103,9 @@ def attention_extractors(policy: Any) -> list[AttentionExtractor]:
     return found
 
 
-def entity_layout_of(venv: Any) -> EntityLayout | None:
+def entity_layout_of(venv: VecEnv) -> EntityLayout | None:
     """The ``entity_layout`` an env declares (VecEnv wrappers, the VecEnv, or its first env)."""
-    seen = venv
+    seen: object = venv
     while seen is not None:
         layout = getattr(seen, "entity_layout", None)
         if isinstance(layout, EntityLayout):

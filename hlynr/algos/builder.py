@@ -66,6 +66,7 @@ def algorithm_kwargs(config: ExperimentConfig, action_space: spaces.Space) -> di
     kwargs = config.algo.hyperparam_values()
     noise = kwargs.pop("action_noise", None)
     if isinstance(noise, ActionNoiseSpec):
+        assert action_space.shape is not None, "action noise needs a fixed-shape action space"
         dim = int(np.prod(action_space.shape))
         mean, sigma = np.zeros(dim), noise.sigma * np.ones(dim)
         kwargs["action_noise"] = (NormalActionNoise(mean, sigma) if noise.type == "normal"
@@ -107,17 +108,23 @@ def _with_layout(kwargs: dict[str, Any], venv: VecEnv, config: ExperimentConfig)
     return kwargs
 
 
+def _algorithm_class(name: str) -> type[BaseAlgorithm]:
+    """The SB3 algorithm class registered as ``name``."""
+    cls = ALGORITHMS.get(name).load()
+    if not issubclass(cls, BaseAlgorithm):
+        raise BuildError(f"algorithm {name} is registered as {cls!r}, not an SB3 algorithm class")
+    return cls
+
+
 def build_model(
     config: ExperimentConfig, venv: VecEnv, tensorboard_log: Path | None = None,
 ) -> BaseAlgorithm:
     """A fresh model for ``config`` on ``venv``."""
     check_action_space(config, venv.action_space)
     check_goal_env(config, venv)
-    entry = ALGORITHMS.get(config.algo.name)
-    cls = entry.load()
-    policy: str | type = config.algo.policy or entry.default_policy
-    if is_path(policy):
-        policy = policy_class(config.algo.name, policy)
+    cls = _algorithm_class(config.algo.name)
+    name = config.algo.policy or ALGORITHMS.get(config.algo.name).default_policy
+    policy: str | type = policy_class(config.algo.name, name) if is_path(name) else name
     return cls(
         policy, venv,
         seed=config.seed, device=config.device, verbose=0,
@@ -130,7 +137,7 @@ def load_model(
     config: ExperimentConfig, path: Path, venv: VecEnv | None = None, device: str | None = None,
 ) -> BaseAlgorithm:
     """Load a saved model of ``config``'s algorithm (optionally attached to ``venv``)."""
-    cls = ALGORITHMS.get(config.algo.name).load()
+    cls = _algorithm_class(config.algo.name)
     if venv is not None:
         check_action_space(config, venv.action_space)
     return cls.load(str(path), env=venv, device=device or config.device)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.algos.attention import AttentionExtractor, attention_extractors
 
@@ -16,7 +18,7 @@ from hlynr.algos.attention import AttentionExtractor, attention_extractors
 class AttentionRecorder:
     """Wraps a model's ``predict`` and writes the actor's attention weights after each call."""
 
-    def __init__(self, model: Any, path: Path) -> None:
+    def __init__(self, model: BaseAlgorithm, path: Path) -> None:
         found = attention_extractors(model.policy)
         if not found:
             raise ValueError("--attention: the model has no attention features extractor")
@@ -24,8 +26,9 @@ class AttentionRecorder:
         self.fh = Path(path).open("w")
         self.step = 0
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> Any:
+    def predict(self, observation: np.ndarray | dict[str, np.ndarray],
+                state: tuple[np.ndarray, ...] | None = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """The model's actions; the weights of this call are appended to the file."""
         out = self.model.predict(observation, state=state, episode_start=episode_start,
                                  deterministic=deterministic)

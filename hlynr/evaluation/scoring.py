@@ -8,6 +8,7 @@ from typing import Any
 
 from hlynr.algos.builder import load_model
 from hlynr.config import ExperimentConfig
+from hlynr.config.stages import StageSelector
 from hlynr.envs.factory import build_vec_env
 from hlynr.evaluation.attention import AttentionRecorder
 from hlynr.evaluation.episodes import EvaluationSummary, run_episodes
@@ -28,7 +29,7 @@ class ScoreSettings:
     seed: int = 0
     deterministic: bool = True
     n_envs: int = 8
-    stage: str | int = "final"  # curriculum stage: final, none (env kwargs as given) or index
+    stage: StageSelector = "final"  # curriculum stage: final, none (env kwargs as given) or index
 
 
 def score_model(target: ModelTarget, settings: ScoreSettings,

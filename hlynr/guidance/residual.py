@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from hlynr.config.base import StrictModel
 from hlynr.config.checks import baseline_env_problem
@@ -92,6 +92,13 @@ class ResidualGuidanceParams(StrictModel, ChecksChain):
         return None
 
 
+def _array_obs(obs: VecEnvObs) -> np.ndarray:
+    """``obs`` if it is one array (the baselines read Box observations), else ``TypeError``."""
+    if not isinstance(obs, np.ndarray):
+        raise TypeError(f"{NAME} needs array observations, got {type(obs).__name__}")
+    return obs
+
+
 class ResidualGuidanceVecWrapper(VecEnvWrapper):
     """Adds ``baseline(last observation)`` to the policy's actions (VecEnv form)."""
 
@@ -102,7 +109,7 @@ class ResidualGuidanceVecWrapper(VecEnvWrapper):
 
     def reset(self) -> np.ndarray:
         """Reset and remember the observation the first commands are computed from."""
-        self._obs = self.venv.reset()
+        self._obs = _array_obs(self.venv.reset())
         return self._obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -116,7 +123,7 @@ class ResidualGuidanceVecWrapper(VecEnvWrapper):
     def step_wait(self) -> VecEnvStepReturn:
         """Step; the returned observations (after automatic resets) drive the next commands."""
         obs, rewards, dones, infos = self.venv.step_wait()
-        self._obs = obs
+        self._obs = _array_obs(obs)
         return obs, rewards, dones, infos
 
 

@@ -27,6 +27,7 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from stable_baselines3.common.utils import obs_as_tensor
 
 from hlynr.algos.centralised import MAPPO
+from hlynr.imitation.dataset import Obs
 
 AGREEMENT_TOLERANCE = 0.1
 """Continuous actions agree when every axis is within this fraction of the half-range."""
@@ -56,9 +57,12 @@ class ActorView:
         """The optimizer of the RL update that moves the actor (the actor's own for SAC/TD3)."""
         return self.policy.actor.optimizer if self.scaled else self.policy.optimizer
 
-    def local_rows(self, rows: np.ndarray) -> np.ndarray:
+    def local_rows(self, rows: Obs) -> Obs:
         """The actor's part of rollout rows (the local observation of a centralised model)."""
-        return self.model.split_rows(rows)[0] if self.centralised else rows
+        if not self.centralised:
+            return rows
+        assert isinstance(rows, np.ndarray)  # a centralised model's rows are one flat array
+        return self.model.split_rows(rows)[0]
 
     def parameters(self) -> list[th.nn.Parameter]:
         """The parameters cloning trains."""

@@ -68,10 +68,14 @@ class BatchSource:
     def __init__(self, view: ActorView, dataset: Dataset,
                  prepare: Callable[[Obs], Obs]) -> None:
         self.view, self.prepare = view, prepare
+        self.segments: list[tuple[int, int, int, int]] = []
+        """``(round, row, first step, end step)`` of every episode segment (recurrent views)."""
+        self.units: list[tuple[int, int, int, int]] | list[int]
+        """What minibatches are drawn from: the segments, or the sample indices."""
         if view.recurrent:
             self.rounds = [(r.obs, r.actions, r.mask) for r in dataset.rounds]
-            self.units = dataset.sequences()
-            self.lengths = np.array([b - a for _, _, a, b in self.units])
+            self.segments = self.units = dataset.sequences()
+            self.lengths = np.array([b - a for _, _, a, b in self.segments])
         else:
             obs, acts = dataset.samples()
             self.obs, self.actions = obs, acts
@@ -101,7 +105,7 @@ class BatchSource:
 
     def _sequences(self, idx: np.ndarray) -> Batch:
         v = self.view
-        segs = [self.units[i] for i in idx]
+        segs = [self.segments[i] for i in idx]
         length = max(b - a for _, _, a, b in segs)
         rows_t: list[np.ndarray] = []
         rows_n: list[np.ndarray] = []

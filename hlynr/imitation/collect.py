@@ -18,11 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from hlynr.envs.factory import find_tap
 from hlynr.imitation.dataset import Obs, Round, stack
 from hlynr.registries import Policy
+
+
+def _obs(obs: VecEnvObs | None) -> Obs:
+    """A VecEnv's observations as the data set holds them (SB3 has no tuple observations)."""
+    if obs is None or isinstance(obs, tuple):
+        raise TypeError(f"expected array or dict observations, got {type(obs).__name__}")
+    return obs
 
 
 def _copy(obs: Obs) -> Obs:
@@ -49,7 +58,7 @@ def _active(infos: list[dict[str, Any]]) -> np.ndarray:
 
 
 def collect_round(
-    venv: VecEnv, teacher: Policy, student: Any, n_steps: int, student_prob: float,
+    venv: VecEnv, teacher: Policy, student: BaseAlgorithm, n_steps: int, student_prob: float,
     rng: np.random.Generator, should_stop: Callable[[], bool] = lambda: False,
 ) -> Round:
     """Run ``n_steps`` steps of every row from a reset and return the labelled round (fewer
@@ -58,7 +67,7 @@ def collect_round(
     if tap is None:
         raise ValueError("the env was built without an observation tap for the teacher")
     n = venv.num_envs
-    obs = venv.reset()
+    obs = _obs(venv.reset())
     starts = np.ones(n, dtype=bool)
     active = np.ones(n, dtype=bool)
     t_state = s_state = None
@@ -66,8 +75,9 @@ def collect_round(
     for t in range(n_steps):
         if t and should_stop():
             break
-        label, t_state = teacher.predict(tap.obs, state=t_state, episode_start=starts,
-                                         deterministic=True)
+        # Policy types observations as arrays; a model teacher may also read a dict of them.
+        label, t_state = teacher.predict(_obs(tap.obs), state=t_state,  # type: ignore[arg-type]
+                                         episode_start=starts, deterministic=True)
         label = np.asarray(label)
         rec_obs.append(stored_observation(venv, obs))
         rec_act.append(label.copy())
@@ -79,7 +89,8 @@ def collect_round(
                                             deterministic=True)
             drive = rng.random(n) < student_prob
             action = np.where(drive.reshape((n,) + (1,) * (label.ndim - 1)), mine, label)
-        obs, _, dones, infos = venv.step(action)
+        step_obs, _, dones, infos = venv.step(action)
+        obs = _obs(step_obs)
         starts = np.asarray(dones, dtype=bool)
         active = _active(infos) | starts  # a reset row is live again
     return Round(stack(rec_obs), np.stack(rec_act), np.stack(rec_starts), np.stack(rec_mask),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,17 +32,19 @@ def flatten_steps(obs: Obs) -> Obs:
 
 
 def stack(items: list[Obs]) -> Obs:
-    """Stack per-step observations (arrays or dicts) along a new first axis."""
+    """Stack per-step observations (arrays or dicts, all of one kind) along a new first axis."""
     if isinstance(items[0], dict):
-        return {k: np.stack([o[k] for o in items]) for k in items[0]}  # type: ignore[index]
-    return np.stack(items)
+        dicts = cast(list[dict[str, np.ndarray]], items)  # all dicts, like the first
+        return {k: np.stack([o[k] for o in dicts]) for k in dicts[0]}
+    return np.stack(cast(list[np.ndarray], items))
 
 
 def concat(items: list[Obs]) -> Obs:
-    """Concatenate observation batches (arrays or dicts) along the first axis."""
+    """Concatenate observation batches (arrays or dicts, all of one kind) along the first axis."""
     if isinstance(items[0], dict):
-        return {k: np.concatenate([o[k] for o in items]) for k in items[0]}  # type: ignore[index]
-    return np.concatenate(items)
+        dicts = cast(list[dict[str, np.ndarray]], items)  # all dicts, like the first
+        return {k: np.concatenate([o[k] for o in dicts]) for k in dicts[0]}
+    return np.concatenate(cast(list[np.ndarray], items))
 
 
 @dataclass
@@ -57,7 +59,8 @@ class Round:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.starts.shape  # type: ignore[return-value]
+        n_steps, n_rows = self.starts.shape
+        return n_steps, n_rows
 
     def sequences(self) -> list[tuple[int, int, int]]:
         """``(row, first step, end step)`` of every episode segment in this round."""
@@ -105,7 +108,8 @@ class Dataset:
             arrays.update({f"r{i}.actions": r.actions, f"r{i}.starts": r.starts,
                            f"r{i}.mask": r.mask, f"r{i}.student_prob": np.array(r.student_prob)})
         with path.open("wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            # numpy's stub types **kwds as if they could include allow_pickle: bool.
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> Dataset:

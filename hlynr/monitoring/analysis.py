@@ -7,6 +7,7 @@ on synthetic logs.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class RunStatus:
         return asdict(self)
 
 
-def _slope(x: list[float], y: list[float]) -> float:
+def _slope(x: Sequence[float], y: Sequence[float]) -> float:
     if len(x) < 2 or np.ptp(x) == 0:
         return 0.0
     return float(np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)[0])
@@ -99,7 +100,7 @@ def analyse(
         st.timesteps = max(st.timesteps, int(evals[-1]["timesteps"]))
         st.evaluations = len(evals)
         st.mean_reward = evals[-1].get("eval_mean_reward")
-        succ = [(int(r["timesteps"]), eval_metric(r)) for r in evals if eval_metric(r) is not None]
+        succ = [(int(r["timesteps"]), s) for r in evals if (s := eval_metric(r)) is not None]
         if succ:
             st.success = succ[-1][1]
             last = evals[-1]
@@ -134,8 +135,8 @@ def analyse(
 
 def _eval_alerts(evals: list[dict[str, Any]], st: RunStatus) -> list[Alert]:
     alerts: list[Alert] = []
-    succ = [(int(r["timesteps"]), eval_metric(r), r.get("eval_mean_reward")) for r in evals
-            if eval_metric(r) is not None]
+    succ = [(int(r["timesteps"]), s, r.get("eval_mean_reward")) for r in evals
+            if (s := eval_metric(r)) is not None]
     if not succ or st.peak_success is None or st.success is None:
         return alerts
     if st.peak_success >= COLLAPSE_MIN_PEAK and st.success < COLLAPSE_FRACTION * st.peak_success:
@@ -152,8 +153,8 @@ def _eval_alerts(evals: list[dict[str, Any]], st: RunStatus) -> list[Alert]:
         t = [w[0] for w in window]
         span = t[-1] - t[0]
         d_success = _slope(t, [w[1] for w in window]) * span
-        rewards = [w[2] for w in window]
-        scale = max(np.std(rewards), abs(np.mean(rewards)), 1e-9)
+        rewards: list[float] = [w[2] for w in window if w[2] is not None]  # all of them
+        scale = max(float(np.std(rewards)), abs(float(np.mean(rewards))), 1e-9)
         d_reward = _slope(t, rewards) * span / scale
         if d_reward > 0.05 and d_success < -0.05:
             alerts.append(Alert("reward_success_divergence",

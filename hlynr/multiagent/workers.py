@@ -21,11 +21,14 @@ import traceback
 import weakref
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from hlynr.multiagent.engine import AgentRowsEngine, RowsStep
+from hlynr.registries import EntityLayout
 
 EngineFactory = Callable[[int], AgentRowsEngine]
 """``factory(n_copies) -> engine``; must be picklable (e.g. a ``functools.partial`` of a class)."""
@@ -43,7 +46,7 @@ def _serve(conn: Connection, factory: EngineFactory, n: int) -> None:
     try:
         engine = factory(n)
         conn.send(("ok", None))
-    except BaseException as exc:  # noqa: BLE001  (reported to the parent)
+    except BaseException as exc:  # reported to the parent
         conn.send(("err", (repr(exc), traceback.format_exc())))
         return
     while True:
@@ -56,14 +59,14 @@ def _serve(conn: Connection, factory: EngineFactory, n: int) -> None:
             return
         try:
             conn.send(("ok", getattr(engine, name)(*args)))
-        except BaseException as exc:  # noqa: BLE001  (reported to the parent)
+        except BaseException as exc:  # reported to the parent
             try:
                 conn.send(("err", (exc, traceback.format_exc())))
-            except Exception:  # noqa: BLE001  (an unpicklable exception: send its text)
+            except Exception:  # an unpicklable exception: send its text
                 conn.send(("err", (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
 
 
-def _shutdown(procs: list[Any], conns: list[Connection]) -> None:
+def _shutdown(procs: list[BaseProcess], conns: list[Connection]) -> None:
     for c in conns:
         try:
             c.send(("close", ()))
@@ -74,7 +77,7 @@ def _shutdown(procs: list[Any], conns: list[Connection]) -> None:
         c.close()
 
 
-def join_or_kill(procs: list[Any], timeout: float = 2.0) -> None:
+def join_or_kill(procs: Sequence[BaseProcess], timeout: float = 2.0) -> None:
     """Wait for worker processes to exit; terminate, then kill, any that do not in ``timeout`` s."""
     for p in procs:
         p.join(timeout=timeout)
@@ -89,24 +92,34 @@ def join_or_kill(procs: list[Any], timeout: float = 2.0) -> None:
 class ShardedEngine:
     """``n_copies`` copies of ``factory``'s engine over ``workers`` processes (see the module docstring)."""
 
+    # The first share's, the same in every share.
+    rows_per_copy: int
+    observation_space: spaces.Box
+    action_space: spaces.Box
+    critic_observation_space: spaces.Box | None
+    entity_layout: EntityLayout | None
+    end_keys: tuple[str, ...]
+
     def __init__(self, factory: EngineFactory, n_copies: int, workers: int,
                  start_method: str = "forkserver") -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.bounds = share_bounds(n_copies, min(workers, n_copies))
         self.n_copies = n_copies
-        self._local = factory(self.bounds[0][1])
-        for name in ("rows_per_copy", "observation_space", "action_space", "critic_observation_space",
-                     "entity_layout", "end_keys"):
-            setattr(self, name, getattr(self._local, name))
+        self._local = local = factory(self.bounds[0][1])
+        self.rows_per_copy, self.end_keys = local.rows_per_copy, local.end_keys
+        self.observation_space, self.action_space = local.observation_space, local.action_space
+        self.critic_observation_space = local.critic_observation_space
+        self.entity_layout = local.entity_layout
         ctx = mp.get_context(start_method)
-        self._procs: list[Any] = []
+        self._procs: list[BaseProcess] = []
         self._conns: list[Connection] = []
         self._finalizer = weakref.finalize(self, _shutdown, self._procs, self._conns)
         for lo, hi in self.bounds[1:]:
             parent, child = ctx.Pipe()
-            p = ctx.Process(target=_serve, args=(child, factory, hi - lo), daemon=True,
-                            name=f"hlynr-rows-worker-{lo}-{hi}")
+            # typeshed types get_context(str) as a BaseContext, which lacks Process.
+            p = ctx.Process(target=_serve, args=(child, factory, hi - lo),  # type: ignore[attr-defined]
+                            daemon=True, name=f"hlynr-rows-worker-{lo}-{hi}")
             p.start()
             child.close()
             self._procs.append(p)
@@ -115,7 +128,8 @@ class ShardedEngine:
 
     # ------------------------------------------------------------------ plumbing
     def _collect(self, workers: list[int], what: str) -> list[Any]:
-        out, error = [], None
+        out: list[Any] = []
+        error: BaseException | None = None
         for k in workers:
             try:
                 status, value = self._conns[k].recv()
@@ -169,13 +183,12 @@ class ShardedEngine:
     def seed(self, idx: np.ndarray, seeds: Sequence[int]) -> None:
         """Seed copies ``idx`` (in whichever share holds them)."""
         idx = np.asarray(idx, dtype=int)
-        seeds = np.asarray(list(seeds), dtype=object)
         order = np.argsort(idx, kind="stable")
-        idx, seeds = idx[order], seeds[order]
-        args = []
+        idx, seed_array = idx[order], np.asarray(list(seeds), dtype=object)[order]
+        args: list[tuple[Any, ...] | None] = []
         for lo, hi in self.bounds:
             sel = (idx >= lo) & (idx < hi)
-            args.append((idx[sel] - lo, [int(s) for s in seeds[sel]]) if sel.any() else None)
+            args.append((idx[sel] - lo, [int(s) for s in seed_array[sel]]) if sel.any() else None)
         self._call("seed", args)
 
     def reset(self, idx: np.ndarray) -> np.ndarray:
@@ -230,6 +243,6 @@ def sharded_or_single(factory: EngineFactory, n_copies: int, workers: int) -> Ag
     if n_copies < 1:
         raise ValueError(f"n_envs must be >= 1, got {n_copies}")
     if workers > 1:
-        return ShardedEngine(factory, n_copies, workers)  # type: ignore[return-value]
+        return ShardedEngine(factory, n_copies, workers)
     return factory(n_copies)
 

@@ -46,6 +46,11 @@ class _Track:
         if name in cls.VECTORS:
             i = 3 * cls.VECTORS.index(name)
             return slice(i, i + 3)
+        return cls.cov_row(name)
+
+    @classmethod
+    def cov_row(cls, name: str) -> int:
+        """The row of ``X`` holding covariance entry ``name``."""
         return 3 * cls.dim + cls.COV.index(name)
 
     @classmethod
@@ -71,7 +76,7 @@ class _Track:
 
     def __setstate__(self, state: dict[str, np.ndarray]) -> None:
         """Restore from :meth:`__getstate__`."""
-        self.__init__(state["X"])  # type: ignore[misc]
+        _Track.__init__(self, state["X"])
 
     @property
     def p(self) -> np.ndarray:
@@ -113,12 +118,12 @@ CA_ROWS = CATrack.n_rows()
 """Rows of a CA track matrix (15: p, v, a, then pp, pv, pa, vv, va, aa)."""
 
 
-def cv_process_noise(dt: float, q_var: np.ndarray | float) -> tuple[np.ndarray | float, ...]:
+def cv_process_noise(dt: np.ndarray | float, q_var: np.ndarray | float) -> tuple[np.ndarray | float, ...]:
     """The CV process-noise entries ``(Q_pp, Q_pv, Q_vv)`` for acceleration variance ``q_var``."""
     return q_var * (0.25 * dt**4), q_var * (0.5 * dt**3), q_var * (dt * dt)
 
 
-def cv_predict(t: CVTrack, dt: float, q_var: np.ndarray | float,
+def cv_predict(t: CVTrack, dt: np.ndarray | float, q_var: np.ndarray | float,
                q: tuple[np.ndarray | float, ...] | None = None) -> None:
     """In-place CV predict: ``x = F x``, ``P = F P F^T + Q`` (``q``: :func:`cv_process_noise` of
     ``dt, q_var`` if already computed)."""

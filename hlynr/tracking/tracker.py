@@ -38,8 +38,8 @@ class BatchTracker:
         cls = CVTrack if kind == "cv" else CATrack
         self.track: CVTrack | CATrack = cls(np.zeros((self.rows, n)))
         self._cls = cls
-        pp, vv = cls.row("pp"), cls.row("vv")
-        self._pp_vv = slice(pp, vv + 1, vv - pp)  # type: ignore[operator]
+        pp, vv = cls.cov_row("pp"), cls.cov_row("vv")
+        self._pp_vv = slice(pp, vv + 1, vv - pp)
         """Rows ``pp`` and ``vv`` of the track matrix as one strided slice."""
         self.since_detection = np.zeros(n)
         self.detected = np.zeros(n, dtype=bool)

@@ -53,7 +53,7 @@ def suggest(trial: optuna.Trial, name: str, spec: ParamSpec) -> Any:
         return trial.suggest_int(name, int(spec.low), int(spec.high), step=int(spec.step or 1),
                                  log=spec.log)
     value = trial.suggest_categorical(name, choice_labels(spec))
-    return json.loads(value) if _encoded(spec) else value  # type: ignore[arg-type]
+    return json.loads(value) if _encoded(spec) else value
 
 
 def decode_params(tune: TuneConfig, params: Mapping[str, Any]) -> dict[str, Any]:

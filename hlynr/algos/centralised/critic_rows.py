@@ -24,16 +24,29 @@ import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.utils import obs_as_tensor
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import GymEnv
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from hlynr.algos.centralised.policy import CriticHeadMixin
+
+    # The mixin sits in front of an SB3 on-policy algorithm (PPO, hlynr's RecurrentPPO), an ABC.
+    _AlgorithmBase = OnPolicyAlgorithm
+else:
+    _AlgorithmBase = ABC
+
+_Rows = TypeVar("_Rows", np.ndarray, th.Tensor)
+"""Rollout rows: arrays or tensors."""
 
 
 def no_global_state(algo: str) -> str:
@@ -64,11 +77,14 @@ def value_loss_fn(kind: str, delta: float | None) -> Callable[[th.Tensor, th.Ten
     ``vf_coef`` its gradient there is half MSE's.
     """
     if kind == "huber":
-        return lambda pred, target: F.huber_loss(pred, target, delta=float(delta))  # type: ignore[arg-type]
+        if delta is None:
+            raise ValueError("the huber value loss needs a delta")
+        huber_delta = float(delta)
+        return lambda pred, target: F.huber_loss(pred, target, delta=huber_delta)
     return F.mse_loss
 
 
-class CentralisedCriticMixin(ABC):
+class CentralisedCriticMixin(_AlgorithmBase):
     """Critic rows, value normalisation and the value loss for an SB3 on-policy algorithm.
 
     The algorithm supplies :meth:`_act` (actions, values and log-probabilities of one step),
@@ -76,10 +92,7 @@ class CentralisedCriticMixin(ABC):
     offers ``values_from_critic`` and a ``value_norm`` (:mod:`.policy`).
     """
 
-    policy_kwargs: dict[str, Any]
-    env: VecEnv | None
-    policy: Any
-    gamma: float
+    policy: CriticHeadMixin
     value_normalisation: bool
     value_loss: str
     huber_delta: float | None
@@ -109,27 +122,29 @@ class CentralisedCriticMixin(ABC):
         local = getattr(self, "observation_space", None)
         if not (isinstance(local, spaces.Box) and len(local.shape) == 1):
             raise ValueError(f"{name} needs flat Box observations")
-        super()._setup_model()  # type: ignore[misc]
-        self.policy.value_norm.enabled = self.value_normalisation  # type: ignore[attr-defined]
+        super()._setup_model()
+        self.policy.value_norm.enabled = self.value_normalisation
         self._local_dim = local.shape[0]
         critic = self.policy_kwargs["critic_observation_space"]
         joint = spaces.Box(-np.inf, np.inf, (self._local_dim + int(np.prod(critic.shape)),), np.float32)
         self.rollout_buffer = self._make_buffer(joint)  # rows of [local observation | critic row]
 
     @abstractmethod
-    def _make_buffer(self, joint: spaces.Box) -> Any:
+    def _make_buffer(self, joint: spaces.Box) -> RolloutBuffer:
         """The rollout buffer over joint ``[local | critic]`` rows."""
 
-    def split_rows(self, rows: Any) -> tuple[Any, Any]:
+    def split_rows(self, rows: _Rows) -> tuple[_Rows, _Rows]:
         """Rollout rows ``[local observation | critic row]`` as ``(local, critic)``."""
         return rows[:, : self._local_dim], rows[:, self._local_dim:]
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "_local_dim"]  # type: ignore[misc]
+        return [*super()._excluded_save_params(), "_local_dim"]
 
     # --- rollouts ------------------------------------------------------------------------------
     def _critic_rows(self, env: VecEnv) -> np.ndarray:
-        return np.asarray(env.critic_observations(), dtype=np.float32).reshape(env.num_envs, -1)  # type: ignore[attr-defined]
+        # A CriticStateSource method, reached through the VecEnv wrappers' attribute forwarding.
+        rows = env.critic_observations()  # type: ignore[attr-defined]
+        return np.asarray(rows, dtype=np.float32).reshape(env.num_envs, -1)
 
     @abstractmethod
     def _act(self, obs: th.Tensor, critic: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
@@ -146,51 +161,52 @@ class CentralisedCriticMixin(ABC):
             info = infos[idx]
             row = info.get("terminal_critic_observation")
             if done and row is not None and info.get("TimeLimit.truncated", False):
-                term = th.as_tensor(np.asarray(row, dtype=np.float32)[None], device=self.device)  # type: ignore[attr-defined]
+                term = th.as_tensor(np.asarray(row, dtype=np.float32)[None], device=self.device)
                 with th.no_grad():
                     rewards[idx] += self.gamma * self.policy.values_from_critic(term)[0, 0].item()
 
     def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer,
                          n_rollout_steps: int) -> bool:
         """SB3's rollout collection, with values from the critic rows and stored beside the obs."""
-        s: Any = self
-        assert s._last_obs is not None, "No previous observation was provided"
-        s.policy.set_training_mode(False)
+        assert self._last_obs is not None, "No previous observation was provided"
+        self.policy.set_training_mode(False)
         n_steps = 0
         rollout_buffer.reset()
-        if s.use_sde:
-            s.policy.reset_noise(env.num_envs)
+        if self.use_sde:
+            self.policy.reset_noise(env.num_envs)
         callback.on_rollout_start()
         critic = self._critic_rows(env)
         while n_steps < n_rollout_steps:
-            if s.use_sde and s.sde_sample_freq > 0 and n_steps % s.sde_sample_freq == 0:
-                s.policy.reset_noise(env.num_envs)
+            if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
+                self.policy.reset_noise(env.num_envs)
+            last_obs = self._last_obs
+            assert isinstance(last_obs, np.ndarray)  # flat Box observations (see _setup_model)
             with th.no_grad():
-                actions, values, log_probs = self._act(obs_as_tensor(s._last_obs, s.device),
-                                                       th.as_tensor(critic, device=s.device))
-            actions = actions.cpu().numpy()
+                actions_t, values, log_probs = self._act(th.as_tensor(last_obs, device=self.device),
+                                                         th.as_tensor(critic, device=self.device))
+            actions = actions_t.cpu().numpy()
             clipped = actions
-            if isinstance(s.action_space, spaces.Box):
-                clipped = (s.policy.unscale_action(clipped) if s.policy.squash_output
-                           else np.clip(actions, s.action_space.low, s.action_space.high))
+            if isinstance(self.action_space, spaces.Box):
+                clipped = (self.policy.unscale_action(clipped) if self.policy.squash_output
+                           else np.clip(actions, self.action_space.low, self.action_space.high))
             new_obs, rewards, dones, infos = env.step(clipped)
-            s.num_timesteps += env.num_envs
+            self.num_timesteps += env.num_envs
             callback.update_locals(locals())
             if not callback.on_step():
                 return False
-            s._update_info_buffer(infos, dones)
+            self._update_info_buffer(infos, dones)
             n_steps += 1
-            if isinstance(s.action_space, spaces.Discrete):
+            if isinstance(self.action_space, spaces.Discrete):
                 actions = actions.reshape(-1, 1)
             self._bootstrap_time_limits(rewards, dones, infos)
-            joint = np.concatenate([np.asarray(s._last_obs, dtype=np.float32).reshape(env.num_envs, -1),
+            joint = np.concatenate([np.asarray(self._last_obs, dtype=np.float32).reshape(env.num_envs, -1),
                                     critic], axis=1)
             self._store(rollout_buffer, joint, actions, rewards, values, log_probs)
-            s._last_obs = new_obs
-            s._last_episode_starts = dones
+            self._last_obs = new_obs  # type: ignore[assignment]  # SB3's VecEnvObs also admits tuples
+            self._last_episode_starts = dones
             critic = self._critic_rows(env)
         with th.no_grad():
-            values = s.policy.values_from_critic(th.as_tensor(critic, device=s.device))
+            values = self.policy.values_from_critic(th.as_tensor(critic, device=self.device))
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -200,7 +216,7 @@ class CentralisedCriticMixin(ABC):
     def update_value_norm(self) -> None:
         """Fold this rollout's value targets into the ValueNorm statistics (if normalising)."""
         if self.value_normalisation:
-            self.policy.value_norm.update(th.as_tensor(self.rollout_buffer.returns))  # type: ignore[attr-defined]
+            self.policy.value_norm.update(th.as_tensor(self.rollout_buffer.returns))
 
     def _value_loss(self, values: th.Tensor, returns: th.Tensor, old_values: th.Tensor,
                     clip_range_vf: float | None) -> th.Tensor:
@@ -217,15 +233,16 @@ class CentralisedCriticMixin(ABC):
 
     def _log_value_norm(self) -> None:
         mean, var = self.policy.value_norm.mean_var()
-        self.logger.record("train/value_norm_mean", float(mean[0]))  # type: ignore[attr-defined]
-        self.logger.record("train/value_norm_std", float(th.sqrt(var)[0]))  # type: ignore[attr-defined]
+        self.logger.record("train/value_norm_mean", float(mean[0]))
+        self.logger.record("train/value_norm_std", float(th.sqrt(var)[0]))
 
 
-def critic_init(base: type) -> Callable[..., None]:
+def critic_init(base: type[OnPolicyAlgorithm]) -> Callable[..., None]:
     """An ``__init__`` for ``Mixin + base`` taking the critic settings, with ``base``'s signature
     plus those settings (what configs may set)."""
 
-    def __init__(self: Any, policy: Any, env: Any, *args: Any, value_normalisation: bool = True,
+    def __init__(self: CentralisedCriticMixin, policy: str | type[ActorCriticPolicy], env: GymEnv | str,
+                 *args: Any, value_normalisation: bool = True,
                  value_loss: str = "mse", huber_delta: float | None = None, **kwargs: Any) -> None:
         self._set_critic_options(value_normalisation, value_loss, huber_delta)
         base.__init__(self, policy, env, *args, **kwargs)
@@ -235,6 +252,7 @@ def critic_init(base: type) -> Callable[..., None]:
     extra = [inspect.Parameter("value_normalisation", kw, default=True, annotation=bool),
              inspect.Parameter("value_loss", kw, default="mse", annotation=Literal["mse", "huber"]),
              inspect.Parameter("huber_delta", kw, default=None, annotation=float | None)]
+    # Functions take arbitrary attributes; inspect.signature reads this one.
     __init__.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])  # type: ignore[attr-defined]
     __init__.__doc__ = (f"``{base.__name__}``'s arguments plus ``value_normalisation``, ``value_loss`` "
                         "and ``huber_delta`` (see :mod:`hlynr.algos.centralised.critic_rows`).")

@@ -49,6 +49,7 @@ class MAPPO(CentralisedCriticMixin, PPO):
 
     def _store(self, buffer: RolloutBuffer, joint: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
                values: th.Tensor, log_probs: th.Tensor) -> None:
+        # _last_episode_starts (Optional in SB3) is set by _setup_learn before any rollout.
         buffer.add(joint, actions, rewards, self._last_episode_starts,  # type: ignore[arg-type]
                    values, log_probs)
 
@@ -56,6 +57,7 @@ class MAPPO(CentralisedCriticMixin, PPO):
         """PPO's update with the critic on critic rows and normalised value targets."""
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
+        # Schedules since _setup_model; SB3 types them as float | Schedule.
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]
         clip_range_vf = (self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
                          if self.clip_range_vf is not None else None)

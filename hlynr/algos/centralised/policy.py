@@ -11,18 +11,25 @@ from local observations alone is an error.
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from hlynr.algos.centralised.value_norm import ValueNorm
 
+if TYPE_CHECKING:
+    # The mixin sits in front of an SB3 actor-critic policy (feed-forward or recurrent).
+    _PolicyBase = ActorCriticPolicy
+else:
+    _PolicyBase = object
 
-class CriticHeadMixin:
+
+class CriticHeadMixin(_PolicyBase):
     """The critic of a centralised-critic policy: an MLP over critic rows, its value head and
     :class:`~.value_norm.ValueNorm`; the local-observation value entry points refuse to run.
 
@@ -32,7 +39,6 @@ class CriticHeadMixin:
 
     critic_observation_space: spaces.Box
     critic_net_arch: list[int]
-    value_net: nn.Module
 
     def _split_net_arch(self, critic_observation_space: spaces.Box | None,
                         net_arch: list[int] | dict[str, list[int]] | None, default: list[int]) -> list[int]:
@@ -53,13 +59,13 @@ class CriticHeadMixin:
         layers: list[nn.Module] = []
         last = int(np.prod(self.critic_observation_space.shape))
         for width in self.critic_net_arch:
-            layers += [nn.Linear(last, width), self.activation_fn()]  # type: ignore[attr-defined]
+            layers += [nn.Linear(last, width), self.activation_fn()]
             last = width
         self.critic_body = nn.Sequential(*layers)
         self.value_net = nn.Linear(last, 1)
         self.value_norm = ValueNorm()
-        if self.ortho_init:  # type: ignore[attr-defined]
-            init = self.init_weights  # type: ignore[attr-defined]
+        if self.ortho_init:
+            init = self.init_weights
             self.critic_body.apply(lambda m: init(m, gain=np.sqrt(2)))
             self.value_net.apply(lambda m: init(m, gain=1.0))
 
@@ -98,17 +104,19 @@ class CentralisedCriticPolicy(CriticHeadMixin, ActorCriticPolicy):
         ``vf`` layers are the critic's, over the critic row.
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
                  critic_observation_space: spaces.Box | None = None,
                  net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
         pi = self._split_net_arch(critic_observation_space, net_arch, [64, 64])
         super().__init__(observation_space, action_space, lr_schedule,
                          net_arch={"pi": pi, "vf": []}, **kwargs)
 
-    def _build(self, lr_schedule: Any) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self._build_critic()
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        # sb3 types optimizer_class as type[Optimizer], whose own __init__ takes no lr.
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         return self._critic_parameters(super()._get_constructor_parameters())
@@ -119,6 +127,7 @@ class CentralisedCriticPolicy(CriticHeadMixin, ActorCriticPolicy):
         dist = self.get_distribution(obs)
         actions = dist.get_actions(deterministic=deterministic)
         log_prob = dist.log_prob(actions)
+        # gymnasium types Space.shape as optional; SB3's action spaces all have one.
         actions = actions.reshape((-1, *self.action_space.shape))  # type: ignore[misc]
         return actions, self.values_from_critic(critic_obs), log_prob
 
@@ -137,4 +146,5 @@ def _signature() -> inspect.Signature:
     return sig.replace(parameters=[*sig.parameters.values(), extra])
 
 
+# Functions take arbitrary attributes; inspect.signature reads this one.
 CentralisedCriticPolicy.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -41,6 +41,8 @@ class RecurrentMAPPO(CentralisedCriticMixin, RecurrentPPO):
 
     policy_aliases: ClassVar[dict[str, type]] = {"MlpLstmPolicy": RecurrentCentralisedCriticPolicy}
     policy: RecurrentCentralisedCriticPolicy
+    #: The actor's state after the step being stored (set by :meth:`_act`).
+    _next_lstm_states: RNNStates
     __init__ = critic_init(RecurrentPPO)
 
     def _make_buffer(self, joint: spaces.Box) -> FastRecurrentRolloutBuffer:
@@ -55,14 +57,15 @@ class RecurrentMAPPO(CentralisedCriticMixin, RecurrentPPO):
 
     def _act(self, obs: th.Tensor, critic: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         starts = th.as_tensor(self._last_episode_starts, dtype=th.float32, device=self.device)
-        actions, log_probs, states = self.policy.act(obs, self._last_lstm_states.pi, starts)
+        h, c = self._last_lstm_states.pi
+        actions, log_probs, states = self.policy.act(obs, (h, c), starts)
         # The critic has no recurrent state: the buffer's critic slots repeat the actor's state.
         self._next_lstm_states = RNNStates(states, states)
         return actions, self.policy.values_from_critic(critic), log_probs
 
     def _store(self, buffer: FastRecurrentRolloutBuffer, joint: np.ndarray, actions: np.ndarray,
                rewards: np.ndarray, values: th.Tensor, log_probs: th.Tensor) -> None:
-        buffer.add(joint, actions, rewards, self._last_episode_starts, values, log_probs,  # type: ignore[arg-type]
+        buffer.add(joint, actions, rewards, self._last_episode_starts, values, log_probs,
                    lstm_states=self._last_lstm_states)
         self._last_lstm_states = self._next_lstm_states
 

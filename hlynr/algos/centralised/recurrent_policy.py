@@ -15,7 +15,9 @@ from typing import Any
 
 import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import Schedule
 
 from hlynr.algos.centralised.policy import CriticHeadMixin
 from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
@@ -36,7 +38,7 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
         follows the actor's LSTM, ``vf`` is the critic's MLP over the critic row.
     """
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Schedule,
                  critic_observation_space: spaces.Box | None = None,
                  net_arch: list[int] | dict[str, list[int]] | None = None, **kwargs: Any) -> None:
         fixed = [k for k in _FIXED if k in kwargs]
@@ -49,10 +51,12 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
                                                 shared_lstm=False, **kwargs)
         self.critic = None  # sb3-contrib's local-feature critic layer: this critic reads critic rows
         lr = self.optimizer.param_groups[0]["lr"]
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr, **self.optimizer_kwargs)
+        # sb3 types optimizer_class as type[Optimizer], whose own __init__ takes no lr.
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            self.parameters(), lr=lr, **self.optimizer_kwargs)
         self.use_fast_adam()
 
-    def _build(self, lr_schedule: Any) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         self._build_critic()
 
@@ -63,15 +67,17 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
         return self._critic_parameters(data)
 
     def act(self, obs: th.Tensor, states: tuple[th.Tensor, th.Tensor], episode_starts: th.Tensor,
-            deterministic: bool = False) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor]]:
+            deterministic: bool = False) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, ...]]:
         """Actions, their log-probabilities and the actor's next state, from local observations."""
         dist, new_states = self.get_distribution(obs, states, episode_starts)
         actions = dist.get_actions(deterministic=deterministic)
         log_prob = dist.log_prob(actions)
+        # gymnasium types Space.shape as optional; SB3's action spaces all have one.
         return actions.reshape((-1, *self.action_space.shape)), log_prob, new_states  # type: ignore[misc]
 
-    def evaluate_real_rows(self, obs: th.Tensor, actions: th.Tensor, lstm_states: Any,  # type: ignore[override]
-                           positions: th.Tensor, n_seq: int, max_len: int
+    # Narrower than the base's: joint rows are one tensor, never a dict of observations.
+    def evaluate_real_rows(self, obs: th.Tensor, actions: th.Tensor,  # type: ignore[override]
+                           lstm_states: RNNStates, positions: th.Tensor, n_seq: int, max_len: int
                            ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
         """Training's evaluation of joint ``[local | critic]`` rows (hlynr's fast layout).
 
@@ -81,7 +87,7 @@ class RecurrentCentralisedCriticPolicy(CriticHeadMixin, FastRecurrentActorCritic
 
         :return: normalised values ``(batch,)``, log-probabilities ``(batch,)``, entropies.
         """
-        d = int(self.observation_space.shape[0])  # type: ignore[index]
+        d = int(self.observation_space.shape[0])  # type: ignore[index]  # a flat Box (Optional shape)
         local, critic = obs[:, :d], obs[:, d:]
         features = BasePolicy.extract_features(self, local, self.pi_features_extractor)
         padded = _time_major_padded(features, positions, n_seq, max_len)
@@ -106,4 +112,5 @@ def _signature() -> inspect.Signature:
     return sig.replace(parameters=[*params, extra])
 
 
+# Functions take arbitrary attributes; inspect.signature reads this one.
 RecurrentCentralisedCriticPolicy.__init__.__signature__ = _signature()  # type: ignore[attr-defined]

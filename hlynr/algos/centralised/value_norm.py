@@ -18,6 +18,11 @@ from torch import nn
 class ValueNorm(nn.Module):
     """Running, debiased normalisation of scalar value targets (buffers, no parameters)."""
 
+    # Registered buffers (float64, shape (1,)).
+    running_mean: th.Tensor
+    running_mean_sq: th.Tensor
+    debiasing_term: th.Tensor
+
     def __init__(self, beta: float = 0.99999, epsilon: float = 1e-5, var_min: float = 1e-2) -> None:
         super().__init__()
         self.beta, self.epsilon, self.var_min = beta, epsilon, var_min

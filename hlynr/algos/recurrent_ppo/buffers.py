@@ -15,7 +15,7 @@ position of each real row in the LSTM's padded layout.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import torch as th
@@ -25,6 +25,7 @@ from sb3_contrib.common.recurrent.type_aliases import (
     RecurrentRolloutBufferSamples,
     RNNStates,
 )
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
 _STATE_NAMES = ("hidden_states_pi", "cell_states_pi", "hidden_states_vf", "cell_states_vf")
@@ -79,6 +80,23 @@ class RealRowsBatch(NamedTuple):
     max_len: int
 
 
+class _PaddedFields(NamedTuple):
+    """The padded fields of a sampled minibatch after its observations, in the order of
+    sb3-contrib's ``Recurrent(Dict)RolloutBufferSamples``."""
+
+    actions: th.Tensor
+    old_values: th.Tensor
+    old_log_prob: th.Tensor
+    advantages: th.Tensor
+    returns: th.Tensor
+    lstm_states: RNNStates
+    episode_starts: th.Tensor
+    mask: th.Tensor
+
+
+_Samples = TypeVar("_Samples", RecurrentRolloutBufferSamples, RecurrentDictRolloutBufferSamples)
+
+
 def _tensor(array: np.ndarray, device: th.device) -> th.Tensor:
     """``array`` as a tensor of the same dtype on ``device`` (no copy on the CPU)."""
     return th.as_tensor(np.ascontiguousarray(array)).to(device)
@@ -90,8 +108,11 @@ def _gather_padded(source: th.Tensor, rows: th.Tensor, padding: th.Tensor) -> th
     return out.masked_fill_(padding.view(-1, *([1] * (out.dim() - 1))), 0)
 
 
-class _FastRecurrentBufferMixin:
-    """Shared fast ``add``/``get``/``_get_samples`` for the flat and dict recurrent buffers."""
+class _FastRecurrentBufferMixin(Generic[_Samples]):
+    """Shared fast ``get``/``get_real_rows`` and sampling for the flat and dict recurrent buffers.
+
+    ``_Samples`` is the minibatch type ``get`` yields (sb3-contrib's, flat or dict).
+    """
 
     # Provided by the sb3 buffer classes this mixes into.
     buffer_size: int
@@ -100,34 +121,52 @@ class _FastRecurrentBufferMixin:
     pos: int
     generator_ready: bool
     full: bool
-    #: The sb3-contrib buffer class mixed into (its ``add`` is bypassed, see :meth:`add`).
-    _recurrent_base: type
+    actions: np.ndarray
+    episode_starts: np.ndarray
+    # Provided by sb3-contrib's recurrent buffers, ``(buffer_size, n_layers, n_envs, hidden)``.
+    hidden_states_pi: np.ndarray
+    cell_states_pi: np.ndarray
+    hidden_states_vf: np.ndarray
+    cell_states_vf: np.ndarray
+    # Built once per rollout by _flatten_rollout (observations: a dict of them for dict spaces).
+    _t_observations: th.Tensor | dict[str, th.Tensor]
+    _t_actions: th.Tensor
+    _t_scalars: th.Tensor
+    _t_states: th.Tensor
+    # Built by _real_rows_tables, for the rollout whose _t_actions is _real_rows_ready_for.
+    _t_states_real: th.Tensor
+    _t_scalars_real: th.Tensor
+    _real_rows_ready_for: th.Tensor | None = None
 
-    def add(self, *args, lstm_states: RNNStates, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        """Store one step; ``lstm_states`` are the states *before* the step (as in sb3-contrib)."""
+    def _store_states(self, lstm_states: RNNStates) -> None:
+        """Store the LSTM states of the step at ``pos`` (the states *before* the step)."""
         pos = self.pos
         self.hidden_states_pi[pos] = lstm_states.pi[0].detach().cpu().numpy()
         self.cell_states_pi[pos] = lstm_states.pi[1].detach().cpu().numpy()
         self.hidden_states_vf[pos] = lstm_states.vf[0].detach().cpu().numpy()
         self.cell_states_vf[pos] = lstm_states.vf[1].detach().cpu().numpy()
-        # Skip sb3-contrib's add (it would copy the states again); call the plain sb3 buffer's.
-        super(self._recurrent_base, self).add(*args, **kwargs)  # type: ignore[misc]
+
+    def _flatten_observations(self) -> th.Tensor | dict[str, th.Tensor]:
+        """Swap/flatten the stored observations like every field; return them as tensors."""
+        raise NotImplementedError
+
+    def _get_samples(
+        self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None
+    ) -> _Samples:
+        """The padded minibatch of ``batch_inds`` (sb3-contrib's layout)."""
+        raise NotImplementedError
 
     def _flatten_rollout(self) -> None:
         """Swap/flatten every field to ``(n_envs * n_steps, ...)`` (env-major), as sb3-contrib."""
         for name in _STATE_NAMES:
             self.__dict__[name] = self.__dict__[name].swapaxes(1, 2)
-        if isinstance(self.observations, dict):
-            for key, obs in self.observations.items():
-                self.observations[key] = self.swap_and_flatten(obs)  # type: ignore[attr-defined]
-        else:
-            self.observations = self.swap_and_flatten(self.observations)  # type: ignore[attr-defined]
+        self._t_observations = self._flatten_observations()
         for name in ("actions", *_SCALAR_NAMES[:-1], *_STATE_NAMES, "episode_starts"):
-            self.__dict__[name] = self.swap_and_flatten(self.__dict__[name])  # type: ignore[attr-defined]
+            self.__dict__[name] = RolloutBuffer.swap_and_flatten(self.__dict__[name])
         # Tensors built once per rollout (on the CPU they share memory with the arrays above).
         self._t_actions = _tensor(self.actions, self.device)
         # (N, 6): the five per-step scalars and a column of ones that becomes the padding mask.
-        scalars = [self.__dict__[n].reshape(-1) for n in _SCALAR_NAMES]
+        scalars: list[np.ndarray] = [self.__dict__[n].reshape(-1) for n in _SCALAR_NAMES]
         self._t_scalars = _tensor(
             np.stack([*scalars, np.ones_like(scalars[0])], axis=1), self.device
         )
@@ -135,14 +174,8 @@ class _FastRecurrentBufferMixin:
         self._t_states = _tensor(
             np.stack([self.__dict__[n] for n in _STATE_NAMES], axis=1), self.device
         )
-        if isinstance(self.observations, dict):
-            self._t_observations = {
-                k: _tensor(v, self.device) for k, v in self.observations.items()
-            }
-        else:
-            self._t_observations = _tensor(self.observations, self.device)
 
-    def get(self, batch_size: int | None = None) -> Generator:  # type: ignore[override]
+    def _padded_minibatches(self, batch_size: int | None) -> Generator[_Samples, None, None]:
         """Yield padded minibatches (same order, split point and content as sb3-contrib)."""
         assert self.full, "Rollout buffer must be full before sampling from it"
         if not self.generator_ready:
@@ -157,7 +190,7 @@ class _FastRecurrentBufferMixin:
         indices = np.concatenate((indices[split_index:], indices[:split_index]))
         env_change = np.zeros((self.buffer_size, self.n_envs))
         env_change[0, :] = 1.0
-        env_change = self.swap_and_flatten(env_change)  # type: ignore[attr-defined]
+        env_change = RolloutBuffer.swap_and_flatten(env_change)
         start_idx = 0
         while start_idx < total:
             batch_inds = indices[start_idx : start_idx + batch_size]
@@ -187,7 +220,7 @@ class _FastRecurrentBufferMixin:
         if not self.generator_ready:
             self._flatten_rollout()
             self.generator_ready = True
-        if getattr(self, "_real_rows_ready_for", None) is not self._t_actions:
+        if self._real_rows_ready_for is not self._t_actions:
             self._real_rows_tables()
             self._real_rows_ready_for = self._t_actions
         total = self.buffer_size * self.n_envs
@@ -248,12 +281,12 @@ class _FastRecurrentBufferMixin:
 
     def _gather_common(
         self, batch_inds: np.ndarray, env_change: np.ndarray
-    ) -> tuple[th.Tensor, th.Tensor, dict[str, object]]:
-        """Source rows and padding flags of the padded layout, and all non-observation fields."""
+    ) -> tuple[np.ndarray, th.Tensor, th.Tensor, _PaddedFields]:
+        """Sequence starts, source rows and padding flags of the padded layout, and all
+        non-observation fields."""
         starts, positions, _, _ = padded_layout(
             self.episode_starts[batch_inds], env_change[batch_inds]
         )
-        self.seq_start_indices = starts
         is_padding = positions < 0
         rows = th.as_tensor(np.where(is_padding, 0, batch_inds[positions]), device=self.device)
         padding = th.as_tensor(is_padding, device=self.device)
@@ -267,7 +300,7 @@ class _FastRecurrentBufferMixin:
             (states[0].contiguous(), states[1].contiguous()),
             (states[2].contiguous(), states[3].contiguous()),
         )
-        fields = dict(
+        fields = _PaddedFields(
             actions=_gather_padded(self._t_actions, rows, padding),
             old_values=scalars[:, 0],
             old_log_prob=scalars[:, 1],
@@ -277,32 +310,77 @@ class _FastRecurrentBufferMixin:
             episode_starts=scalars[:, 4],
             mask=scalars[:, 5],
         )
-        return rows, padding, fields
+        return starts, rows, padding, fields
 
 
-class FastRecurrentRolloutBuffer(_FastRecurrentBufferMixin, RecurrentRolloutBuffer):
+class FastRecurrentRolloutBuffer(
+    _FastRecurrentBufferMixin[RecurrentRolloutBufferSamples], RecurrentRolloutBuffer
+):
     """sb3-contrib's ``RecurrentRolloutBuffer`` with vectorised padding."""
 
-    _recurrent_base = RecurrentRolloutBuffer
+    _t_observations: th.Tensor
 
-    def _get_samples(  # type: ignore[override]
+    def add(  # type: ignore[override]  # sb3-contrib's signature (lstm_states required)
+        self, *args: Any, lstm_states: RNNStates, **kwargs: Any
+    ) -> None:
+        """Store one step; ``lstm_states`` are the states *before* the step (as in sb3-contrib)."""
+        self._store_states(lstm_states)
+        # Skip sb3-contrib's add (it would copy the states again); call the plain sb3 buffer's.
+        RolloutBuffer.add(self, *args, **kwargs)
+
+    def get(  # type: ignore[override]  # sb3-contrib's samples, not sb3's RolloutBufferSamples
+        self, batch_size: int | None = None
+    ) -> Generator[RecurrentRolloutBufferSamples, None, None]:
+        """Yield padded minibatches (same order, split point and content as sb3-contrib)."""
+        return self._padded_minibatches(batch_size)
+
+    def _flatten_observations(self) -> th.Tensor:
+        self.observations = self.swap_and_flatten(self.observations)
+        return _tensor(self.observations, self.device)
+
+    def _get_samples(  # type: ignore[override]  # sb3-contrib's signature (adds env_change)
         self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None
     ) -> RecurrentRolloutBufferSamples:
-        rows, padding, fields = self._gather_common(batch_inds, env_change)
+        starts, rows, padding, fields = self._gather_common(batch_inds, env_change)
+        # sb3-contrib initialises it to None, so its declared type is None.
+        self.seq_start_indices = starts  # type: ignore[assignment]
         observations = _gather_padded(self._t_observations, rows, padding)
-        return RecurrentRolloutBufferSamples(observations=observations, **fields)
+        return RecurrentRolloutBufferSamples(observations, *fields)
 
 
-class FastRecurrentDictRolloutBuffer(_FastRecurrentBufferMixin, RecurrentDictRolloutBuffer):
+class FastRecurrentDictRolloutBuffer(
+    _FastRecurrentBufferMixin[RecurrentDictRolloutBufferSamples], RecurrentDictRolloutBuffer
+):
     """sb3-contrib's ``RecurrentDictRolloutBuffer`` with vectorised padding."""
 
-    _recurrent_base = RecurrentDictRolloutBuffer
+    _t_observations: dict[str, th.Tensor]
 
-    def _get_samples(  # type: ignore[override]
+    def add(  # type: ignore[override]  # sb3-contrib's signature (lstm_states required)
+        self, *args: Any, lstm_states: RNNStates, **kwargs: Any
+    ) -> None:
+        """Store one step; ``lstm_states`` are the states *before* the step (as in sb3-contrib)."""
+        self._store_states(lstm_states)
+        # Skip sb3-contrib's add (it would copy the states again); call the plain sb3 buffer's.
+        DictRolloutBuffer.add(self, *args, **kwargs)
+
+    def get(  # type: ignore[override]  # sb3-contrib's samples, not sb3's RolloutBufferSamples
+        self, batch_size: int | None = None
+    ) -> Generator[RecurrentDictRolloutBufferSamples, None, None]:
+        """Yield padded minibatches (same order, split point and content as sb3-contrib)."""
+        return self._padded_minibatches(batch_size)
+
+    def _flatten_observations(self) -> dict[str, th.Tensor]:
+        for key, obs in self.observations.items():
+            self.observations[key] = self.swap_and_flatten(obs)
+        return {k: _tensor(v, self.device) for k, v in self.observations.items()}
+
+    def _get_samples(  # type: ignore[override]  # sb3-contrib's signature (adds env_change)
         self, batch_inds: np.ndarray, env_change: np.ndarray, env: VecNormalize | None = None
     ) -> RecurrentDictRolloutBufferSamples:
-        rows, padding, fields = self._gather_common(batch_inds, env_change)
+        starts, rows, padding, fields = self._gather_common(batch_inds, env_change)
+        # sb3-contrib initialises it to None, so its declared type is None.
+        self.seq_start_indices = starts  # type: ignore[assignment]
         observations = {
             key: _gather_padded(obs, rows, padding) for key, obs in self._t_observations.items()
         }
-        return RecurrentDictRolloutBufferSamples(observations=observations, **fields)
+        return RecurrentDictRolloutBufferSamples(observations, *fields)

@@ -9,10 +9,11 @@ bit-identical (tested).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch as th
 
+_has_foreach_support: Callable[[list[th.Tensor], th.device], bool] | None
 try:  # private helpers of torch (present in the supported range); without them: torch's public path
     from torch.nn.utils.clip_grad import _has_foreach_support
 except ImportError:  # pragma: no cover - depends on the torch version
@@ -131,13 +132,13 @@ class FlatFusedAdam:
         states = [self.optimizer.state.get(p) for p in params]
         if any(states) and not all(states):
             return False
-        steps = [float(s["step"]) for s in states] if all(states) else [0.0]
+        loaded = [s for s in states if s is not None]  # all of them where all(states)
+        steps = [float(s["step"]) for s in loaded] if all(states) else [0.0]
         if len(set(steps)) != 1:
             return False
         with th.no_grad():
             flat_p = th.cat([p.detach().reshape(-1) for p in params])
             if all(states):
-                loaded = [s for s in states if s is not None]
                 flat_m = th.cat([s["exp_avg"].reshape(-1) for s in loaded])
                 flat_v = th.cat([s["exp_avg_sq"].reshape(-1) for s in loaded])
             else:

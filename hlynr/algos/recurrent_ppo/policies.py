@@ -17,7 +17,7 @@ element (impossible with the buffer; counted in :attr:`FastRecurrentMixin.n_sequ
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import torch as th
 from sb3_contrib.common.recurrent.policies import (
@@ -25,9 +25,17 @@ from sb3_contrib.common.recurrent.policies import (
     RecurrentActorCriticPolicy,
     RecurrentMultiInputActorCriticPolicy,
 )
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from torch import _VF, nn
 
 from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
+
+if TYPE_CHECKING:
+    # The mixin only ever sits in front of sb3-contrib's recurrent policy (or a subclass): type
+    # it as one so its uses of the policy's attributes and methods are checked.
+    _PolicyBase = RecurrentActorCriticPolicy
+else:
+    _PolicyBase = object
 
 #: Whether torch exposes the private pieces of ``nn.LSTM.forward`` that :func:`_run_rnn` calls.
 _FAST_LSTM = hasattr(_VF, "lstm") and hasattr(nn.LSTM, "_update_flat_weights")
@@ -54,7 +62,7 @@ def _gru_sequence(
     return th.cat(outputs), hidden
 
 
-class FastRecurrentMixin:
+class FastRecurrentMixin(_PolicyBase):
     """Replaces sb3-contrib's per-step LSTM loop by one call per padded batch of sequences.
 
     Extra ``policy_kwargs`` (on top of sb3-contrib's):
@@ -76,6 +84,10 @@ class FastRecurrentMixin:
     n_sequence_fallbacks: int = 0
     #: Number of ``_process_sequence`` calls that took the single-call path.
     n_sequence_calls: int = 0
+    #: sb3-contrib builds ``nn.LSTM``s; ``rnn_type="gru"`` replaces them by ``nn.GRU``s.
+    lstm_actor: nn.LSTM | nn.GRU  # type: ignore[assignment]  # sb3-contrib declares nn.LSTM
+    lstm_critic: nn.LSTM | nn.GRU | None  # type: ignore[assignment]  # sb3-contrib: nn.LSTM | None
+    rnn_type: str
 
     def __init__(self, *args: Any, rnn_type: str = "lstm", **kwargs: Any) -> None:
         if rnn_type not in RNN_TYPES:
@@ -89,13 +101,16 @@ class FastRecurrentMixin:
             if self.lstm_critic is not None:
                 self.lstm_critic = self._gru_like(self.lstm_critic)
             lr = self.optimizer.param_groups[0]["lr"]
-            self.optimizer = self.optimizer_class(self.parameters(), lr=lr, **self.optimizer_kwargs)
+            # sb3 types optimizer_class as type[Optimizer], whose own __init__ takes no lr.
+            self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+                self.parameters(), lr=lr, **self.optimizer_kwargs
+            )
         self.use_fast_adam()
 
-    def _gru_like(self, lstm: nn.LSTM) -> nn.GRU:
-        """A GRU with the sizes and extra arguments of ``lstm``."""
+    def _gru_like(self, rnn: nn.RNNBase) -> nn.GRU:
+        """A GRU with the sizes of ``rnn`` (sb3-contrib's LSTM) and the policy's ``lstm_kwargs``."""
         return nn.GRU(
-            lstm.input_size, lstm.hidden_size, num_layers=lstm.num_layers, **self.lstm_kwargs
+            rnn.input_size, rnn.hidden_size, num_layers=rnn.num_layers, **self.lstm_kwargs
         )
 
     def use_fast_adam(self) -> None:
@@ -116,6 +131,8 @@ class FastRecurrentMixin:
                 group["foreach"] = False
                 group["fused"] = True
 
+    # sb3-contrib's is a staticmethod annotated as returning ``(Tensor, Tensor)``; it returns the
+    # output and the ``(h, c)`` pair, as this one does.
     def _process_sequence(  # type: ignore[override]
         self,
         features: th.Tensor,
@@ -146,7 +163,8 @@ class FastRecurrentMixin:
             )
             new_states = (hidden, lstm_states[1])
         elif step_loop:
-            return RecurrentActorCriticPolicy._process_sequence(
+            # Annotated as returning two tensors: the second is the (h, c) pair (see above).
+            return RecurrentActorCriticPolicy._process_sequence(  # type: ignore[return-value]
                 features, lstm_states, episode_starts, lstm
             )
         else:
@@ -161,7 +179,7 @@ class FastRecurrentMixin:
         self,
         obs: th.Tensor | dict[str, th.Tensor],
         actions: th.Tensor,
-        lstm_states: Any,
+        lstm_states: RNNStates,
         positions: th.Tensor,
         n_seq: int,
         max_len: int,
@@ -184,13 +202,13 @@ class FastRecurrentMixin:
         :return: values ``(batch,)``, log-probabilities ``(batch,)`` and entropies (``None``
             for distributions without one).
         """
-        features = self.extract_features(obs)  # type: ignore[attr-defined]
-        if self.share_features_extractor:  # type: ignore[attr-defined]
-            pi_features = vf_features = features
-        else:
+        features = self.extract_features(obs)
+        # A pair (actor's, critic's) exactly when the features extractor is not shared.
+        if isinstance(features, tuple):
             pi_features, vf_features = features
-        lstm_actor: nn.LSTM | nn.GRU = self.lstm_actor  # type: ignore[attr-defined]
-        lstm_critic: nn.LSTM | nn.GRU | None = self.lstm_critic  # type: ignore[attr-defined]
+        else:
+            pi_features = vf_features = features
+        lstm_actor, lstm_critic = self.lstm_actor, self.lstm_critic
         padded_pi = _time_major_padded(pi_features, positions, n_seq, max_len)
         latent_pi = _run_rnn(lstm_actor, padded_pi, lstm_states.pi).index_select(0, positions)
         if lstm_critic is not None:
@@ -202,23 +220,25 @@ class FastRecurrentMixin:
             latent_vf = _run_rnn(lstm_critic, padded_vf, lstm_states.vf).index_select(
                 0, positions
             )
-        elif self.shared_lstm:  # type: ignore[attr-defined]
+        elif self.shared_lstm:
             latent_vf = latent_pi.detach()
         else:
-            latent_vf = self.critic(vf_features)  # type: ignore[attr-defined]
-        latent_pi = self.mlp_extractor.forward_actor(latent_pi)  # type: ignore[attr-defined]
-        latent_vf = self.mlp_extractor.forward_critic(latent_vf)  # type: ignore[attr-defined]
-        action_dist = self.action_dist  # type: ignore[attr-defined]
+            critic = self.critic
+            assert critic is not None, "sb3-contrib builds it when the critic has no LSTM"
+            latent_vf = critic(vf_features)
+        latent_pi = self.mlp_extractor.forward_actor(latent_pi)
+        latent_vf = self.mlp_extractor.forward_critic(latent_vf)
+        action_dist = self.action_dist
         if has_closed_form(action_dist):
-            action_out = self.action_net(latent_pi)  # type: ignore[attr-defined]
+            action_out = self.action_net(latent_pi)
             log_prob, entropy = log_prob_entropy(
                 action_dist, action_out, getattr(self, "log_std", None), actions
             )
-            values = self.value_net(latent_vf).flatten()  # type: ignore[attr-defined]
+            values = self.value_net(latent_vf).flatten()
             return values, log_prob, entropy
-        distribution = self._get_action_dist_from_latent(latent_pi)  # type: ignore[attr-defined]
+        distribution = self._get_action_dist_from_latent(latent_pi)
         log_prob = distribution.log_prob(actions)
-        values = self.value_net(latent_vf).flatten()  # type: ignore[attr-defined]
+        values = self.value_net(latent_vf).flatten()
         return values, log_prob, distribution.entropy()
 
 
@@ -231,7 +251,7 @@ def _time_major_padded(
 
 
 def _run_rnn(
-    rnn: nn.LSTM | nn.GRU, padded: th.Tensor, states: tuple[th.Tensor, th.Tensor]
+    rnn: nn.LSTM | nn.GRU, padded: th.Tensor, states: tuple[th.Tensor, ...]
 ) -> th.Tensor:
     """Output ``(max_len * n_seq, hidden)`` (time-major) of ``rnn`` from ``states`` (``(h, c)``).
 
@@ -246,7 +266,7 @@ def _run_rnn(
         output = _VF.lstm(
             padded,
             states,
-            rnn._flat_weights,
+            rnn._flat_weights,  # type: ignore[arg-type]  # Optional entries, all set in an LSTM
             rnn.bias,
             rnn.num_layers,
             float(rnn.dropout),
@@ -261,13 +281,20 @@ def _run_rnn(
     return output.view(-1, output.shape[-1])
 
 
-def _expose_signature(cls: type) -> type:
+_P = TypeVar("_P", bound=FastRecurrentMixin)
+
+
+def _expose_signature(cls: type[_P]) -> type[_P]:
     """Give ``cls.__init__`` the full signature of its sb3-contrib base plus ``rnn_type``.
 
     The mixin's ``__init__`` forwards ``*args, **kwargs``; tools that read constructor
     signatures (hlynr's config validation of ``policy_kwargs``) then see every real argument.
     """
-    base = next(b for b in cls.__mro__ if b.__module__.startswith("sb3_contrib."))
+    base = next(
+        b
+        for b in cls.__mro__
+        if b.__module__.startswith("sb3_contrib.") and issubclass(b, RecurrentActorCriticPolicy)
+    )
     signature = inspect.signature(base.__init__)
     rnn_type = inspect.Parameter(
         "rnn_type",
@@ -279,14 +306,15 @@ def _expose_signature(cls: type) -> type:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         FastRecurrentMixin.__init__(self, *args, **kwargs)
 
-    __init__.__signature__ = signature.replace(
+    # Functions take arbitrary attributes; inspect.signature reads this one.
+    __init__.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[*signature.parameters.values(), rnn_type]
-    )  # type: ignore[attr-defined]
+    )
     __init__.__doc__ = (
         f"Same arguments as ``{base.__name__}``, plus ``rnn_type`` (``'lstm'`` or ``'gru'``)."
     )
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__init__ = __init__  # type: ignore[method-assign]  # replacing __init__ is the point
     return cls
 
 

@@ -24,13 +24,16 @@ from __future__ import annotations
 import io
 import pathlib
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO as Sb3RecurrentPPO
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import TensorDict
 from stable_baselines3.common.utils import explained_variance
 
 from hlynr.algos.recurrent_ppo.buffers import (
@@ -42,6 +45,7 @@ from hlynr.algos.recurrent_ppo.policies import (
     FAST_POLICY_OF,
     SB3_POLICY_OF,
     CnnLstmPolicy,
+    FastRecurrentMixin,
     MlpLstmPolicy,
     MultiInputLstmPolicy,
 )
@@ -60,6 +64,10 @@ class RecurrentPPO(Sb3RecurrentPPO):
         "CnnLstmPolicy": CnnLstmPolicy,
         "MultiInputLstmPolicy": MultiInputLstmPolicy,
     }
+    #: hlynr's fast policy unless a custom policy class was given.
+    policy: RecurrentActorCriticPolicy
+    #: Set by sb3-contrib's ``_setup_model`` (its ``None`` initialiser makes mypy infer None).
+    _last_lstm_states: RNNStates  # type: ignore[assignment]
 
     def _setup_model(self) -> None:
         """sb3-contrib's setup with the fast policy (for sb3-contrib classes too) and buffers."""
@@ -92,11 +100,14 @@ class RecurrentPPO(Sb3RecurrentPPO):
         return int(getattr(self.policy, "n_sequence_fallbacks", 0))
 
     def set_parameters(
-        self, load_path_or_dict: Any, exact_match: bool = True, device: th.device | str = "auto"
+        self,
+        load_path_or_dict: str | TensorDict,
+        exact_match: bool = True,
+        device: th.device | str = "auto",
     ) -> None:
         """Load parameters like sb3-contrib; keeps the fast policy's fused Adam setting."""
         super().set_parameters(load_path_or_dict, exact_match=exact_match, device=device)
-        if hasattr(self.policy, "use_fast_adam"):
+        if isinstance(self.policy, FastRecurrentMixin):
             self.policy.use_fast_adam()
 
     def train(self) -> None:
@@ -109,12 +120,13 @@ class RecurrentPPO(Sb3RecurrentPPO):
         the policy pads just the LSTM input (:meth:`FastRecurrentMixin.evaluate_real_rows`), so
         each loss term is a plain mean over exactly the elements sb3-contrib's masked mean takes,
         in the same order. Same losses, logs, early stopping and optimizer step; a policy or
-        buffer without the fast methods uses sb3-contrib's update unchanged.
+        buffer other than hlynr's fast ones uses sb3-contrib's update unchanged.
         """
-        if hasattr(self.policy, "evaluate_real_rows") and hasattr(
-            self.rollout_buffer, "get_real_rows"
+        policy, buffer = self.policy, self.rollout_buffer
+        if isinstance(policy, FastRecurrentMixin) and isinstance(
+            buffer, (FastRecurrentRolloutBuffer, FastRecurrentDictRolloutBuffer)
         ):
-            self._train_real_rows()
+            self._train_real_rows(policy, buffer)
         else:
             super().train()
         self.logger.record("train/lstm_step_loop_fallbacks", self.n_sequence_fallbacks)
@@ -142,7 +154,11 @@ class RecurrentPPO(Sb3RecurrentPPO):
             self._flat_adam_of = flat_adam
         return flat_adam if flat_adam.bind() else None
 
-    def _train_real_rows(self) -> None:
+    def _train_real_rows(
+        self,
+        policy: FastRecurrentMixin,
+        buffer: FastRecurrentRolloutBuffer | FastRecurrentDictRolloutBuffer,
+    ) -> None:
         """The body of sb3-contrib 2.9.2's ``RecurrentPPO.train`` on the real rows only.
 
         Differences in how, not what: the logged per-minibatch statistics are kept as tensors
@@ -154,11 +170,11 @@ class RecurrentPPO(Sb3RecurrentPPO):
         (``clip_grad_norm_``'s arithmetic) and ``optimizer.step()``. With ``target_kl`` set,
         ``approx_kl`` is read and compared every minibatch, as in sb3-contrib.
         """
-        policy = self.policy
         policy.set_training_mode(True)
         optimizer = policy.optimizer
         self._update_learning_rate(optimizer)
         progress = self._current_progress_remaining
+        # Schedules since _setup_model; sb3-contrib types them as float | Schedule.
         clip_range = self.clip_range(progress)  # type: ignore[operator]
         clip_range_vf = None
         if self.clip_range_vf is not None:
@@ -177,12 +193,11 @@ class RecurrentPPO(Sb3RecurrentPPO):
         for epoch in range(self.n_epochs):
             # Per minibatch: policy loss, clip fraction, value loss, entropy loss, approx KL.
             stats: list[th.Tensor] = []
-            buffer = self.rollout_buffer
-            for batch in buffer.get_real_rows(self.batch_size):  # type: ignore[attr-defined]
+            for batch in buffer.get_real_rows(self.batch_size):
                 actions = batch.actions
                 if discrete:
                     actions = actions.long().flatten()
-                values, log_prob, entropy = policy.evaluate_real_rows(  # type: ignore[attr-defined]
+                values, log_prob, entropy = policy.evaluate_real_rows(
                     batch.observations,
                     actions,
                     batch.lstm_states,

@@ -33,12 +33,18 @@ from hlynr.envs.rendering import vec_rendering
 from hlynr.multiagent.engine import PendingParams, RowsStep
 from hlynr.multiagent.rows import AgentRowsVecEnv
 from hlynr.multiagent.workers import sharded_or_single
+from hlynr.registries import EntityLayout
 
 
 class ATCRowsEngine(PendingParams):
     """``n_copies`` copies of ``hlynr/ATC-v0`` with per-copy parameters (see the module docstring)."""
 
-    end_keys = END_KEYS
+    # AgentRowsEngine's types (a protocol's attributes must match exactly).
+    observation_space: spaces.Box
+    action_space: spaces.Box
+    critic_observation_space: spaces.Box | None
+    entity_layout: EntityLayout | None
+    end_keys: tuple[str, ...] = END_KEYS
 
     def __init__(self, n_copies: int, params: ATCParams) -> None:
         if n_copies < 1:
@@ -50,8 +56,9 @@ class ATCRowsEngine(PendingParams):
         """Own block, intruder slots and validity index of an observation row."""
         self.observation_space = spaces.Box(-L.OBS_CLIP, L.OBS_CLIP, (first.obs_size,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (L.ACTION_SIZE,), np.float32)
+        self._critic_size = first.state_size + m
         self.critic_observation_space = spaces.Box(
-            -L.OBS_CLIP, L.OBS_CLIP, (first.state_size + m,), np.float32)
+            -L.OBS_CLIP, L.OBS_CLIP, (self._critic_size,), np.float32)
         self._groups: list[ATCEngine] = [first]
         self._owner = np.zeros(n_copies, dtype=np.int64)
         self._init_params([params] * n_copies)
@@ -107,7 +114,7 @@ class ATCRowsEngine(PendingParams):
             active = self._groups[0].active.copy()
         else:
             own, every = self._owner, np.arange(self.n_copies)
-            obs, rew, term, trunc = (np.stack([r[k] for r in results])[own, every] for k in range(4))
+            obs, rew, term, trunc = (np.stack(field)[own, every] for field in zip(*(r[:4] for r in results)))
             infos = [results[g][4][c] for c, g in enumerate(own.tolist())]
             active = np.stack([eng.active for eng in self._groups])[own, every]
         stats = np.zeros((self.n_copies, len(END_KEYS)))
@@ -125,8 +132,7 @@ class ATCRowsEngine(PendingParams):
 
         Right after a step, finished copies (not yet reset) give their terminal critic rows."""
         idx = np.arange(self.n_copies) if idx is None else np.asarray(idx, dtype=np.int64)
-        out = np.empty((len(idx), self.rows_per_copy, self.critic_observation_space.shape[0]),
-                       np.float32)
+        out = np.empty((len(idx), self.rows_per_copy, self._critic_size), np.float32)
         for g, eng in enumerate(self._groups):
             mine = np.flatnonzero(self._owner[idx] == g)
             if mine.size:

@@ -45,16 +45,16 @@ ROWS: dict[str, slice | int] = {
     name: sl.start if sl.stop - sl.start == 1 else sl for name, sl in _SLICES.items()}
 """Row (scalars) or row slice (3-vectors) of each named quantity."""
 
-BODIES = slice(ROWS["tp"].start, ROWS["mp"].stop)  # type: ignore[union-attr]
+BODIES = slice(_SLICES["tp"].start, _SLICES["mp"].stop)
 """Positions of threat and interceptor (6 rows), moved together."""
-BODY_VELOCITIES = slice(ROWS["tv"].start, ROWS["mv"].stop)  # type: ignore[union-attr]
+BODY_VELOCITIES = slice(_SLICES["tv"].start, _SLICES["mv"].stop)
 """Velocities of threat and interceptor (6 rows), moved together."""
-OWN_AND_TRUTH = ROWS["ma"].stop  # type: ignore[union-attr]
+OWN_AND_TRUTH: int = _SLICES["ma"].stop
 """The leading rows (positions, velocities, achieved acceleration) shared with the observation inputs."""
 FINAL_ROWS = np.array([ROWS[k] for k in ("min_dist", "t_cpa", "t", "fuel")])[:, None]
 """Rows of the ``FINAL_STATS`` (as a column, to index a block of rows x envs)."""
 
-assert ROWS["mp"].start == ROWS["tp"].stop and ROWS["mv"].start == ROWS["tv"].stop  # type: ignore[union-attr]
+assert _SLICES["mp"].start == _SLICES["tp"].stop and _SLICES["mv"].start == _SLICES["tv"].stop
 
 
 class StateViews:

@@ -66,6 +66,8 @@ INPUT_ROWS: dict[str, slice | int] = {
 """Rows of the observation-input matrix (one column per env) taken by :func:`observe_inputs`: the
 arguments of :func:`build_observation` (``own_a`` is ``a_ach``). The first 15 rows are in the
 order of the engine's state matrix, so they are copied in one call."""
+INPUT_SCALARS: dict[str, int] = {k: r for k, r in INPUT_ROWS.items() if isinstance(r, int)}
+"""The single-row entries of :data:`INPUT_ROWS` (row indices, for row arithmetic)."""
 N_INPUTS = 24
 """Number of rows of the observation-input matrix."""
 
@@ -179,10 +181,10 @@ def _build(own_p: np.ndarray, own_v: np.ndarray, a_ach: np.ndarray, fuel_frac: n
 def observe_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`build_observation` of the input matrix ``x`` (N_INPUTS, n) (rows ``INPUT_ROWS``):
     the observations ``(n, OBS_DIM)`` and the action frame ``(e_y, e_z)`` as one (2, 3, n) array."""
-    R = INPUT_ROWS
+    R, S = INPUT_ROWS, INPUT_SCALARS
     obs, frame = _build(
         x[R["own_p"]], x[R["own_v"]], x[R["own_a"]], x[R["fuel_frac"]], x[R["a_max"]], x[R["tgt_p"]],
-        x[R["tgt_v"]], x[R["tgt_a"]], x[R["pos_std"]:R["pos_std"] + 2], x[R["since_det"]:R["since_det"] + 2],
+        x[R["tgt_v"]], x[R["tgt_a"]], x[S["pos_std"]:S["pos_std"] + 2], x[S["since_det"]:S["since_det"] + 2],
     )
     return obs, frame[1:3, :3]
 
@@ -190,5 +192,5 @@ def observe_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 assert OBS_DIM == 28, OBS_DIM
 # _build and observe_inputs write/read these pairs as adjacent rows
 assert _START["vel_std"] == _START["pos_std"] + 1 and _START["detected"] == _START["since_detection"] + 1
-assert INPUT_ROWS["vel_std"] == INPUT_ROWS["pos_std"] + 1  # type: ignore[operator]
-assert INPUT_ROWS["detected"] == INPUT_ROWS["since_det"] + 1  # type: ignore[operator]
+assert INPUT_SCALARS["vel_std"] == INPUT_SCALARS["pos_std"] + 1
+assert INPUT_SCALARS["detected"] == INPUT_SCALARS["since_det"] + 1

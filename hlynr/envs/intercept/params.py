@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, create_model, model_validator
 
@@ -171,12 +171,12 @@ class RewardParams(StrictModel):
     * ``control``: ``-control * |u|^2 * dt`` per step (``u``: normalised command).
     """
 
-    success: float = Field(10.0, ge=0, le=100)
-    miss: float = Field(5.0, ge=0, le=100)
-    miss_scale: float = Field(100.0, gt=0, description="m")
-    shaping: float = Field(2.0, ge=0, le=100)
-    zem_scale: float = Field(1000.0, gt=0, description="m")
-    control: float = Field(0.02, ge=0, le=10)
+    success: float = Field(default=10.0, ge=0, le=100)
+    miss: float = Field(default=5.0, ge=0, le=100)
+    miss_scale: float = Field(default=100.0, gt=0, description="m")
+    shaping: float = Field(default=2.0, ge=0, le=100)
+    zem_scale: float = Field(default=1000.0, gt=0, description="m")
+    control: float = Field(default=0.02, ge=0, le=10)
 
 
 class SensorParams(StrictModel):
@@ -195,7 +195,7 @@ class SensorParams(StrictModel):
 
     mode: Literal["radar", "truth"] = "radar"
     filter: Literal["cv", "ca"] = "cv"
-    process_noise: float | None = Field(None, gt=0, allow_inf_nan=False)
+    process_noise: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 def _fmt_validation_error(err: ValidationError) -> str:
@@ -208,6 +208,11 @@ def _fmt_validation_error(err: ValidationError) -> str:
 
 class _InterceptParamsBase(StrictModel):
     """Base with the resolution logic; the concrete model adds one optional field per parameter."""
+
+    if TYPE_CHECKING:  # fields of the model _build_params_model creates (the overrides: Any)
+        scenario: str
+        reward: RewardParams
+        sensor: SensorParams
 
     @model_validator(mode="after")
     def _validate_scenario(self) -> _InterceptParamsBase:
@@ -223,10 +228,10 @@ class _InterceptParamsBase(StrictModel):
     def resolve(self) -> ScenarioParams:
         """The preset named by ``scenario`` with the overrides applied (raises ValueError)."""
         try:
-            return scenario_params(self.scenario, **self.overrides())  # type: ignore[attr-defined]
+            return scenario_params(self.scenario, **self.overrides())
         except ValidationError as err:
             raise ValueError(
-                f"invalid Intercept parameters for scenario '{self.scenario}': "  # type: ignore[attr-defined]
+                f"invalid Intercept parameters for scenario '{self.scenario}': "
                 f"{_fmt_validation_error(err)}"
             ) from None
 
@@ -238,8 +243,9 @@ def _build_params_model() -> type[_InterceptParamsBase]:
         "sensor": (SensorParams, Field(default_factory=SensorParams)),
     }
     for name, info in ScenarioParams.model_fields.items():
+        assert info.annotation is not None  # every ScenarioParams field is annotated
         fields[name] = (info.annotation | None, Field(None, description=info.description))
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         "InterceptParams", __base__=_InterceptParamsBase,
         __doc__="``env.kwargs`` of hlynr/Intercept-v0: a scenario preset, flat overrides, rewards, sensor.",
         **fields,

@@ -39,7 +39,10 @@ def sample_initial(out: np.ndarray, idx: np.ndarray, key: np.ndarray, P: Subset,
     zero = np.zeros(m, dtype=np.int64)
     u = rng.uniforms(key, rng.STREAM_SCENARIO, zero, len(_U))
     U = {name: u[i] for name, i in _U.items()}
-    lerp = lambda lo, hi, x: P[lo] + (P[hi] - P[lo]) * x  # noqa: E731
+
+    def lerp(lo: str, hi: str, x: np.ndarray) -> np.ndarray:
+        return P[lo] + (P[hi] - P[lo]) * x
+
     # threat: 360 deg azimuth, flying straight at the defended point (origin)
     az = 2.0 * np.pi * U["azimuth"]
     gr = lerp("target_range_min", "target_range_max", U["range"])

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from hlynr.envs.intercept import rng
-from hlynr.envs.intercept.observation import INPUT_ROWS
+from hlynr.envs.intercept.observation import INPUT_ROWS, INPUT_SCALARS
 from hlynr.envs.intercept.params import SensorParams
 from hlynr.envs.intercept.physics import unit
 from hlynr.tracking import radar
@@ -60,12 +60,12 @@ def write_target_estimate(out: np.ndarray, sel: Any, tracker: BatchTracker | Non
     """Write the target-estimate rows of the observation inputs ``out`` (N_INPUTS, m) for envs
     ``sel``: the track (radar mode) or, in truth mode, the true threat acceleration
     (``truth_accel(out_rows)`` writes it; the true position/velocity rows are already in place)."""
-    R = INPUT_ROWS
+    R, S = INPUT_ROWS, INPUT_SCALARS
     if tracker is None:
         truth_accel(out[R["tgt_a"]])
-        out[R["pos_std"]:R["since_det"] + 1] = 0.0
+        out[S["pos_std"]:S["since_det"] + 1] = 0.0
         out[R["detected"]] = 1.0
     else:
         tracker.write_estimate(sel, out[R["tgt_p"]], out[R["tgt_v"]], out[R["tgt_a"]],
-                               out[R["pos_std"]:R["vel_std"] + 1], out[R["since_det"]],
+                               out[S["pos_std"]:S["vel_std"] + 1], out[R["since_det"]],
                                out[R["detected"]])

@@ -28,7 +28,7 @@ starts. Without a render mode nothing is drawn or kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import gymnasium as gym
@@ -103,6 +103,7 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         """Reset all envs (using seeds given to :meth:`seed`, env i gets seed + i)."""
         seeds: list[int] | None = None
         if any(s is not None for s in self._seeds):
+            # SB3's seed() sets every entry (and resets clear them all), so none is None here.
             seeds = [int(s) for s in self._seeds]  # type: ignore[arg-type]
         elif not self._started:
             seeds = [int(s) for s in np.random.SeedSequence().generate_state(self.num_envs, dtype=np.uint64)]
@@ -266,4 +267,4 @@ def make_batched(n_envs: int, seed: int | None = None, workers: int = 1, **env_k
     return BatchedInterceptVecEnv(n_envs, seed, workers=workers, **env_kwargs)
 
 
-__all__: Iterable[str] = ["BatchedInterceptVecEnv", "make_batched"]
+__all__ = ["BatchedInterceptVecEnv", "make_batched"]

@@ -50,7 +50,7 @@ def _worker_main(conn: Connection, block: Any, n_total: int, lo: int, hi: int, p
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes us
     try:
         shard = Shard(InterceptCore(hi - lo, params), StepBuffers.view(block, n_total).rows(lo, hi))
-    except BaseException as exc:  # noqa: BLE001  (reported to the parent)
+    except BaseException as exc:  # reported to the parent
         conn.send_bytes(_ERR + _pickled_error(exc))
         return
     conn.send_bytes(_OK)
@@ -73,7 +73,7 @@ def _worker_main(conn: Connection, block: Any, n_total: int, lo: int, hi: int, p
                 conn.send_bytes(_OK + pickle.dumps(getattr(shard, name)(*args)))
         except (EOFError, OSError, BrokenPipeError):
             return
-        except BaseException as exc:  # noqa: BLE001  (reported to the parent)
+        except BaseException as exc:  # reported to the parent
             try:
                 conn.send_bytes(_ERR + _pickled_error(exc))
             except (EOFError, OSError):
@@ -84,7 +84,7 @@ def _pickled_error(exc: BaseException) -> bytes:
     tb = "".join(traceback.format_exception(exc))
     try:
         return pickle.dumps((exc, tb))
-    except Exception:  # noqa: BLE001  (an unpicklable exception: send its text)
+    except Exception:  # an unpicklable exception: send its text
         return pickle.dumps((RuntimeError(f"{type(exc).__name__}: {exc}"), tb))
 
 
@@ -139,16 +139,17 @@ class WorkerPool:
                 self.procs[k].join(timeout=1.0)
                 self._broken = (f"{self._label(k)} exited unexpectedly during {what} "
                                 f"(exit code {self.procs[k].exitcode})")
-                error = error or RuntimeError(self._broken)
-                error.__cause__ = exc
+                broken = RuntimeError(self._broken)
+                broken.__cause__ = exc
+                error = error or broken
                 results.append(None)
                 continue
             if msg[:1] == _OK:
                 results.append(pickle.loads(msg[1:]) if len(msg) > 1 else None)
             else:
-                exc, tb = pickle.loads(msg[1:])
-                exc.add_note(f"raised in {self._label(k)} during {what}; worker traceback:\n{tb}")
-                error = error or exc
+                raised, tb = pickle.loads(msg[1:])
+                raised.add_note(f"raised in {self._label(k)} during {what}; worker traceback:\n{tb}")
+                error = error or raised
                 results.append(None)
         if error is not None:
             raise error

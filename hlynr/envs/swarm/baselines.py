@@ -27,11 +27,11 @@ from hlynr.registries import BaselineEntry
 class InterceptPointParams(StrictModel):
     """Gains and limits of the scripted swarm baseline (limits must match the env's)."""
 
-    nav_gain: float = Field(4.0, gt=0.0, le=10.0, description="PN navigation constant N'")
-    heading_gain: float = Field(3.0, gt=0.0, description="lateral command per rad heading error")
-    terminal_time: float = Field(2.0, ge=0.0, description="switch to PN below this time-to-go, s")
-    max_lateral_accel: float = Field(50.0, gt=0.0, description="env's max_lateral_accel, m/s^2")
-    max_speed: float = Field(300.0, gt=0.0, description="env's max_speed, m/s")
+    nav_gain: float = Field(default=4.0, gt=0.0, le=10.0, description="PN navigation constant N'")
+    heading_gain: float = Field(default=3.0, gt=0.0, description="lateral command per rad heading error")
+    terminal_time: float = Field(default=2.0, ge=0.0, description="switch to PN below this time-to-go, s")
+    max_lateral_accel: float = Field(default=50.0, gt=0.0, description="env's max_lateral_accel, m/s^2")
+    max_speed: float = Field(default=300.0, gt=0.0, description="env's max_speed, m/s")
 
 
 def intercept_time(rel_pos: np.ndarray, tgt_vel: np.ndarray, speed: float) -> np.ndarray:

@@ -13,7 +13,9 @@ from hlynr.envs.swarm.table import ParamTable
 def move_interceptors(st: SwarmState, p: ParamTable, act: np.ndarray) -> np.ndarray:
     """Advance the live interceptors under ``act`` ((N, M, 2) in [-1, 1]); return the fuel used
     (N, M). Lost and inactive agents do not move."""
-    c = lambda a: a[:, None]  # noqa: E731  (per-copy parameter against the agent axis)
+    def c(a: np.ndarray) -> np.ndarray:
+        return a[:, None]  # per-copy parameter against the agent axis
+
     live = st.alive
     newp, newv = step_vehicle(
         st.pos, st.vel, act[..., 0] * c(p.max_lateral_accel), act[..., 1] * c(p.max_thrust_accel),

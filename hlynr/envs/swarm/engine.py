@@ -28,6 +28,7 @@ from hlynr.envs.swarm.sensing import sense
 from hlynr.envs.swarm.state import SwarmState
 from hlynr.envs.swarm.table import ParamTable
 from hlynr.multiagent.engine import PendingParams, RowsStep
+from hlynr.registries import EntityLayout
 
 STREAM_SCENARIO, STREAM_TARGET, STREAM_CUE, STREAM_OWN = 11, 12, 13, 14
 """Random streams: initial scenario, jink timing, ground-radar noise, own-sensor noise."""
@@ -36,7 +37,12 @@ STREAM_SCENARIO, STREAM_TARGET, STREAM_CUE, STREAM_OWN = 11, 12, 13, 14
 class SwarmEngine(PendingParams):
     """``n_copies`` copies of the swarm task; all copies share ``max_agents``/``k_neighbours``."""
 
-    end_keys = END_KEYS
+    # AgentRowsEngine's types (a protocol's attributes must match exactly).
+    observation_space: spaces.Box
+    action_space: spaces.Box
+    critic_observation_space: spaces.Box | None
+    entity_layout: EntityLayout | None
+    end_keys: tuple[str, ...] = END_KEYS
 
     def __init__(self, n_copies: int, params: SwarmParams | Sequence[SwarmParams]) -> None:
         models = [params] * n_copies if isinstance(params, SwarmParams) else list(params)
@@ -131,7 +137,9 @@ def _initial_state(st: SwarmState, p: ParamTable, m: int) -> None:
     """Sample the start of an episode for every copy of ``st`` (in place) from its key."""
     n = st.n
     u = R.uniforms(st.key, STREAM_SCENARIO, np.zeros(n, dtype=np.int64), 3 * m + 8)
-    c = lambda a: a[:, None]  # noqa: E731
+    def c(a: np.ndarray) -> np.ndarray:
+        return a[:, None]
+
     box = p.start_box
     st.active = np.arange(m)[None, :] < c(p.n_agents)
     st.alive = st.active.copy()

@@ -62,7 +62,7 @@ def engagement(st: SwarmState, p: ParamTable, alive0: np.ndarray, pos0: np.ndarr
     n_lost = lost.sum(axis=1)
     st.alive = alive0 & ~lost
     st.lost = st.lost + n_lost
-    return Engagement(hit, escaped, n_lost, ~st.alive.any(axis=1))
+    return Engagement(hit, escaped, n_lost, np.logical_not(st.alive.any(axis=1)))
 
 
 def potentials(st: SwarmState, p: ParamTable, previous: np.ndarray | None) -> np.ndarray:

@@ -14,6 +14,9 @@ _EPS = 1e-9
 _LEFT = np.array([-1.0, 1.0])
 _JINK_BAND = 0.025  # threat this close to the track (fraction of evade_range): random jink side
 
+Param = float | np.ndarray
+"""A parameter: one value for all, or one per batch element (broadcast against the batch)."""
+
 
 def dot2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dot products of 2-D vectors along the last axis (``a0 b0 + a1 b1``, the same for any shape)."""
@@ -42,11 +45,11 @@ def step_vehicle(
     vel: np.ndarray,
     lateral: np.ndarray,
     longitudinal: np.ndarray,
-    dt: float,
-    min_speed: float,
-    max_speed: float,
-    max_lateral: float,
-    max_turn_rate: float,
+    dt: Param,
+    min_speed: Param,
+    max_speed: Param,
+    max_lateral: Param,
+    max_turn_rate: Param,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Advance point-mass vehicles one step under velocity-frame accelerations.
 
@@ -65,7 +68,7 @@ def step_vehicle(
 
 
 def burn_fuel(
-    fuel: np.ndarray, throttle: np.ndarray, dt: float, endurance_s: float, idle_burn: float
+    fuel: np.ndarray, throttle: np.ndarray, dt: Param, endurance_s: Param, idle_burn: Param
 ) -> np.ndarray:
     """Fuel fraction after one step: burn ``(idle + (1 - idle) * max(throttle, 0)) dt / endurance``."""
     rate = idle_burn + (1.0 - idle_burn) * np.clip(throttle, 0.0, 1.0)
@@ -87,7 +90,7 @@ def los_kinematics(
 
 
 def pn_lateral(
-    rel_pos: np.ndarray, rel_vel: np.ndarray, own_vel: np.ndarray, nav_gain: float
+    rel_pos: np.ndarray, rel_vel: np.ndarray, own_vel: np.ndarray, nav_gain: Param
 ) -> np.ndarray:
     """Pure proportional navigation: lateral acceleration ``N' Vc dλ/dt`` (+ = left), ``(B,)``.
 
@@ -138,7 +141,7 @@ def target_accel(
     return np.clip(acc, -max_accel, max_accel)
 
 
-def measurement_sigma(rng: np.ndarray, sigma0: float, sigma_per_m: float) -> np.ndarray:
+def measurement_sigma(rng: np.ndarray, sigma0: Param, sigma_per_m: Param) -> np.ndarray:
     """Isotropic position-noise std (m) of a sensor at range ``rng``: ``σ0 + k · range``."""
     return sigma0 + sigma_per_m * rng
 

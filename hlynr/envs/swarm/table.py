@@ -71,4 +71,4 @@ class ParamTable:
         return {"models": self.models}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["models"])  # type: ignore[misc]
+        ParamTable.__init__(self, state["models"])
