@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pydantic import RootModel, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
@@ -27,6 +27,10 @@ class EntropyScheduleParams(RootModel[ScheduleSpec]):
         return self
 
 
+class _FixedEntropyCoef(Protocol):
+    ent_coef: float
+
+
 class EntropySchedule(BaseCallback, Phased):
     """Sets the algorithm's ``ent_coef`` from the schedule before each rollout and logs it."""
 
@@ -42,8 +46,9 @@ class EntropySchedule(BaseCallback, Phased):
         return self.schedule.value_at(timesteps / self.total)
 
     def _on_rollout_start(self) -> None:
-        self.model.ent_coef = self.value(self.num_timesteps)
-        self.logger.record("train/ent_coef_scheduled", self.model.ent_coef)
+        model = cast(_FixedEntropyCoef, self.model)  # the config admits only such algorithms
+        model.ent_coef = self.value(self.num_timesteps)
+        self.logger.record("train/ent_coef_scheduled", model.ent_coef)
 
     def _on_step(self) -> bool:
         return True

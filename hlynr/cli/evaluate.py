@@ -18,6 +18,7 @@ from rich.table import Table
 
 from hlynr.cli.common import CliError, entry, err_console, make_console
 from hlynr.config.loader import ConfigError, format_validation_error, parse_yaml
+from hlynr.config.stages import StageSelector
 from hlynr.evaluation.stats import paired_difference
 from hlynr.registries import BASELINES, UnknownNameError
 from hlynr.zoo import load_config
@@ -195,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         curriculum = config.callback("curriculum")
         if curriculum is None:
             raise CliError("--stage all: the config has no curriculum")
-        stages: list[str | int] = list(range(len(curriculum.stages)))
+        stages: list[StageSelector] = list(range(len(curriculum.stages)))
     else:
-        stages = [args.stage if args.stage in ("final", "none") else _int(args.stage)]
+        stages = [_stage_selector(args.stage)]
     _check_overrides_reach_the_env(config, args.overrides, stages)
     if args.attention and len(targets) != 1:
         raise CliError("--attention writes the weights of one model: name exactly one")
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: list[str | int]) -> None:
+def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: list[StageSelector]) -> None:
     """Refuse a ``--set env.kwargs.K=V`` that an evaluated curriculum stage would replace (the
     episodes would run at the stage's K, not at V)."""
     curriculum = config.callback("curriculum")
@@ -255,7 +256,12 @@ def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: li
                            "all, or none for the config's own env.kwargs)")
 
 
-def _int(text: str) -> int:
+def _stage_selector(text: str) -> StageSelector:
+    """``--stage`` other than ``all``: ``final``, ``none`` or a stage index."""
+    if text == "final":
+        return "final"
+    if text == "none":
+        return "none"
     try:
         return int(text)
     except ValueError:

@@ -109,10 +109,10 @@ def plot(records: list[dict], path: str) -> None:
             ax2.plot(*zip(*pts), label="train (rolling)")
     if ev:
         ax1.plot([r["timesteps"] for r in ev], [r.get("eval_mean_reward") for r in ev], "o-", label="eval")
-        pts = [(r["timesteps"], r["eval_success_rate"], r.get("eval_success_ci_low"),
-                r.get("eval_success_ci_high")) for r in ev if r.get("eval_success_rate") is not None]
-        if pts:
-            t, s, lo, hi = zip(*pts)
+        bands = [(r["timesteps"], r["eval_success_rate"], r.get("eval_success_ci_low"),
+                  r.get("eval_success_ci_high")) for r in ev if r.get("eval_success_rate") is not None]
+        if bands:
+            t, s, lo, hi = zip(*bands)
             ax2.plot(t, s, "o-", label="eval")
             ax2.fill_between(t, lo, hi, alpha=0.2, label="eval 95% CI")
     ax1.set_ylabel("episode reward")

@@ -52,7 +52,7 @@ def kwargs_model(cls: type, skip: Collection[str] = frozenset({"self"})) -> type
     return signature_model(f"{cls.__name__}Kwargs", inherited_init(cls), skip=skip, base=UserParams)
 
 
-def _first_argument(cls: type) -> str:
+def _first_argument(cls: type[Any]) -> str:
     """The name of the constructor's first argument after ``self`` (the env a wrapper wraps)."""
     names = [n for n, p in inspect.signature(cls.__init__).parameters.items()
              if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]

@@ -56,9 +56,11 @@ def _validate_gym_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         except ValidationError as exc:
             raise reraise_nested(exc, kwargs, "kwargs") from None
     spec = env_spec(env_id)
-    creator = spec.entry_point
-    if isinstance(creator, str):
-        creator = gym.envs.registration.load_env_creator(creator)
+    entry_point = spec.entry_point
+    creator = (gym.envs.registration.load_env_creator(entry_point) if isinstance(entry_point, str)
+               else entry_point)
+    if creator is None:
+        raise nested_error(f"env '{env_id}' has no entry point", "id")
     params = inspect.signature(creator).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         known = [n for n in params if n not in ("self", "render_mode")]

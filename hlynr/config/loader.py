@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 Origin = tuple[str, int | None]  # (file or "--set", 1-based line)
 
@@ -214,7 +215,7 @@ def where_written(loc: tuple[Any, ...], origins: dict[tuple[Any, ...], Origin], 
     return default
 
 
-def user_loc(error: dict[str, Any], data: Any) -> tuple[Any, ...]:
+def user_loc(error: ErrorDetails, data: Any) -> tuple[Any, ...]:
     """The key path of an error as the user wrote it in ``data`` (the validated input).
 
     Pydantic's locations also hold union members and validator tags; a location part is kept
@@ -241,7 +242,7 @@ def user_loc(error: dict[str, Any], data: Any) -> tuple[Any, ...]:
     return tuple(loc)
 
 
-def specific_errors(exc: ValidationError, data: Any) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+def specific_errors(exc: ValidationError, data: Any) -> list[tuple[tuple[Any, ...], ErrorDetails]]:
     """``(user key path, error)`` of each error, without those a more specific one explains.
 
     A union (``3e-4`` or a schedule mapping) reports one error per member; the one located
@@ -262,7 +263,7 @@ _UNION_MEMBER_MISS = {"float_type", "float_parsing", "int_type", "int_parsing", 
                       "model_type"}
 
 
-def error_message(error: dict[str, Any]) -> str:
+def error_message(error: ErrorDetails) -> str:
     """The reason of one pydantic error, without pydantic's prefixes."""
     if error["type"] == "missing":
         return "required key is missing"

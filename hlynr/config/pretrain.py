@@ -37,7 +37,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from hlynr.config.base import StrictModel, reraise_nested
-from hlynr.config.schedules import FloatOrSchedule, Schedule
+from hlynr.config.schedules import FloatOrSchedule, LinearSchedule, Schedule
 from hlynr.registries import BASELINES, UnknownNameError
 
 CENTRALISED = ("MAPPO", "AsymmetricPPO")
@@ -114,7 +114,7 @@ class PretrainConfig(StrictModel):
     steps: int = Field(20_000, ge=1, le=10**9, strict=True, description="env steps of data")
     rounds: int = Field(1, ge=1, le=1000, strict=True, description="DAgger rounds")
     student_prob: FloatOrSchedule = Field(
-        default_factory=lambda: {"schedule": "linear", "start": 0.0, "end": 1.0},
+        default_factory=lambda: LinearSchedule(start=0.0, end=1.0),
         description="probability that the student acts, per DAgger round")
     epochs: int = Field(20, ge=1, le=100_000, strict=True, description="epochs per round")
     batch_size: int = Field(256, ge=1, le=1_000_000, strict=True)

@@ -58,7 +58,7 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
             out.append(item)
             continue
         if isinstance(item, str):
-            name, raw = item, {}
+            name, raw = item, dict[str, Any]()
         elif isinstance(item, dict) and len(item) == 1:
             name, raw = next(iter(item.items()))
             raw = {} if raw is None else raw

@@ -167,8 +167,8 @@ _OPTIONAL_SCHEDULE = FloatOrSchedule | None
 def _named_class_args() -> dict[str, Any]:
     """Arguments that take Python classes: a name from a registry instead (read at call time)."""
     return {
-        "activation_fn": Literal[tuple(ACTIVATIONS.names())],  # type: ignore[misc]
-        "optimizer_class": Literal[tuple(OPTIMIZERS.names())],  # type: ignore[misc]
+        "activation_fn": Literal[tuple(ACTIVATIONS.names())],
+        "optimizer_class": Literal[tuple(OPTIMIZERS.names())],
         "action_noise": ActionNoiseSpec | None,
         "replay_buffer_class": registry_name(REPLAY_BUFFERS) | None,
         "features_extractor_class": registry_name(FEATURES_EXTRACTORS) | None,
@@ -226,7 +226,7 @@ def signature_model(
         if validators:
             ann = Annotated[(ann, *validators)]
         fields[pname] = (ann, FieldInfo(default=default) if default is not ... else ...)
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         name, __base__=base, **fields,
     )
     model.model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False,

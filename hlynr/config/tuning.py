@@ -317,19 +317,19 @@ class TuneConfig(StrictModel):
                                "or int parameter", "params", name, "when", key)
         for i, point in enumerate(self.enqueue):
             for name, value in point.items():
-                spec = self.params.get(name)
-                if spec is None:
+                tuned = self.params.get(name)
+                if tuned is None:
                     raise _err(f"'{name}' is not a tuned parameter; enqueued trials set tuned "
                                f"parameters only: {', '.join(self.params)}", "enqueue", i, name)
-                if spec.type == "categorical":
-                    if not any(value == c and type(value) is type(c) for c in spec.choices or []):
-                        raise _err(f"{value!r} is not one of the choices {spec.choices}",
+                if tuned.type == "categorical":
+                    if not any(value == c and type(value) is type(c) for c in tuned.choices or []):
+                        raise _err(f"{value!r} is not one of the choices {tuned.choices}",
                                    "enqueue", i, name)
                 elif (not isinstance(value, (int, float)) or isinstance(value, bool)
-                      or not spec.low <= value <= spec.high  # type: ignore[operator]
-                      or (spec.type == "int" and not _is_int(value))):
-                    raise _err(f"{value!r} is outside the {spec.type} range "
-                               f"[{spec.low}, {spec.high}]", "enqueue", i, name)
+                      or not tuned.low <= value <= tuned.high  # type: ignore[operator]
+                      or (tuned.type == "int" and not _is_int(value))):
+                    raise _err(f"{value!r} is outside the {tuned.type} range "
+                               f"[{tuned.low}, {tuned.high}]", "enqueue", i, name)
         if self.sampler.name == "grid":
             for name, spec in self.params.items():
                 if spec.grid() is None:

@@ -22,7 +22,7 @@ class AlgorithmEntry:
     centralised_critic: bool = False
     """Its critic reads the global state the env publishes (:class:`CriticStateSource`)."""
 
-    def load(self) -> type:
+    def load(self) -> type[Any]:
         """Import and return the algorithm class."""
         return load_object(self.import_path)
 

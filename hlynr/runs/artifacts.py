@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize
 
 MODEL_FILE = "model.zip"
@@ -49,10 +50,11 @@ def save_model_dir(
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
     try:
         model.save(tmp / MODEL_FILE)
-        vecnorm = unwrap_vec_normalize(model.get_env()) if model.get_env() is not None else None
+        env = model.get_env()
+        vecnorm = unwrap_vec_normalize(env) if env is not None else None
         if vecnorm is not None:
             vecnorm.save(str(tmp / VECNORM_FILE))
-        if replay_buffer and getattr(model, "replay_buffer", None) is not None:
+        if replay_buffer and isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
             model.save_replay_buffer(tmp / REPLAY_FILE)
         write_json(tmp / META_FILE, meta)
         if folder.exists():

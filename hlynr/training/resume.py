@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.algos.builder import load_model
@@ -53,8 +54,10 @@ def newest_resumable(
         venv = build_vec_env(config, seed=config.seed + int(meta["timesteps"]))
         try:
             model = load_model(config, ckpt / MODEL_FILE, venv)
-            restore_vecnormalize(ckpt, model.get_env(), training=True)
-            if (ckpt / REPLAY_FILE).is_file():
+            env = model.get_env()
+            if env is not None:
+                restore_vecnormalize(ckpt, env, training=True)
+            if (ckpt / REPLAY_FILE).is_file() and isinstance(model, OffPolicyAlgorithm):
                 model.load_replay_buffer(ckpt / REPLAY_FILE)
         except Exception as exc:  # a damaged zip/pickle that passed the checks
             venv.close()

@@ -92,7 +92,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Loaded:
     Returns the config and the notes of the Zoo translation (empty without a ``zoo:`` key).
     """
     data, origins = load_raw(path, overrides)
-    source, notes = str(path), []
+    source, notes = str(path), list[str]()
     if "zoo" in data:
         raw = data.pop("zoo")
         try:
