@@ -8,4 +8,4 @@ with it) is imported when the component is first looked up.
 
 __version__ = "0.1.0"
 
-from hlynr import builtins as _builtins  # noqa: E402,F401  (registers the built-in components)
+from hlynr import builtins as _builtins  # noqa: F401  (registers the built-in components)

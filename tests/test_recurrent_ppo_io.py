@@ -142,7 +142,7 @@ def test_evaluation_carries_lstm_state_and_resets_at_episode_starts(trained: Rec
     returned: list[tuple] = []
 
     class Spy:
-        def predict(self, obs, state=None, episode_start=None, deterministic=False):  # noqa: ANN001
+        def predict(self, obs, state=None, episode_start=None, deterministic=False):
             calls.append((state, np.array(episode_start, dtype=bool)))
             action, new_state = trained.predict(obs, state, episode_start, deterministic)
             returned.append(new_state)

@@ -59,7 +59,7 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def render(status) -> Table:  # noqa: ANN001 - RunStatus
+def render(status) -> Table:
     """A rich table of a run's status."""
     t = Table(title=f"{status.run_dir} [{status.state}]", show_header=False)
     t.add_column(style="bold")

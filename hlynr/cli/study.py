@@ -43,11 +43,11 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
     tune = config.tune
     out = console
 
-    def on_trial(study, trial) -> None:  # noqa: ANN001 - optuna callback
+    def on_trial(study, trial) -> None:
         if not quiet:
             out.print(trial_line(trial, tune))
 
-    def on_start(outcome) -> None:  # noqa: ANN001 - StudyOutcome
+    def on_start(outcome) -> None:
         if quiet:
             return
         folder, spec = outcome.study_dir, outcome.storage

@@ -195,7 +195,7 @@ def test_ctrl_c_during_pretraining_keeps_the_clone_and_a_resumable_run(
     real = P.collect_round
     calls = []
 
-    def interrupted_round(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def interrupted_round(*args, **kwargs):
         calls.append(1)
         os.kill(os.getpid(), signal.SIGINT)  # the run's handler only records it
         return real(*args, **kwargs)

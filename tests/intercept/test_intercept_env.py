@@ -41,7 +41,7 @@ def batched_and_single(n: int, seed: int, sensor: dict, workers: int = 1,
     return venv, envs
 
 
-def step_and_compare(venv, envs, act: np.ndarray) -> int:  # noqa: ANN001
+def step_and_compare(venv, envs, act: np.ndarray) -> int:
     """Step the batched env and the single envs alike; assert identical results.
 
     Single envs are reset where an episode ended (as the VecEnv does automatically). Returns the

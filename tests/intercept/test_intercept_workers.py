@@ -134,7 +134,7 @@ def test_close_stops_workers_and_ctrl_c_is_left_to_the_parent() -> None:
         venv.step(np.zeros((6, 2)))
 
 
-def test_workers_exit_when_the_parent_is_killed(tmp_path) -> None:  # noqa: ANN001
+def test_workers_exit_when_the_parent_is_killed(tmp_path) -> None:
     script = textwrap.dedent("""
         import os, signal, sys
         from hlynr.envs.intercept import BatchedInterceptVecEnv

@@ -80,14 +80,14 @@ def browser() -> Iterator[webdriver.Chrome]:  # noqa: F821
         driver.quit()
 
 
-def _accept_confirm(driver) -> str:  # noqa: ANN001
+def _accept_confirm(driver) -> str:
     alert = wait_for(lambda: _alert(driver), timeout=10, what="the confirmation")
     text = alert.text
     alert.accept()
     return text
 
 
-def _alert(driver):  # noqa: ANN001, ANN202
+def _alert(driver):
     from selenium.common.exceptions import NoAlertPresentException
 
     try:

@@ -119,7 +119,7 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(
 
     real_build = runner.build_model
 
-    def build_model(config, venv):  # noqa: ANN001, ANN202 - a model that fails at build time
+    def build_model(config, venv):
         if config.algo.hyperparams.get("batch_size") == 32:
             raise RuntimeError("cannot build a model with batch_size 32 (test failure)")
         return real_build(config, venv)
