@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from hlynr.tuning.storage import (
 )
 
 FINGERPRINT_ATTR = "hlynr"
-WORKER_ATTR = "hlynr_worker:"
+WORKERS_SUFFIX = ":workers"
 WORKER_SEED_STRIDE = 1_000_003
 # Keys that may differ between processes sharing a study (they do not change the results).
 _LOCAL_KEYS = ("runs_dir", "device", "torch_threads")
@@ -66,17 +65,28 @@ def worker_seed(seed: int | None, worker: int) -> int | None:
     return None if seed is None else (seed + worker * WORKER_SEED_STRIDE) % 2**32
 
 
-def register_worker(study: optuna.Study) -> int:
+def register_worker(study: optuna.Study, storage: optuna.storages.BaseStorage) -> int:
     """This process's index among the processes that have joined ``study`` (0 for the first).
 
-    Each process records a marker (time of joining, unique id) in the study's user attributes
-    and counts the markers recorded before its own: two processes never share an index, so
-    their samplers never share a seed.
+    The index is the number of a trial this process adds to the companion study
+    ``<study>:workers`` in the same storage. Every Optuna storage numbers a study's trials
+    atomically, so two processes never share an index, and so never a sampler seed, however
+    close together they join.
     """
-    marker = f"{time.time():.6f}:{uuid.uuid4().hex}"
-    study.set_user_attr(f"{WORKER_ATTR}{marker}", True)
-    markers = sorted(k[len(WORKER_ATTR):] for k in study.user_attrs if k.startswith(WORKER_ATTR))
-    return markers.index(marker)
+    name = study.study_name + WORKERS_SUFFIX
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            workers = optuna.create_study(storage=storage, study_name=name, load_if_exists=True)
+            break
+        except Exception as exc:
+            if attempt >= OPEN_ATTEMPTS or not is_creation_race(exc):
+                raise
+            time.sleep(0.2 * attempt + random.random() * 0.3)
+    trial = workers.ask()
+    workers.tell(trial, 0.0)
+    return trial.number
 
 
 def make_sampler(tune: TuneConfig, worker: int = 0) -> optuna.samplers.BaseSampler:
@@ -184,7 +194,7 @@ def open_study(config: ExperimentConfig, storage: StorageSpec, name: str,
             "search space; trials of both would mix. Differences:\n  " + "\n  ".join(diffs[:8])
             + ("\n  ..." if len(diffs) > 8 else "")
             + "\nUse another study name (tune.study or --study) or the same config.")
-    study.sampler = make_sampler(tune, register_worker(study))
+    study.sampler = make_sampler(tune, register_worker(study, storage.open()))
     return study
 
 

@@ -125,7 +125,7 @@ def test_worker_indices_are_distinct_and_the_first_keeps_the_seed(tmp_path: Path
 
     storage = f"sqlite:///{tmp_path / 'w.db'}"
     optuna.create_study(storage=storage, study_name="w")
-    joined = [register_worker(optuna.load_study(study_name="w", storage=storage))
+    joined = [register_worker(optuna.load_study(study_name="w", storage=storage), storage)
               for _ in range(4)]
     assert joined == [0, 1, 2, 3]
     assert worker_seed(7, 0) == 7 and len({worker_seed(7, i) for i in range(4)}) == 4
