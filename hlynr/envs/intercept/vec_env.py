@@ -28,7 +28,7 @@ starts. Without a render mode nothing is drawn or kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import gymnasium as gym
@@ -87,6 +87,7 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
 
             self._frames = CopyFrames(RENDERER)
             self._local.on_finish = self._render_finished
+        self._watchers: list[Any] = []
         self.critic_observation_space = critic_space()
         """The Box of one privileged critic row (see :mod:`hlynr.envs.intercept.critic`)."""
         self._critic_on = False
@@ -115,6 +116,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self._last_obs = obs.copy() if self._critic_on else obs
         if self._frames is not None:
             self._frames.reset(self.core)
+        for w in self._watchers:
+            w.reset(self.core)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -147,6 +150,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self._last_obs = obs.copy() if self._critic_on else obs
         if self._frames is not None:
             self._frames.after_step(self.core)
+        for w in self._watchers:
+            w.after_step(self.core)
         return obs, buf.reward.copy(), dones, infos
 
     def critic_observations(self) -> np.ndarray:
@@ -250,6 +255,18 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         if self._frames is not None:
             self._frames.before_reset(self.core, done_idx.tolist(),
                                       reason=int(reason[self._frames.copy]))
+        for w in self._watchers:
+            w.before_reset(self.core, done_idx.tolist(), reason=reason)
+
+    def watch_copies(self, watcher: Any) -> None:
+        """Tell ``watcher`` (a :class:`~hlynr.envs.rendering.CopySnapshots`) about every env's
+        resets and steps from now on: ``reset(core)``, ``before_reset(core, done, reason=codes)``
+        (every env's termination code) and ``after_step(core)``. Every env must be stepped in
+        this process (``workers == 1``)."""
+        if self._pool is not None:
+            raise ValueError("watch_copies needs every env stepped in this process (workers=1)")
+        self._watchers.append(watcher)
+        self._local.on_finish = self._render_finished
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """With ``render_mode="rgb_array"``: ``[frame]``, the current step of env
@@ -266,4 +283,4 @@ def make_batched(n_envs: int, seed: int | None = None, workers: int = 1, **env_k
     return BatchedInterceptVecEnv(n_envs, seed, workers=workers, **env_kwargs)
 
 
-__all__: Iterable[str] = ["BatchedInterceptVecEnv", "make_batched"]
+__all__ = ["BatchedInterceptVecEnv", "make_batched"]
