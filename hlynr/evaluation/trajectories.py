@@ -536,17 +536,22 @@ class Trajectories:
 
 
 def _info_columns(info_rows: list[list[dict[str, Any]]]) -> dict[str, np.ndarray]:
-    """``info.<key>`` (float, NaN where a step's info lacks it) and ``text.<key>`` (str)."""
+    """``info.<key>`` (float, NaN where a step's info lacks it) and ``text.<key>`` (str, ``""``)."""
     flat = [d for step in info_rows for d in step]
-    numeric = sorted({k for d in flat for k, v in d.items() if not isinstance(v, str)})
-    text = sorted({k for d in flat for k, v in d.items() if isinstance(v, str)})
-    out: dict[str, np.ndarray] = {}
-    for k in numeric:
-        out[f"info.{k}"] = np.array([d.get(k, np.nan) if not isinstance(d.get(k), str) else np.nan
-                                     for d in flat], dtype=np.float64)
-    for k in text:
-        out[f"text.{k}"] = np.array([d.get(k, "") if isinstance(d.get(k), str) else "" for d in flat],
-                                    dtype=str)
+    numbers: dict[str, np.ndarray] = {}
+    texts: dict[str, list[str]] = {}
+    for i, d in enumerate(flat):  # one pass over the entries: most infos hold one or two
+        for k, v in d.items():
+            if isinstance(v, str):
+                if k not in texts:
+                    texts[k] = [""] * len(flat)
+                texts[k][i] = v
+            else:
+                if k not in numbers:
+                    numbers[k] = np.full(len(flat), np.nan)
+                numbers[k][i] = v
+    out = {f"info.{k}": numbers[k] for k in sorted(numbers)}
+    out.update({f"text.{k}": np.array(texts[k], dtype=str) for k in sorted(texts)})
     return out
 
 
