@@ -206,10 +206,25 @@ def test_bad_trajectory_files(intercept_replay: dict[str, Path], atc_run: Path, 
     assert not out.exists()
 
 
-def test_a_gymnasium_vectoriser_is_refused_with_the_fix(tmp_path: Path, capsys) -> None:
+def test_a_gymnasium_vectoriser_records_no_states_and_is_refused_with_the_fix(tmp_path: Path,
+                                                                           capsys) -> None:
     cfg = tmp_path / "dummy.yaml"
     cfg.write_text(yaml.safe_dump({"name": "d", "total_timesteps": 1, "algo": {"name": "PPO"},
-                                   "env": {"id": "hlynr/Intercept-v0", "kwargs": INTERCEPT_KWARGS}}))
+                                   "env": {"id": "hlynr/Intercept-v0", "kwargs": INTERCEPT_KWARGS,
+                                           "n_envs": 2}}))
     assert _replay("--config", str(cfg), "--baseline", "pn", "--out", str(tmp_path / "o")) == 2
     _one_error(capsys, "--set env.vectoriser=batched")
+    assert not (tmp_path / "o").exists()
+    # evaluate.py still records everything but the states, and the outcomes agree
+    assert run_main(evaluate_main, ["--config", str(cfg), "--baseline", "pn", "-n", "2", "--n-envs", "2",
+                                    "--json", str(tmp_path / "s.json"),
+                                    "--trajectories", str(tmp_path / "t.npz")]) == 0
+    traj = Trajectories.load(tmp_path / "t.npz")
+    assert not traj.has_states and not any(k.startswith("state.") for k in traj.columns)
+    (scored,) = json.loads((tmp_path / "s.json").read_text())["results"]
+    assert [e.info["miss_distance"] for e in traj.outcomes(0)] == [
+        e["miss_distance"] for e in scored["episodes"]]
+    capsys.readouterr()
+    assert _replay("--from", str(tmp_path / "t.npz"), "--out", str(tmp_path / "o")) == 2
+    _one_error(capsys, "holds no true states")
     assert not (tmp_path / "o").exists()
