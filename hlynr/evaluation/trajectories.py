@@ -86,11 +86,11 @@ class RowRecord:
 
 
 def _flat(x: Any, n: int) -> np.ndarray:
-    """``(n, d)`` float32 rows of an observation or action batch (dict observations: their
-    entries by key, each flattened, side by side)."""
+    """``(n, d)`` float32 rows of an observation or action batch, a copy (a VecEnv may reuse its
+    buffers); dict observations: their entries by key, each flattened, side by side."""
     if isinstance(x, dict):
         return np.concatenate([_flat(x[k], n) for k in sorted(x)], axis=1)
-    return np.asarray(x, dtype=np.float32).reshape(n, -1)
+    return np.array(x, dtype=np.float32, copy=True).reshape(n, -1)
 
 
 def flat_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class TrajectoryRecorder:
         assert self._obs is not None, "wave() comes first"
         r = self.rows
         acts = _flat(actions, self.num_envs)
-        rew = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        rew = np.array(rewards, dtype=np.float64, copy=True).reshape(-1)
         att = valid = None
         ext = self.extractor
         if ext is not None and ext.last_weights is not None and ext.last_valid is not None:
