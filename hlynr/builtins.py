@@ -4,37 +4,27 @@ Read this module to see every name a config can use: algorithms, activations, op
 environments (Gymnasium ids, batched vectorisers, PettingZoo envs), wrappers, callbacks and
 scripted baselines. Third-party components register the same way, into
 :mod:`hlynr.registries`.
+
+Registration is lazy: each entry names the module and attribute that hold the component
+(``"module:attribute"``, or a small loader for entries assembled from several attributes), and
+that module, with what it imports (torch, SB3, an env engine), is imported only when the entry
+is first looked up: when a config naming it is validated, or a run is built. Gymnasium ids are
+registered with ``"module:Class"`` entry points, which Gymnasium imports on ``gymnasium.make``.
+So ``import hlynr`` loads this module, :mod:`hlynr.registries` and Gymnasium, and nothing else of
+hlynr, torch or SB3 (installed plugins aside: :func:`load_plugins` imports them).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import gymnasium
-import torch
 from gymnasium import spaces
-from stable_baselines3 import HerReplayBuffer
-from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
-from stable_baselines3.common.torch_layers import (
-    BaseFeaturesExtractor,
-    CombinedExtractor,
-    FlattenExtractor,
-    NatureCNN,
-)
-from stable_baselines3.common.vec_env import VecEnvWrapper
 
-from hlynr import callbacks as cb
-from hlynr.algos import attention
-from hlynr.config import components
-from hlynr.envs import atc, intercept, swarm, wrappers
-from hlynr.envs.atc.mvp import ATC_BASELINES
-from hlynr.envs.swarm.baselines import SWARM_BASELINES
-from hlynr.guidance import residual
-from hlynr.guidance.baselines import INTERCEPT_BASELINES
 from hlynr.registries import (
     ACTIVATIONS,
     ALGORITHMS,
@@ -48,16 +38,19 @@ from hlynr.registries import (
     REPLAY_BUFFERS,
     WRAPPERS,
     AlgorithmEntry,
+    BaselineEntry,
     CallbackEntry,
     PettingZooEntry,
     WrapperEntry,
 )
+from hlynr.registries.base import Loader, load_object
 
 _ANY_SPACE = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 _ON_POLICY: dict[str, Any] = dict(action_spaces=_ANY_SPACE, entropy_coef=True)
 _CONTINUOUS: dict[str, Any] = dict(action_spaces=(spaces.Box,), off_policy=True)
 _DISCRETE: dict[str, Any] = dict(action_spaces=(spaces.Discrete,), off_policy=True)
 
+# An AlgorithmEntry is itself light: it imports its class only when asked (``entry.load()``).
 _ALGORITHMS = {
     "PPO": AlgorithmEntry("stable_baselines3:PPO", "MlpPolicy", **_ON_POLICY),
     "A2C": AlgorithmEntry("stable_baselines3:A2C", "MlpPolicy", **_ON_POLICY),
@@ -83,25 +76,39 @@ _ALGORITHMS = {
                                                recurrent=True, **_ON_POLICY),
 }
 
-_ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
-                "leaky_relu": torch.nn.LeakyReLU, "gelu": torch.nn.GELU, "silu": torch.nn.SiLU,
-                "selu": torch.nn.SELU, "mish": torch.nn.Mish}
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-               "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD,
-               "rmsprop_tf_like": RMSpropTFLike}
+_ACTIVATIONS = {"tanh": "torch.nn:Tanh", "relu": "torch.nn:ReLU", "elu": "torch.nn:ELU",
+                "leaky_relu": "torch.nn:LeakyReLU", "gelu": "torch.nn:GELU", "silu": "torch.nn:SiLU",
+                "selu": "torch.nn:SELU", "mish": "torch.nn:Mish"}
+_OPTIMIZERS = {"adam": "torch.optim:Adam", "adamw": "torch.optim:AdamW",
+               "rmsprop": "torch.optim:RMSprop", "sgd": "torch.optim:SGD",
+               "rmsprop_tf_like": "stable_baselines3.common.sb2_compat.rmsprop_tf_like:RMSpropTFLike"}
 
-_REPLAY_BUFFERS = {"ReplayBuffer": ReplayBuffer, "DictReplayBuffer": DictReplayBuffer,
-                   "HerReplayBuffer": HerReplayBuffer}
-_FEATURES_EXTRACTORS = {"FlattenExtractor": FlattenExtractor, "NatureCNN": NatureCNN,
-                        "CombinedExtractor": CombinedExtractor,
-                        "attention": attention.AttentionExtractor}
+_REPLAY_BUFFERS = {"ReplayBuffer": "stable_baselines3.common.buffers:ReplayBuffer",
+                   "DictReplayBuffer": "stable_baselines3.common.buffers:DictReplayBuffer",
+                   "HerReplayBuffer": "stable_baselines3:HerReplayBuffer"}
+_FEATURES_EXTRACTORS = {"FlattenExtractor": "stable_baselines3.common.torch_layers:FlattenExtractor",
+                        "NatureCNN": "stable_baselines3.common.torch_layers:NatureCNN",
+                        "CombinedExtractor": "stable_baselines3.common.torch_layers:CombinedExtractor",
+                        "attention": "hlynr.algos.attention:AttentionExtractor"}
+
+
+def _wrapper(module: str, params: str, *, env: str | None = None,
+             vec: str | None = None) -> Callable[[], WrapperEntry]:
+    """The loader of a wrapper entry whose parameter model and apply functions live in ``module``."""
+    def load() -> WrapperEntry:
+        m = importlib.import_module(module)
+        return WrapperEntry(getattr(m, params), env=getattr(m, env) if env else None,
+                            vec=getattr(m, vec) if vec else None)
+
+    return load
+
 
 _WRAPPERS = {
-    "time_limit": WrapperEntry(wrappers.TimeLimitParams, env=wrappers.time_limit),
-    "mask_observation": WrapperEntry(wrappers.MaskObservationParams, env=wrappers.mask_observation),
-    "residual_guidance": WrapperEntry(residual.ResidualGuidanceParams, vec=residual.wrap_vec),
-    "frame_stack": WrapperEntry(wrappers.FrameStackParams, vec=wrappers.frame_stack),
-    "normalize": WrapperEntry(wrappers.NormalizeParams, vec=wrappers.normalize),
+    "time_limit": _wrapper("hlynr.envs.wrappers", "TimeLimitParams", env="time_limit"),
+    "mask_observation": _wrapper("hlynr.envs.wrappers", "MaskObservationParams", env="mask_observation"),
+    "residual_guidance": _wrapper("hlynr.guidance.residual", "ResidualGuidanceParams", vec="wrap_vec"),
+    "frame_stack": _wrapper("hlynr.envs.wrappers", "FrameStackParams", vec="frame_stack"),
+    "normalize": _wrapper("hlynr.envs.wrappers", "NormalizeParams", vec="normalize"),
 }
 
 
@@ -109,31 +116,77 @@ def _needs_entropy_coef(algo: AlgorithmEntry) -> str | None:
     return None if algo.entropy_coef else "it has no fixed entropy coefficient to schedule"
 
 
+def _callback(params: str, build: str, **meta: Any) -> Callable[[], CallbackEntry]:
+    """The loader of a callback entry: parameter model and class from :mod:`hlynr.callbacks`."""
+    def load() -> CallbackEntry:
+        m = importlib.import_module("hlynr.callbacks")
+        return CallbackEntry(getattr(m, params), getattr(m, build), **meta)
+
+    return load
+
+
 _CALLBACKS = {
-    "evaluation": CallbackEntry(cb.EvaluationParams, cb.EvaluationCallback),
-    "best_model": CallbackEntry(cb.BestModelParams, cb.BestModelSaver, needs_evaluation=True),
-    "checkpoint": CallbackEntry(cb.CheckpointParams, cb.PeriodicCheckpoint),
-    "early_stopping": CallbackEntry(cb.EarlyStoppingParams, cb.EarlyStopping, needs_evaluation=True),
-    "success_streak": CallbackEntry(cb.SuccessStreakParams, cb.SuccessStreak, needs_evaluation=True),
-    "entropy_schedule": CallbackEntry(cb.EntropyScheduleParams, cb.EntropySchedule,
-                                      applies_to=_needs_entropy_coef),
-    "curriculum": CallbackEntry(cb.CurriculumParams, cb.Curriculum),
-    "collapse_guard": CallbackEntry(cb.CollapseGuardParams, cb.CollapseGuard, needs_evaluation=True),
+    "evaluation": _callback("EvaluationParams", "EvaluationCallback"),
+    "best_model": _callback("BestModelParams", "BestModelSaver", needs_evaluation=True),
+    "checkpoint": _callback("CheckpointParams", "PeriodicCheckpoint"),
+    "early_stopping": _callback("EarlyStoppingParams", "EarlyStopping", needs_evaluation=True),
+    "success_streak": _callback("SuccessStreakParams", "SuccessStreak", needs_evaluation=True),
+    "entropy_schedule": _callback("EntropyScheduleParams", "EntropySchedule",
+                                  applies_to=_needs_entropy_coef),
+    "curriculum": _callback("CurriculumParams", "Curriculum"),
+    "collapse_guard": _callback("CollapseGuardParams", "CollapseGuard", needs_evaluation=True),
 }
+
+_BASELINE_TABLES: dict[str, tuple[str, ...]] = {
+    "hlynr.guidance.baselines:INTERCEPT_BASELINES": ("pure_pursuit", "pn", "apn", "truth_pn", "zero",
+                                                    "constant_turn"),
+    "hlynr.envs.swarm.baselines:SWARM_BASELINES": ("swarm_intercept_point",),
+    "hlynr.envs.atc.mvp:ATC_BASELINES": ("mvp", "direct"),
+}
+"""Each module's table of baselines (``name -> BaselineEntry``) and the names it holds."""
+
+
+def _table_item(table: str, name: str) -> Callable[[], BaselineEntry]:
+    """The loader of entry ``name`` of the ``"module:TABLE"`` dict."""
+    return lambda: load_object(table)[name]
+
+
+INTERCEPT_ID = "hlynr/Intercept-v0"
+SWARM_ID = "hlynr/Swarm-v0"
+SWARM_STAGES = ("basic", "intermediate", "advanced")
+"""The stage presets of :data:`hlynr.envs.swarm.STAGES`, each an id ``hlynr/Swarm-{stage}-v0``."""
+ATC_ID = "hlynr/ATC-v0"
+
+
+def _pettingzoo(factory: str, params: str, stage: str | None = None) -> Callable[[], PettingZooEntry]:
+    """The loader of a PettingZoo entry (a swarm ``stage``: that stage preset's factory)."""
+    def load() -> PettingZooEntry:
+        make = load_object(factory)
+        if stage is not None:
+            make = make(stage)
+        return PettingZooEntry(make, load_object(params))
+
+    return load
+
+
+def _swarm_stage_batched(stage: str) -> Callable[[], Any]:
+    return lambda: load_object("hlynr.envs.swarm:batched_stage_factory")(stage)
 
 
 def _register_envs() -> None:
-    gymnasium.register(intercept.ENV_ID, entry_point="hlynr.envs.intercept.env:InterceptEnv")
-    ENV_PARAMS.register(intercept.ENV_ID, intercept.InterceptParams)
-    BATCHED_ENVS.register(intercept.ENV_ID, intercept.make_batched)
-    PETTINGZOO_ENVS.register(swarm.ENV_ID, PettingZooEntry(swarm.make_swarm_env, swarm.SwarmParams))
-    BATCHED_ENVS.register(swarm.ENV_ID, swarm.make_batched_swarm)
-    for stage in swarm.STAGES:
-        PETTINGZOO_ENVS.register(f"hlynr/Swarm-{stage}-v0",
-                                 PettingZooEntry(swarm.stage_factory(stage), swarm.SwarmParams))
-        BATCHED_ENVS.register(f"hlynr/Swarm-{stage}-v0", swarm.batched_stage_factory(stage))
-    PETTINGZOO_ENVS.register(atc.ENV_ID, PettingZooEntry(atc.make_atc_env, atc.ATCParams))
-    BATCHED_ENVS.register(atc.ENV_ID, atc.make_batched_atc)
+    gymnasium.register(INTERCEPT_ID, entry_point="hlynr.envs.intercept.env:InterceptEnv")
+    ENV_PARAMS.register_lazy(INTERCEPT_ID, "hlynr.envs.intercept.params:InterceptParams")
+    BATCHED_ENVS.register_lazy(INTERCEPT_ID, "hlynr.envs.intercept.vec_env:make_batched")
+    PETTINGZOO_ENVS.register_lazy(SWARM_ID, _pettingzoo("hlynr.envs.swarm:make_swarm_env",
+                                                        "hlynr.envs.swarm.params:SwarmParams"))
+    BATCHED_ENVS.register_lazy(SWARM_ID, "hlynr.envs.swarm.vec_env:make_batched_swarm")
+    for stage in SWARM_STAGES:
+        PETTINGZOO_ENVS.register_lazy(f"hlynr/Swarm-{stage}-v0", _pettingzoo(
+            "hlynr.envs.swarm:stage_factory", "hlynr.envs.swarm.params:SwarmParams", stage))
+        BATCHED_ENVS.register_lazy(f"hlynr/Swarm-{stage}-v0", _swarm_stage_batched(stage))
+    PETTINGZOO_ENVS.register_lazy(ATC_ID, _pettingzoo("hlynr.envs.atc.env:make_atc_env",
+                                                      "hlynr.envs.atc.params:ATCParams"))
+    BATCHED_ENVS.register_lazy(ATC_ID, "hlynr.envs.atc.rows:make_batched_atc")
 
 
 _RETIRED_WRAPPERS = {
@@ -156,6 +209,14 @@ def register_plugin(name: str, obj: Any, value: str) -> None:
     features extractor, Gymnasium env id); any other callable is a ``register()`` function,
     called once to fill the registries itself.
     """
+    # Imported here, not on ``import hlynr``: only a plugin class needs SB3's base classes.
+    from stable_baselines3.common.buffers import ReplayBuffer
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    from hlynr.config import components
+
     if isinstance(obj, type):
         if issubclass(obj, (gymnasium.Wrapper, VecEnvWrapper)):
             WRAPPERS.register(name, components.user_wrapper(value))
@@ -191,22 +252,29 @@ def load_plugins() -> None:
 
 
 def register_builtins() -> None:
-    """Fill the registries with hlynr's own components (runs once, on ``import hlynr``)."""
-    for table, registry in ((_ALGORITHMS, ALGORITHMS), (_ACTIVATIONS, ACTIVATIONS),
-                            (_OPTIMIZERS, OPTIMIZERS), (_WRAPPERS, WRAPPERS),
-                            (_CALLBACKS, CALLBACKS), (INTERCEPT_BASELINES, BASELINES),
-                            (SWARM_BASELINES, BASELINES), (ATC_BASELINES, BASELINES),
-                            (_REPLAY_BUFFERS, REPLAY_BUFFERS),
-                            (_FEATURES_EXTRACTORS, FEATURES_EXTRACTORS)):
-        for name, item in table.items():
-            registry.register(name, item)
+    """Fill the registries with hlynr's own components (runs once, on ``import hlynr``).
+
+    Every entry but the algorithms' (themselves lazy) is registered with
+    :meth:`~hlynr.registries.Registry.register_lazy`: its module is imported on first lookup.
+    """
+    for name, algo in _ALGORITHMS.items():
+        ALGORITHMS.register(name, algo)
+    tables: list[tuple[Mapping[str, Loader[Any]], Any]] = [
+        (_ACTIVATIONS, ACTIVATIONS), (_OPTIMIZERS, OPTIMIZERS), (_WRAPPERS, WRAPPERS),
+        (_CALLBACKS, CALLBACKS), (_REPLAY_BUFFERS, REPLAY_BUFFERS),
+        (_FEATURES_EXTRACTORS, FEATURES_EXTRACTORS),
+        ({name: _table_item(table, name) for table, names in _BASELINE_TABLES.items() for name in names},
+         BASELINES),
+    ]
+    for table, registry in tables:
+        for name, loader in table.items():
+            registry.register_lazy(name, loader)
     for name, hint in _RETIRED_WRAPPERS.items():
         WRAPPERS.retire(name, hint)
-    for registry, resolver in ((WRAPPERS, components.user_wrapper),
-                               (CALLBACKS, components.user_callback),
-                               (REPLAY_BUFFERS, components.user_replay_buffer),
-                               (FEATURES_EXTRACTORS, components.user_features_extractor)):
-        registry.set_resolver(resolver)
+    for registry, resolver in ((WRAPPERS, "user_wrapper"), (CALLBACKS, "user_callback"),
+                               (REPLAY_BUFFERS, "user_replay_buffer"),
+                               (FEATURES_EXTRACTORS, "user_features_extractor")):
+        registry.set_resolver(f"hlynr.config.components:{resolver}")
     _register_envs()
 
 

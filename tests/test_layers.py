@@ -5,12 +5,19 @@ Bottom to top (a package imports from its own layer group only within itself):
     registries < config, presets < zoo < tracking < multiagent < envs < guidance < algos < runs
     < evaluation < callbacks < imitation < builtins (and the package root) < training
     < tuning | monitoring < server < cli < __main__
+
+Checked twice: on the source (every ``import`` statement, also inside functions) and at run time
+(importing every module of a layer, bottom up, in a fresh interpreter loads no module of a higher
+layer). The package root and :mod:`hlynr.builtins` run first whatever is imported, so at run time
+they load only the registries (built-in components are registered lazily, by module path), and
+the layers up to ``zoo`` (config validation) load neither torch nor SB3 on import.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,6 +118,149 @@ def test_ground_floor_imports_nothing_else_of_hlynr() -> None:
     for path in (PACKAGE / "registries").rglob("*.py"):
         outside = [m for _, m in _imports(path) if not m.startswith("hlynr.registries")]
         assert not outside, f"{path}: {outside}"
+
+
+HEAVY = ("torch", "stable_baselines3", "sb3_contrib", "pettingzoo", "supersuit", "optuna",
+         "fastapi", "matplotlib", "tensorboard")
+"""Third-party packages that take (much of) a second or more to import; torch most of all."""
+
+LIGHT = ("registries", "config", "presets", "zoo")
+"""The layers that load and validate config data: importing them loads nothing of :data:`HEAVY`."""
+
+_WALK = r"""
+import importlib, importlib.util, json, sys
+from pathlib import Path
+
+layers, heavy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+root = Path(importlib.util.find_spec("hlynr").submodule_search_locations[0])
+
+
+def modules(part):
+    paths = sorted((root / part).rglob("*.py")) + [p for p in [root / f"{part}.py"] if p.is_file()]
+    for path in paths:
+        parts = ["hlynr", *path.relative_to(root).with_suffix("").parts]
+        yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def new_since(before):
+    new = set(sys.modules) - before
+    return {"hlynr": sorted(m for m in new if m == "hlynr" or m.startswith("hlynr.")),
+            "heavy": [h for h in heavy if h in new]}
+
+
+report = {}
+before = set(sys.modules)
+import hlynr
+report[""] = new_since(before)
+for group in layers:
+    for part in group:
+        if part in ("", "builtins", "__main__"):  # loaded by any import / runs the command line
+            continue
+        before = set(sys.modules)
+        for name in modules(part):
+            importlib.import_module(name)
+        report[part] = new_since(before)
+print(json.dumps(report))
+"""
+
+
+def walk_layers(package_parent: Path = PACKAGE.parent) -> dict[str, dict[str, list[str]]]:
+    """Import every module of the package, layer by layer from the bottom, in a fresh interpreter.
+
+    Returns, for the package root (``""``) and each layer's package, the hlynr modules and the
+    :data:`HEAVY` packages that importing it loaded (the layers below are loaded already).
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package_parent),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", _WALK, json.dumps(LAYERS), json.dumps(HEAVY)],
+                         capture_output=True, text=True, timeout=300, cwd=package_parent, env=env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def loaded_upwards(report: dict[str, dict[str, list[str]]]) -> list[str]:
+    """``"importing hlynr.x loads hlynr.y.z"`` for every module of a higher layer (or a sibling)."""
+    return [f"importing hlynr.{part} loads {module}"
+            for part, new in report.items() if part
+            for module in new["hlynr"] if _part(module) not in (part, "", "builtins")]
+
+
+@pytest.fixture(scope="module")
+def layer_walk() -> dict[str, dict[str, list[str]]]:
+    return walk_layers()
+
+
+def test_no_layer_loads_a_higher_one_at_run_time(layer_walk: dict[str, dict[str, list[str]]]) -> None:
+    assert set(layer_walk) == set(LEVEL) - {"builtins", "__main__"}
+    problems = loaded_upwards(layer_walk)
+    assert not problems, "modules that load a higher layer when imported:\n" + "\n".join(problems)
+
+
+def test_import_hlynr_loads_the_registries_only(layer_walk: dict[str, dict[str, list[str]]]) -> None:
+    """``import hlynr`` registers every built-in lazily: no component module, torch or SB3."""
+    root = layer_walk[""]
+    assert {_part(m) for m in root["hlynr"]} == {"", "builtins", "registries"}, root["hlynr"]
+    assert root["heavy"] == []
+
+
+def test_config_layers_load_neither_torch_nor_sb3(layer_walk: dict[str, dict[str, list[str]]]) -> None:
+    assert {part: layer_walk[part]["heavy"] for part in LIGHT} == {part: [] for part in LIGHT}
+
+
+def test_the_run_time_check_sees_an_upward_load(tmp_path: Path) -> None:
+    """A dynamic import the source check cannot see (``importlib.import_module``) is still found."""
+    fake = tmp_path / "hlynr"
+    for package in ("registries", "training"):
+        (fake / package).mkdir(parents=True)
+        (fake / package / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "registries" / "table.py").write_text(
+        "import importlib\nimportlib.import_module('hlynr.training.runner')\n")
+    (fake / "training" / "runner.py").write_text("")
+    problems = loaded_upwards(walk_layers(tmp_path))
+    assert problems == ["importing hlynr.registries loads hlynr.training",
+                        "importing hlynr.registries loads hlynr.training.runner"]
+
+
+def test_validating_a_config_loads_only_what_it_names() -> None:
+    """A config's algorithm class is imported to validate its hyperparameters (SB3 and torch
+    with it); components the config does not name stay unloaded."""
+    code = """
+import json, sys
+from hlynr.config import validate_config
+validate_config({"name": "a", "total_timesteps": 1000, "env": {"id": "CartPole-v1"},
+                 "algo": {"name": "PPO"}, "wrappers": [{"time_limit": {"max_episode_steps": 50}}]})
+print(json.dumps(sorted(sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=PACKAGE.parent)
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"stable_baselines3", "hlynr.envs.wrappers"} <= loaded
+    parts = {_part(m) for m in loaded if m.startswith("hlynr.")}
+    assert not parts & {"callbacks", "guidance", "algos", "training", "evaluation"}, sorted(parts)
+    assert not {"hlynr.envs.intercept", "hlynr.envs.swarm", "sb3_contrib"} & loaded
+
+
+@pytest.mark.parametrize("command", ["train.py", "evaluate.py", "monitor_training.py", "-m hlynr",
+                                     "-m hlynr tune", "-m hlynr serve"])
+def test_help_loads_nothing_heavy(command: str) -> None:
+    """``--help`` of every command answers without torch, SB3, optuna or the server's packages."""
+    out = subprocess.run([sys.executable, "-X", "importtime", *command.split(), "--help"],
+                         capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
+    assert out.returncode == 0 and "usage:" in out.stdout, out.stderr[-2000:]
+    loaded = {line.rsplit("|", 1)[1].strip() for line in out.stderr.splitlines()
+              if line.startswith("import time:")}
+    assert "hlynr" in loaded and not loaded & set(HEAVY)
+
+
+def test_the_errors_the_cli_reports_are_real_classes() -> None:
+    """The command line looks its input errors up by path (so that ``--help`` imports no torch)."""
+    from hlynr.cli.common import _INPUT_ERRORS
+    from hlynr.registries.base import load_object
+
+    for path in _INPUT_ERRORS:
+        assert issubclass(load_object(path), Exception), path
 
 
 @pytest.mark.parametrize("config", ["every_builtin"])

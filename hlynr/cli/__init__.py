@@ -10,6 +10,7 @@ from hlynr.cli.common import run_main
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
+    # Here, not above: every script imports this package, and needs only its own command.
     from hlynr.cli import evaluate, monitor, replay, serve, train, tune
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,

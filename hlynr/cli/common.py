@@ -45,20 +45,23 @@ def make_console(stderr: bool = False) -> Console:
 err_console = make_console(stderr=True)
 
 
+_INPUT_ERRORS = ("gymnasium.error:Error", "hlynr.algos.builder:BuildError", "hlynr.config.loader:ConfigError",
+                 "hlynr.config.stages:StageError", "hlynr.evaluation.scoring:LoadError",
+                 "hlynr.evaluation.targets:TargetError", "hlynr.registries.base:UnknownNameError",
+                 "hlynr.training.errors:RunError")
+"""Errors of hlynr's layers (``module:Class``) that mean bad input."""
+
+
 def expected_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean bad input, reported as one message (never a traceback)."""
-    from gymnasium.error import Error as GymError
+    """Exceptions that mean bad input, reported as one message (never a traceback).
 
-    from hlynr.algos.builder import BuildError
-    from hlynr.config import ConfigError
-    from hlynr.config.stages import StageError
-    from hlynr.evaluation.scoring import LoadError
-    from hlynr.evaluation.targets import TargetError
-    from hlynr.registries import UnknownNameError
-    from hlynr.training.runner import RunError
-
-    return (ConfigError, RunError, BuildError, UnknownNameError, GymError, FileNotFoundError,
-            NotADirectoryError, PermissionError, CliError, TargetError, LoadError, StageError)
+    Only the error classes of modules already loaded are looked up: a module that is not loaded
+    cannot have raised its error, and importing it here would load torch on any exit (``--help``).
+    """
+    classes = (getattr(sys.modules.get(module), name, None)
+               for module, _, name in (path.partition(":") for path in _INPUT_ERRORS))
+    return (CliError, FileNotFoundError, NotADirectoryError, PermissionError,
+            *(c for c in classes if c is not None))
 
 
 class CliError(Exception):

@@ -14,9 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.table import Table
 
 from hlynr.cli.common import CliError, entry, err_console, make_console
+from hlynr.config.loader import ConfigError, format_validation_error, parse_yaml
+from hlynr.evaluation.stats import paired_difference
+from hlynr.registries import BASELINES, UnknownNameError
+from hlynr.zoo import load_config
 
 console = make_console()
 
@@ -55,11 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:KEY=VALUE,...]`` -> (name, validated parameters); CliError naming the problem."""
-    from pydantic import ValidationError
-
-    from hlynr.config.loader import ConfigError, format_validation_error, parse_yaml
-    from hlynr.registries import BASELINES, UnknownNameError
-
     name, _, rest = text.partition(":")
     try:
         entry = BASELINES.get(name)
@@ -106,8 +106,6 @@ def _row(label: str, summary: Any, below: list[tuple[str, float]]) -> dict[str, 
 
 def _add_paired(ranked: list[dict[str, Any]]) -> None:
     """Give every row below the first its paired success difference to the first (same seeds)."""
-    from hlynr.evaluation.stats import paired_difference
-
     if len(ranked) < 2 or "success_rate" not in ranked[0]["metrics"]:
         return
     top = ranked[0]["episodes"]
@@ -185,12 +183,11 @@ def _print_info(rows: list[dict[str, Any]], field: str, title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``evaluate.py``."""
-    import hlynr  # noqa: F401
+    args = build_parser().parse_args(argv)
+    # Loading models imports SB3 and torch: after the arguments are read, not for --help.
     from hlynr.evaluation.scoring import LoadError, ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
-    from hlynr.zoo import load_config
 
-    args = build_parser().parse_args(argv)
     if not args.targets and not (args.config and args.baseline):
         raise CliError("give a TARGET (run folder or model), or --config with --baseline")
     if args.episodes < 1 or args.n_envs < 1:

@@ -18,6 +18,8 @@ from pathlib import Path
 from rich.table import Table
 
 from hlynr.cli.common import CliError, entry, make_console
+from hlynr.monitoring.analysis import analyse
+from hlynr.runs.progress_log import read_progress
 
 console = make_console()
 
@@ -90,7 +92,7 @@ def render(status) -> Table:  # noqa: ANN001 - RunStatus
 
 def plot(records: list[dict], path: str) -> None:
     """Training/eval reward and success over timesteps, saved as a PNG."""
-    import matplotlib
+    import matplotlib  # only with --plot: matplotlib takes a while to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -176,9 +178,6 @@ def write_csv(records: list[dict], path: str, already: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``monitor_training.py``."""
-    from hlynr.monitoring.analysis import analyse
-    from hlynr.runs.progress_log import read_progress
-
     args = build_parser().parse_args(argv)
     run = Path(args.run) if args.run else newest_run(Path(args.runs_dir))
     log = run / "progress.jsonl"

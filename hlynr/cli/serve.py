@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     loopback = is_loopback(args.host)
     if not loopback and token is None:
         token = secrets.token_urlsafe(24)
-    import uvicorn
+    import uvicorn  # the server's packages (uvicorn, FastAPI): not for --help or a bad argument
 
     from hlynr.server import create_app
 

@@ -33,6 +33,8 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
     0 when this process's trials ran (failed trials included: their reasons are listed),
     1 when the study has no completed trial or had to stop, 130 when interrupted.
     """
+    # optuna: for a study only (train.py imports this module for every run)
+    from hlynr.tuning.report import best_trials_table, failed_trials
     from hlynr.tuning.study import run_study, trial_line
 
     if config.tune is None:
@@ -63,8 +65,6 @@ def run_study_from_config(config: ExperimentConfig, path: str | Path | None, *,
 
     outcome = run_study(config, runs_dir=Path(runs_dir) if runs_dir else None,
                         on_start=on_start, on_trial=on_trial)
-    from hlynr.tuning.report import best_trials_table, failed_trials
-
     study = outcome.study
     out.print(best_trials_table(study, tune))
     failures = failed_trials(study)

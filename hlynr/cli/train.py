@@ -23,8 +23,13 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from hlynr.builtins import PLUGINS
 from hlynr.cli.common import CliError, add_config_arguments, entry, err_console, make_console
+from hlynr.cli.study import check_only, run_study_from_config
+from hlynr.config.imports import is_path
+from hlynr.presets import preset_path
 from hlynr.registries import EvalResult, EvaluationListener, RunStatus
+from hlynr.zoo import load_config, load_zoo
 
 if TYPE_CHECKING:
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -105,11 +110,9 @@ class _Display(EvaluationListener):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``train.py``."""
-    from hlynr.presets import preset_path
-    from hlynr.training.runner import RunHooks, resume_run, start_run
-    from hlynr.zoo import load_config, load_zoo
-
     args = build_parser().parse_args(argv)
+    from hlynr.training.runner import RunHooks, resume_run, start_run  # torch and SB3: not for --help
+
     if (args.env or args.algo) and not args.zoo:
         raise CliError("--env and --algo go with --zoo FILE (a hlynr config names its env itself)")
     if args.resume:
@@ -135,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"note: {note}", markup=False)
     if args.check:
         if config.tune is not None:
-            from hlynr.cli.study import check_only
-
             check_only(config, path)
         console.print(f"{path}: config OK ({config.algo.name} on {config.env.id}, "
                       f"{config.total_timesteps:,} timesteps)", markup=False)
@@ -148,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.run_dir:
             raise CliError("--run-dir names one run's folder; --optimize writes one folder per trial "
                            "(use --runs-dir)")
-        from hlynr.cli.study import run_study_from_config
-
         return run_study_from_config(config, path, runs_dir=args.runs_dir, quiet=args.quiet)
     display = _Display(config.total_timesteps, args.quiet)
     hooks = RunHooks(on_step=display.on_step, listeners=[display])
@@ -161,9 +160,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def user_code(config: ExperimentConfig) -> list[str]:
     """The user code a config imports: ``module:Class`` paths and installed plugin components."""
-    from hlynr.builtins import PLUGINS
-    from hlynr.config.imports import is_path
-
     names = [config.env.id, config.algo.policy or "",
              *(spec.name for spec in (*config.wrappers, *config.callbacks)),
              *(str(v) for v in (config.algo.hyperparams.get("replay_buffer_class"),

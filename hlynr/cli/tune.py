@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from hlynr.cli.common import CliError, add_config_arguments, entry
+from hlynr.cli.study import check_only, run_study_from_config
+from hlynr.presets import preset_path
+from hlynr.zoo import load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,10 +48,6 @@ def _shortcut_overrides(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hlynr tune``; returns the exit code."""
-    from hlynr.cli.study import check_only, run_study_from_config
-    from hlynr.presets import preset_path
-    from hlynr.zoo import load_config
-
     args = build_parser().parse_args(argv)
     if not args.config and not args.preset:
         raise CliError("hlynr tune needs --config FILE (a config with a tune: section)")

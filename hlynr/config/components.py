@@ -6,6 +6,8 @@ validated; it must be the right kind (a ``gymnasium.Wrapper`` or a ``VecEnvWrapp
 ``BaseCallback``, a ``ReplayBuffer``, a ``BaseFeaturesExtractor``), and its keyword arguments are
 validated against its constructor signature, like the parameters of a built-in. The resolvers
 below turn a path into the registry entry the builders use; :mod:`hlynr.builtins` installs them.
+Each imports the SB3 base class it checks against when it runs (a config names a user class),
+so ``import hlynr.config`` loads neither SB3 nor torch.
 """
 
 from __future__ import annotations
@@ -13,18 +15,17 @@ from __future__ import annotations
 import inspect
 from collections.abc import Collection
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
-from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import VecEnvWrapper
 
 from hlynr.config.base import StrictModel
 from hlynr.config.imports import import_class
 from hlynr.config.signatures import inherited_init, signature_model
 from hlynr.registries import CallbackEntry, RunContext, WrapContext, WrapperEntry
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.callbacks import BaseCallback
 
 REPLAY_BUFFER_CONTROLLED = frozenset({
     "self", "buffer_size", "observation_space", "action_space", "device", "n_envs",
@@ -62,6 +63,8 @@ def _first_argument(cls: type) -> str:
 
 def user_wrapper(path: str) -> WrapperEntry:
     """The wrapper entry of a ``gymnasium.Wrapper`` (env level) or ``VecEnvWrapper`` (vec level)."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper  # on use: SB3 loads torch
+
     cls = import_class(path, (gym.Wrapper, VecEnvWrapper), "gymnasium.Wrapper or VecEnvWrapper")
     params = kwargs_model(cls, frozenset({"self", _first_argument(cls)}))
 
@@ -75,6 +78,8 @@ def user_wrapper(path: str) -> WrapperEntry:
 
 def user_callback(path: str) -> CallbackEntry:
     """The callback entry of a ``BaseCallback`` subclass, built with its configured arguments."""
+    from stable_baselines3.common.callbacks import BaseCallback  # on use: SB3 loads torch
+
     cls = import_class(path, BaseCallback, "stable_baselines3 BaseCallback")
 
     def build(p: StrictModel, ctx: RunContext[Any]) -> BaseCallback:
@@ -85,11 +90,15 @@ def user_callback(path: str) -> CallbackEntry:
 
 def user_replay_buffer(path: str) -> type:
     """A ``ReplayBuffer`` subclass named by path."""
+    from stable_baselines3.common.buffers import ReplayBuffer  # on use: SB3 loads torch
+
     return import_class(path, ReplayBuffer, "stable_baselines3 ReplayBuffer")
 
 
 def user_features_extractor(path: str) -> type:
     """A ``BaseFeaturesExtractor`` subclass named by path."""
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor  # on use: SB3 loads torch
+
     return import_class(path, BaseFeaturesExtractor, "stable_baselines3 BaseFeaturesExtractor")
 
 

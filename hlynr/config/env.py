@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 import gymnasium as gym
 from pydantic import Field, ValidationError, model_validator
-from stable_baselines3.common.monitor import Monitor
 
 from hlynr.config.base import StrictModel, nested_error, reraise_nested
 from hlynr.config.components import kwargs_model
@@ -115,6 +114,8 @@ class GymEnvConfig(_EnvBase):
                 raise nested_error(f"the batched implementation of '{self.id}' runs in one "
                                    "process; remove workers or set it to 1", "workers")
         object.__setattr__(self, "kwargs", _validate_gym_kwargs(self.id, self.kwargs))
+        from stable_baselines3.common.monitor import Monitor  # SB3 and torch: on validation, not on import
+
         try:
             kwargs_model(Monitor, _MONITOR_CONTROLLED).model_validate(self.monitor_kwargs)
         except ValidationError as exc:

@@ -2,7 +2,8 @@
 :class:`RunContext` protocol its components get.
 
 Nothing here imports any other part of hlynr; ``hlynr.config`` validates against these
-registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on ``import hlynr``.
+registries, and :mod:`hlynr.builtins` fills them with hlynr's own components on ``import hlynr``
+(lazily: a component's module is imported when its entry is first looked up).
 """
 
 from hlynr.registries.algorithms import (

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from hlynr.registries.base import Registry
+from hlynr.registries.base import Registry, load_object
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,7 @@ class AlgorithmEntry:
 
     def load(self) -> type:
         """Import and return the algorithm class."""
-        module, name = self.import_path.split(":")
-        return getattr(importlib.import_module(module), name)
+        return load_object(self.import_path)
 
 
 ALGORITHMS: Registry[AlgorithmEntry] = Registry("algorithm")
