@@ -179,11 +179,11 @@ def _from_file(args: argparse.Namespace) -> tuple[Any, str | None, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hlynr replay``."""
-    import hlynr  # noqa: F401
+    args = build_parser().parse_args(argv)
+    # Drawing and loading models import Pillow, SB3 and torch: after the arguments are read.
     from hlynr.evaluation import replay as draw
     from hlynr.evaluation.trajectories import TrajectoryError
 
-    args = build_parser().parse_args(argv)
     if args.episodes < 1:
         raise CliError("--episodes must be at least 1")
     if args.from_file and args.trajectories:
