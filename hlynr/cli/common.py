@@ -9,6 +9,8 @@ from collections.abc import Callable
 from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
+from hlynr.config.stages import StageSelector
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -105,3 +107,15 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
 def entry(main: Callable[[list[str] | None], int]) -> None:
     """``sys.exit(run_main(main))`` for scripts."""
     sys.exit(run_main(main))
+
+
+def stage_selector(text: str) -> StageSelector:
+    """``--stage`` other than ``all``: ``final``, ``none`` or a stage index."""
+    if text == "final":
+        return "final"
+    if text == "none":
+        return "none"
+    try:
+        return int(text)
+    except ValueError:
+        raise CliError(f"--stage must be final, none or a stage index, not {text!r}") from None

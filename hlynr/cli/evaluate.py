@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 from rich.table import Table
 
-from hlynr.cli.common import CliError, entry, err_console, make_console
+from hlynr.cli.common import CliError, entry, err_console, make_console, stage_selector
 from hlynr.config.loader import ConfigError, format_validation_error, parse_yaml
 from hlynr.config.stages import StageSelector
 from hlynr.evaluation.stats import paired_difference
@@ -52,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
     p.add_argument("--attention", metavar="FILE",
                    help="write the actor's attention weights per step (JSON lines; one model)")
+    p.add_argument("--trajectories", metavar="FILE",
+                   help="write every step of every row and episode (states, observations, actions, "
+                        "rewards, flags) to FILE (.npz; see docs/rendering.md)")
     return p
 
 
@@ -198,13 +202,15 @@ def main(argv: list[str] | None = None) -> int:
             raise CliError("--stage all: the config has no curriculum")
         stages: list[StageSelector] = list(range(len(curriculum.stages)))
     else:
-        stages = [_stage_selector(args.stage)]
+        stages = [stage_selector(args.stage)]
     _check_overrides_reach_the_env(config, args.overrides, stages)
     if args.attention and len(targets) != 1:
         raise CliError("--attention writes the weights of one model: name exactly one")
     below = _parse_below(args.below)
     baselines = [_parse_baseline(text) for text in args.baseline]
     labels = [t.label for t in targets]
+    collect = _trajectory_collector(args.trajectories, config, targets)
+    record = collect.recorder if collect is not None else None
     rows: list[dict[str, Any]] = []
     for stage in stages:
         stage_rows = []
@@ -214,16 +220,22 @@ def main(argv: list[str] | None = None) -> int:
             label = (t.label if labels.count(t.label) == 1
                      else f"{t.model_path.parent.parent.name}/{t.label}")
             try:
-                summary = score_model(t, settings, Path(args.attention) if args.attention else None)
+                summary = score_model(t, settings, Path(args.attention) if args.attention else None,
+                                      record=record)
             except LoadError as exc:
                 if len(targets) == 1:
                     raise
                 err_console.print(f"skipped {label}: {exc}", markup=False)
                 continue
             stage_rows.append(_row(label + suffix, summary, below))
+            if collect is not None:
+                collect.add(label + suffix, {"kind": "model", "model": str(t.model_path), "stage": stage})
         for text, (name, params) in zip(args.baseline, baselines):
             stage_rows.append(_row(f"baseline:{text}{suffix}",
-                                   score_baseline(name, config, settings, params), below))
+                                   score_baseline(name, config, settings, params, record=record), below))
+            if collect is not None:
+                collect.add(f"baseline:{text}{suffix}", {"kind": "baseline", "name": name,
+                                                         "params": params, "stage": stage})
         ranked = sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
         _add_paired(ranked)
         rows += ranked
@@ -235,7 +247,28 @@ def main(argv: list[str] | None = None) -> int:
                "results": rows}
         Path(args.json_path).write_text(json.dumps(out, indent=2, default=float))
         console.print(f"wrote {args.json_path}")
+    if collect is not None:
+        collect.trajectories(seed=args.seed, episodes=args.episodes, deterministic=not args.stochastic,
+                             success_key=config.env.success_key, env_kwargs=dict(config.env.kwargs),
+                             stages=stages).save(args.trajectories)
+        console.print(f"wrote {args.trajectories}")
     return 0
+
+
+def _trajectory_collector(path: str | None, config: Any, targets: list[Any]) -> Any:
+    """The collector of ``--trajectories FILE`` (None without it); the file's folder must be
+    writable and every row of one env."""
+    if path is None:
+        return None
+    from hlynr.evaluation.trajectories import TrajectoryCollector
+
+    folder = Path(path).resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise CliError(f"--trajectories {path}: {folder} is not a writable folder")
+    envs = {config.env.id} | {t.config.env.id for t in targets}
+    if len(envs) > 1:
+        raise CliError(f"--trajectories records one env; the targets are of {', '.join(sorted(envs))}")
+    return TrajectoryCollector(config.env.id)
 
 
 def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: list[StageSelector]) -> None:
@@ -254,18 +287,6 @@ def _check_overrides_reach_the_env(config: Any, overrides: list[str], stages: li
             raise CliError(f"--set {item}: the curriculum stage evaluated sets '{key[2]}', so this "
                            "value would not be used; choose the stage with --stage (an index, "
                            "all, or none for the config's own env.kwargs)")
-
-
-def _stage_selector(text: str) -> StageSelector:
-    """``--stage`` other than ``all``: ``final``, ``none`` or a stage index."""
-    if text == "final":
-        return "final"
-    if text == "none":
-        return "none"
-    try:
-        return int(text)
-    except ValueError:
-        raise CliError(f"--stage must be final, none or a stage index, not {text!r}") from None
 
 
 if __name__ == "__main__":

@@ -171,3 +171,83 @@ class CopyFrames(Generic[E, S, C]):
     def image(self) -> np.ndarray | None:
         """The frame of the drawn copy's current step (``None`` before the first reset)."""
         return self.episode.draw(self.renderer.draw, self.size)
+
+
+# ------------------------------------------------------------------ every copy (trajectory records)
+RENDER_MODULES: dict[str, str] = {
+    "hlynr/Intercept-v0": "hlynr.envs.intercept.render",
+    "hlynr/Swarm-v0": "hlynr.envs.swarm.render",
+    "hlynr/ATC-v0": "hlynr.envs.atc.render",
+}
+"""The renderer module of each env id that has one (its ``RENDERER``, snapshot and scene types)."""
+
+
+def renderer_module(env_id: str) -> Any | None:
+    """The imported renderer module of ``env_id`` (``None`` for an env without one)."""
+    name = RENDER_MODULES.get(env_id)
+    return None if name is None else importlib.import_module(name)
+
+
+class CopySnapshots(Generic[E, S, C]):
+    """The snapshots of *every* env copy of a batched VecEnv, step by step (for trajectory
+    records: the same records a renderer draws, so a record can be drawn without re-simulating).
+
+    A VecEnv that offers ``watch_copies(watcher)`` calls :meth:`reset` after resetting every copy,
+    :meth:`before_reset` with the copies that finished a step (before it resets them; ``extra``
+    holds per-copy arrays, e.g. the termination codes) and :meth:`after_step` once the step and
+    the resets are done. After each call, ``current[c]`` is the state of copy ``c`` after the
+    step (for a copy that finished in it: its final state, ``ended[c]`` set) and ``scenes[c]``
+    the scene of the episode that state belongs to; ``first[c]`` holds the first state of the
+    episode a finished copy started. ``wanted`` (a bool mask, default every copy) limits the
+    copies read, so copies nobody records cost nothing.
+    """
+
+    def __init__(self, renderer: Renderer[E, S, C], n_copies: int) -> None:
+        self.renderer = renderer
+        self.n_copies = int(n_copies)
+        self.current: list[S | None] = [None] * self.n_copies
+        self.scenes: list[C | None] = [None] * self.n_copies
+        self.ended = np.zeros(self.n_copies, dtype=bool)
+        self.first: dict[int, S] = {}
+        self.wanted: np.ndarray | None = None
+        self._final: dict[int, S] = {}
+        self._next_scene: dict[int, C] = {}
+
+    def _copies(self) -> list[int]:
+        if self.wanted is None:
+            return list(range(self.n_copies))
+        return np.flatnonzero(self.wanted).tolist()
+
+    def reset(self, engine: E) -> None:
+        """Every copy was reset: each starts a new episode."""
+        r = self.renderer
+        self.ended[:] = False
+        self.first, self._final, self._next_scene = {}, {}, {}
+        for c in range(self.n_copies):
+            self.current[c] = r.snapshot(engine, c)
+            self.scenes[c] = r.scene(engine, c)
+
+    def before_reset(self, engine: E, done: Iterable[int], **extra: Any) -> None:
+        """Copies ``done`` finished this step (``extra``: arrays indexed by copy)."""
+        wanted = self.wanted
+        for c in (int(c) for c in done):
+            if wanted is None or wanted[c]:
+                self._final[c] = self.renderer.snapshot(engine, c, **{k: v[c] for k, v in extra.items()})
+
+    def after_step(self, engine: E) -> None:
+        """The step (and the resets of finished copies) is done."""
+        r = self.renderer
+        for c in self._next_scene:  # copies that started an episode in the previous step
+            self.scenes[c] = self._next_scene[c]
+        self._next_scene, self.first = {}, {}
+        self.ended[:] = False
+        for c in self._copies():
+            final = self._final.pop(c, None)
+            if final is None:
+                self.current[c] = r.snapshot(engine, c)
+            else:
+                self.current[c] = final
+                self.ended[c] = True
+                self.first[c] = r.snapshot(engine, c)
+                self._next_scene[c] = r.scene(engine, c)
+        self._final.clear()

@@ -7,15 +7,19 @@ policies (or two checkpoints) are scored on exactly the same episodes.
 
 Multi-agent VecEnvs (one row per agent, ``rows_per_episode`` rows per env copy) count one
 episode per env copy, read from its first row.
+
+A :class:`StepRecorder` passed to :func:`run_episodes` sees every step of the recorded episodes
+(``evaluate.py --trajectories``, replays); without one the loop does nothing extra.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
 from hlynr.evaluation.stats import numeric_items, summarize, wilson_interval
 
@@ -87,6 +91,19 @@ class EvaluationSummary:
         return out
 
 
+class StepRecorder(Protocol):
+    """A per-step hook of :func:`run_episodes` (see :mod:`hlynr.evaluation.trajectories`)."""
+
+    def wave(self, first_episode: int, n_active: int, obs: VecEnvObs) -> None:
+        """Every env copy was reset; copies ``0 .. n_active - 1`` run episodes
+        ``first_episode + c``; ``obs``: the first observations the policy gets."""
+
+    def step(self, actions: np.ndarray, obs: VecEnvObs, rewards: np.ndarray, dones: np.ndarray,
+             infos: list[dict[str, Any]], live: np.ndarray) -> None:
+        """One step: the policy's ``actions``, then what the VecEnv returned; ``live`` (per copy):
+        the copies whose episode was still recorded when the step started."""
+
+
 def run_episodes(
     policy: Any,
     venv: VecEnv,
@@ -95,11 +112,13 @@ def run_episodes(
     *,
     deterministic: bool = True,
     success_key: str = "is_success",
+    recorder: StepRecorder | None = None,
 ) -> EvaluationSummary:
     """Run ``n_episodes`` seeded episodes (seeds ``seed .. seed+n-1``) and summarise them.
 
     ``policy`` is anything with SB3's ``predict(obs, state, episode_start, deterministic)``;
-    recurrent state is carried across steps and reset at episode starts.
+    recurrent state is carried across steps and reset at episode starts. ``recorder`` is told
+    about every reset and step (nothing is recorded without one).
     """
     rows = int(getattr(venv, "rows_per_episode", 1))
     n_copies = venv.num_envs // rows
@@ -109,6 +128,8 @@ def run_episodes(
         n_active = min(n_copies, n_episodes - wave_start)
         venv.seed(seed + wave_start)
         obs = venv.reset()
+        if recorder is not None:
+            recorder.wave(wave_start, n_active, obs)
         state = None
         episode_start = np.ones(venv.num_envs, dtype=bool)
         done_copy = np.zeros(n_copies, dtype=bool)
@@ -119,6 +140,8 @@ def run_episodes(
             actions, state = policy.predict(obs, state=state, episode_start=episode_start,
                                             deterministic=deterministic)
             obs, rewards, dones, infos = venv.step(actions)
+            if recorder is not None:
+                recorder.step(actions, obs, rewards, dones, infos, ~done_copy)
             episode_start = dones
             for c in range(n_copies):
                 if done_copy[c]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.algos.builder import load_model
 from hlynr.config import ExperimentConfig
 from hlynr.config.stages import StageSelector
 from hlynr.envs.factory import build_vec_env
 from hlynr.evaluation.attention import AttentionRecorder
-from hlynr.evaluation.episodes import EvaluationSummary, run_episodes
+from hlynr.evaluation.episodes import EvaluationSummary, StepRecorder, run_episodes
 from hlynr.evaluation.targets import ModelTarget
 from hlynr.registries import BASELINES
 from hlynr.runs.artifacts import restore_vecnormalize
@@ -19,6 +22,29 @@ from hlynr.runs.artifacts import restore_vecnormalize
 
 class LoadError(Exception):
     """A saved model or its statistics could not be loaded."""
+
+
+Record = Callable[[VecEnv, Any], StepRecorder]
+"""``record(venv, model)``: the per-step recorder of one scored row (``model`` is ``None`` for a
+baseline), e.g. ``lambda venv, model: TrajectoryRecorder(venv, env_id, model)``."""
+
+
+def _eval_env(config: ExperimentConfig, settings: ScoreSettings, recording: bool,
+              **kwargs: Any) -> VecEnv:
+    """The evaluation VecEnv; when recording, every env copy is stepped in this process (the
+    recorder reads their states; the trajectories are the same with any number of workers) and
+    the task's observation is tapped before the learner's wrappers where the chain allows it."""
+    if recording and getattr(config.env, "workers", 1) > 1:
+        config = config.model_copy(update={"env": config.env.model_copy(update={"workers": 1})})
+    common: dict[str, Any] = dict(training=False, n_envs=settings.n_envs,
+                                  stage_params=config.stage(cast(Any, settings.stage))[1], **kwargs)
+    if recording:
+        try:
+            return build_vec_env(config, observation_tap=True, **common)
+        except ValueError as exc:
+            if "task wrapper comes after a learner wrapper" not in str(exc):
+                raise
+    return build_vec_env(config, **common)
 
 
 @dataclass
@@ -33,14 +59,14 @@ class ScoreSettings:
 
 
 def score_model(target: ModelTarget, settings: ScoreSettings,
-                attention_path: Path | None = None) -> EvaluationSummary:
+                attention_path: Path | None = None, record: Record | None = None) -> EvaluationSummary:
     """Evaluate one saved model with its normalisation statistics and recurrent state handling.
 
-    ``attention_path``: write the actor's attention weights at every step there.
+    ``attention_path``: write the actor's attention weights at every step there; ``record``:
+    make the recorder that keeps every step (see :data:`Record`).
     """
     config = target.config
-    venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
-                         stage_params=config.stage(settings.stage)[1])
+    venv = _eval_env(config, settings, record is not None)
     try:
         try:
             model = load_model(config, target.model_path, venv, device="cpu")
@@ -56,7 +82,8 @@ def score_model(target: ModelTarget, settings: ScoreSettings,
         try:
             return run_episodes(policy, venv, settings.episodes, settings.seed,
                                 deterministic=settings.deterministic,
-                                success_key=config.env.success_key)
+                                success_key=config.env.success_key,
+                                recorder=record(venv, model) if record is not None else None)
         finally:
             if isinstance(policy, AttentionRecorder):
                 policy.close()
@@ -65,18 +92,19 @@ def score_model(target: ModelTarget, settings: ScoreSettings,
 
 
 def score_baseline(name: str, config: ExperimentConfig, settings: ScoreSettings,
-                   params: dict[str, Any] | None = None) -> EvaluationSummary:
-    """Evaluate a scripted baseline through the task's own wrappers (sensor model included)."""
+                   params: dict[str, Any] | None = None, record: Record | None = None) -> EvaluationSummary:
+    """Evaluate a scripted baseline through the task's own wrappers (sensor model included);
+    ``record``: make the recorder that keeps every step (see :data:`Record`)."""
     entry = BASELINES.get(name)
     if config.env.id not in entry.env_ids:
         raise ValueError(f"baseline '{name}' drives {', '.join(entry.env_ids)}, "
                          f"not {config.env.id}")
-    venv = build_vec_env(config, training=False, n_envs=settings.n_envs,
-                         stage_params=config.stage(settings.stage)[1],
-                         env_overrides=entry.env_overrides, learner_wrappers=False)
+    venv = _eval_env(config, settings, record is not None,
+                     env_overrides=entry.env_overrides, learner_wrappers=False)
     try:
         policy = entry.policy(venv.observation_space, venv.action_space, params)
         return run_episodes(policy, venv, settings.episodes, settings.seed,
-                            deterministic=True, success_key=config.env.success_key)
+                            deterministic=True, success_key=config.env.success_key,
+                            recorder=record(venv, None) if record is not None else None)
     finally:
         venv.close()

@@ -96,6 +96,7 @@ class CopyRendering(NoRendering):
 
     engine: Any
     _frames: CopyFrames | None = None
+    _watchers: tuple[Any, ...] = ()
 
     def _init_rendering(self, render_mode: str | None, frames: CopyFrames | None) -> None:
         self.render_mode = render_mode
@@ -132,17 +133,32 @@ class CopyRendering(NoRendering):
             raise AttributeError(f"this {type(self).__name__} was built without render_mode='rgb_array'")
         self._frames.select(eng, copy, started=self._frames.started)
 
+    def watch_copies(self, watcher: Any) -> None:
+        """Tell ``watcher`` (a :class:`~hlynr.envs.rendering.CopySnapshots`, made by the env's
+        package) about every copy's resets and steps from now on: ``reset(engine)``,
+        ``before_reset(engine, done)`` and ``after_step(engine)``. Every copy must be stepped in
+        this process (one worker)."""
+        if self._drawn_engine()[1] != int(self.engine.n_copies):
+            raise ValueError("watch_copies needs every copy stepped in this process (workers=1)")
+        self._watchers = (*self._watchers, watcher)
+
     def _render_reset(self) -> None:
         if self._frames is not None:
             self._frames.reset(self._drawn_engine()[0])
+        for w in self._watchers:
+            w.reset(self.engine)
 
     def _render_before_reset(self, done_copies: np.ndarray) -> None:
         if self._frames is not None:
             self._frames.before_reset(self._drawn_engine()[0], done_copies.tolist())
+        for w in self._watchers:
+            w.before_reset(self.engine, done_copies.tolist())
 
     def _render_after_step(self) -> None:
         if self._frames is not None:
             self._frames.after_step(self._drawn_engine()[0])
+        for w in self._watchers:
+            w.after_step(self.engine)
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """With ``render_mode="rgb_array"``: ``[frame]``, the current step of copy

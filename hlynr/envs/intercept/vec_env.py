@@ -87,6 +87,7 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
 
             self._frames = CopyFrames(RENDERER)
             self._local.on_finish = self._render_finished
+        self._watchers: list[Any] = []
         self.critic_observation_space = critic_space()
         """The Box of one privileged critic row (see :mod:`hlynr.envs.intercept.critic`)."""
         self._critic_on = False
@@ -116,6 +117,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self._last_obs = obs.copy() if self._critic_on else obs
         if self._frames is not None:
             self._frames.reset(self.core)
+        for w in self._watchers:
+            w.reset(self.core)
         return obs
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -148,6 +151,8 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self._last_obs = obs.copy() if self._critic_on else obs
         if self._frames is not None:
             self._frames.after_step(self.core)
+        for w in self._watchers:
+            w.after_step(self.core)
         return obs, buf.reward.copy(), dones, infos
 
     def critic_observations(self) -> np.ndarray:
@@ -251,6 +256,18 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         if self._frames is not None:
             self._frames.before_reset(self.core, done_idx.tolist(),
                                       reason=int(reason[self._frames.copy]))
+        for w in self._watchers:
+            w.before_reset(self.core, done_idx.tolist(), reason=reason)
+
+    def watch_copies(self, watcher: Any) -> None:
+        """Tell ``watcher`` (a :class:`~hlynr.envs.rendering.CopySnapshots`) about every env's
+        resets and steps from now on: ``reset(core)``, ``before_reset(core, done, reason=codes)``
+        (every env's termination code) and ``after_step(core)``. Every env must be stepped in
+        this process (``workers == 1``)."""
+        if self._pool is not None:
+            raise ValueError("watch_copies needs every env stepped in this process (workers=1)")
+        self._watchers.append(watcher)
+        self._local.on_finish = self._render_finished
 
     def get_images(self) -> Sequence[np.ndarray | None]:
         """With ``render_mode="rgb_array"``: ``[frame]``, the current step of env
