@@ -62,11 +62,12 @@ def groups(tmp_path_factory: pytest.TempPathFactory) -> Path:
     template = start_run(validate_config(config), run_dir=root / "template").run_dir
 
     def group(name: str, p: float, seeds: list[int], trained: list[int], env: str = "HlynrTest/Coin-v0",
-              ) -> Path:
+              success_key: str = "is_success") -> Path:
         folder = root / name
         folder.mkdir()
         data = yaml.safe_load((template / "config.yaml").read_text())
         data["env"]["kwargs"] = {"p": p}
+        data["env"]["success_key"] = success_key
         for seed in trained:
             run = folder / f"seed_{seed}"
             shutil.copytree(template, run)
@@ -83,6 +84,8 @@ def groups(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nomodel = group("nomodel", 0.9, [7], [7])
     shutil.rmtree(nomodel / "seed_7" / "best")
     group("cartpole", 0.9, [0], [], env="CartPole-v1")
+    for name, p in (("ra", 0.9), ("rb", 0.3)):  # no success reported: scored by reward
+        group(name, p, [0, 1], [0, 1], success_key="not_reported")
     return root
 
 
@@ -151,6 +154,22 @@ def test_identical_groups_have_probability_of_improvement_one_half(
     (c,) = second["comparisons"]
     assert c["reference"] == "a2" and c["probability_of_improvement"]["value"] == 0.5
     assert c["direction"] == 0 and c["holds"] == 0 and "no difference" in out
+
+
+def test_an_env_without_success_is_compared_by_reward(
+        groups: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_json = tmp_path / "r.json"
+    code, out, err = evaluate(capsys, str(groups / "ra"), "--baseline", str(groups / "rb"), "-n", "40",
+                              "--json", str(out_json))
+    assert code == 0, err
+    data = json.loads(out_json.read_text())
+    assert data["metric"] == "mean_reward"
+    ra = data["groups"][0]
+    assert ra["aggregate"]["scores"] == [s["metrics"]["mean_reward"] for s in ra["seeds"]]
+    (c,) = ra["comparisons"]
+    assert c["direction"] == 1 and c["holds"] == 2
+    assert all(s["sign_test_p"] < 0.05 and "mcnemar_p" not in s for s in c["per_seed"])
+    assert "mean_reward per seed" in out and "2 of 2 seeds" in out
 
 
 @pytest.mark.parametrize("args, message", [

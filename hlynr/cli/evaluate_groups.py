@@ -153,7 +153,7 @@ def _print(results: list[GroupResult], baselines: list[tuple[str, EvaluationSumm
     firsts = {label: cs[0] for label, cs in comparisons.items() if cs and cs[0].get("n")}
     columns = ["group", "seed", "success [95% CI]", "reward mean ± std", "length"]
     if firsts:
-        columns.append("paired vs reference: difference [95% CI], p")
+        columns.append("paired vs reference: difference, p (✓ holds, ✗ the other way)")
     for col in columns:
         table.add_column(col, justify="left" if col == "group" else "right")
     for r in results:
