@@ -28,7 +28,7 @@ import orjson
 from hlynr.monitoring.analysis import analyse
 from hlynr.runs import control
 from hlynr.runs.checkpoints import list_checkpoints
-from hlynr.runs.group import GROUP_FILE, GroupError, RunGroup, read_group
+from hlynr.runs.group import GRID_FILE, GROUP_FILE, GroupError, RunGroup, read_group
 from hlynr.runs.lock import holder
 
 MAX_DEPTH = 5
@@ -263,7 +263,7 @@ class RunsIndex:
                     group = rel  # its seeds' run folders are inside
                 except GroupError:
                     pass  # a damaged group.json: its folder is looked at as any other
-            elif "config.yaml" in names and depth > 0:
+            elif "config.yaml" in names and GRID_FILE not in names and depth > 0:
                 found[rel] = (folder, group)
                 return
             if depth >= MAX_DEPTH:

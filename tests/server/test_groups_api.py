@@ -46,6 +46,7 @@ def runs(tmp_path: Path) -> Path:
     (cell / "config.yaml").write_text(yaml.safe_dump(TINY))
     RunGroup(cell, "grid", "CartPole-v1", "PPO", (5,), {"algo.hyperparams.n_steps": 64}).write()
     (runs / "grid" / "grid.json").write_text('{"kind": "grid", "cells": []}')
+    (runs / "grid" / "config.yaml").write_text(yaml.safe_dump(TINY))  # a grid is no run either
     return runs
 
 
