@@ -1,5 +1,5 @@
-"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay [ARGS]`` (same as the top-level
-scripts where there is one)."""
+"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay|plot [ARGS]`` (same as the
+top-level scripts where there is one)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from hlynr.cli.common import run_main
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
     # Here, not above: every script imports this package, and needs only its own command.
-    from hlynr.cli import evaluate, monitor, replay, serve, train, tune
+    from hlynr.cli import evaluate, monitor, plot, replay, serve, train, tune
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
-            "tune": tune.main, "serve": serve.main, "replay": replay.main}
+            "tune": tune.main, "serve": serve.main, "replay": replay.main, "plot": plot.main}
 
 
 def main(argv: list[str] | None = None) -> None:

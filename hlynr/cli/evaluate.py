@@ -4,6 +4,7 @@
     python evaluate.py RUN --which all --episodes 200 --json scores.json # rank every checkpoint
     python evaluate.py RUN --baseline pn --baseline pure_pursuit          # next to baselines
     python evaluate.py --config configs/intercept/ppo_standard.yaml --baseline pn  # baselines only
+    python evaluate.py GROUP [GROUP ...] --baseline pn -n 200   # every seed, and across seeds
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("targets", nargs="*", metavar="TARGET",
-                   help="run folder, saved-model folder or model .zip (several are ranked)")
+                   help="run folder, saved-model folder or model .zip (several are ranked), "
+                        "or run groups (every training seed's model, aggregated across seeds)")
     p.add_argument("--which", default="best",
                    help="for run folders: best, final, latest, pretrain, a checkpoint name, or all")
     p.add_argument("--config", help="config for a bare model file, or for baselines alone")
@@ -186,9 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``evaluate.py``."""
     args = build_parser().parse_args(argv)
     # Loading models imports SB3 and torch: after the arguments are read, not for --help.
+    from hlynr.cli.evaluate_groups import evaluate_groups, names_groups
     from hlynr.evaluation.scoring import LoadError, ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
 
+    if names_groups(args):  # run groups: every seed's model, and the result across seeds
+        return evaluate_groups(args)
     if not args.targets and not (args.config and args.baseline):
         raise CliError("give a TARGET (run folder or model), or --config with --baseline")
     if args.episodes < 1 or args.n_envs < 1:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from fastapi import FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 
 import hlynr
 from hlynr.runs import control
+from hlynr.server.groups import group_series
 from hlynr.server.launch import Launcher
 from hlynr.server.runs import NotFound, RunEntry, RunsIndex, resolve_inside
 from hlynr.server.series import SeriesBuilder
@@ -33,6 +35,7 @@ LIST_POLL_S = 2.0  # how often the run-list WebSocket refreshes the runs
 STATUS_POLL_S = 2.0  # how often a run's WebSocket refreshes the run's status
 CHUNK = 5000  # records per WebSocket message at most
 MAX_SERIES_CACHE = 8
+MAX_GROUP_SERIES_CACHE = 64  # the seeds of the groups on the comparison chart
 
 
 class StartRequest(BaseModel):
@@ -46,8 +49,9 @@ class StartRequest(BaseModel):
 class _SeriesCache:
     """Series of the most recently viewed runs, extended incrementally."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = MAX_SERIES_CACHE) -> None:
         self._items: dict[str, tuple[int, SeriesBuilder, int]] = {}
+        self.size = size
 
     def get(self, entry: RunEntry) -> tuple[SeriesBuilder, int]:
         tail = entry.tail
@@ -60,7 +64,7 @@ class _SeriesCache:
                 builder.add(rec)
             upto += len(records)
         self._items[entry.run_id] = (tail.epoch, builder, upto)
-        while len(self._items) > MAX_SERIES_CACHE:
+        while len(self._items) > self.size:
             self._items.pop(next(iter(self._items)))
         return builder, upto
 
@@ -79,6 +83,7 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
     index = RunsIndex(runs_dir)
     launcher = Launcher(runs_dir)
     series_cache = _SeriesCache()
+    seed_series_cache = _SeriesCache(MAX_GROUP_SERIES_CACHE)
     app.state.index, app.state.launcher = index, launcher
 
     def token_ok(given: str | None) -> bool:
@@ -122,7 +127,23 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
 
     @app.get("/api/runs")
     def list_runs() -> dict[str, Any]:
-        return {"runs": [r.overview() for r in index.runs(rescan=True)]}
+        return {"runs": [r.overview() for r in index.runs(rescan=True)], "groups": index.groups()}
+
+    @app.get("/api/groups/{group_id:path}/series")
+    def group_series_view(group_id: str, metric: str = Query("success.eval", max_length=100),
+                          points: int = Query(400, ge=10, le=5000)) -> dict[str, Any]:
+        try:
+            entry, runs = index.group(group_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        curves = {}
+        for seed, run in runs.items():
+            builder, _ = seed_series_cache.get(run)
+            col = builder.cols.get(metric)
+            curves[seed] = ((np.array(col[0], dtype=float), np.array(col[1], dtype=float)) if col
+                            else (np.empty(0), np.empty(0)))
+        return {"group": group_id, "metric": metric, "n_seeds": len(entry.group.seeds),
+                **group_series(curves, points)}
 
     @app.get("/api/configs")
     def list_configs() -> dict[str, Any]:
@@ -264,15 +285,18 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
         if not await ws_accept(ws):
             return
         sent: dict[str, dict[str, Any]] = {}
+        sent_groups: list[dict[str, Any]] | None = None
         try:
             while True:
                 views = {r.run_id: r.overview() for r in index.runs()}
+                groups = index.groups()
                 changed = [v for k, v in views.items() if sent.get(k) != v]
                 removed = [k for k in sent if k not in views]
-                if changed or removed or not sent:
+                if changed or removed or not sent or groups != sent_groups:
                     await ws.send_json({"type": "runs", "full": not sent, "runs": changed,
-                                        "removed": removed, "launches": launcher.poll()})
-                sent = views
+                                        "removed": removed, "groups": groups,
+                                        "launches": launcher.poll()})
+                sent, sent_groups = views, groups
                 await pause(ws, LIST_POLL_S)
         except WebSocketDisconnect:
             return

@@ -2,6 +2,8 @@
 
 A run is any folder under the runs folder (at most :data:`MAX_DEPTH` levels down) holding a
 ``config.yaml``; its id is its path relative to the runs folder (``cartpole_ppo/20261121-221500``).
+A run group (a folder with ``group.json``, :mod:`hlynr.runs.group`) is listed as a group, and
+its seeds' run folders inside it as runs that belong to it.
 Nothing is kept that the folders do not say, so a restarted server, or a second one on the same
 folder, sees exactly the same runs, states and records.
 
@@ -26,6 +28,7 @@ import orjson
 from hlynr.monitoring.analysis import analyse
 from hlynr.runs import control
 from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.runs.group import GRID_FILE, GROUP_FILE, GroupError, RunGroup, read_group
 from hlynr.runs.lock import holder
 
 MAX_DEPTH = 5
@@ -154,6 +157,8 @@ class RunEntry:
     run_id: str
     path: Path
     tail: LogTail
+    group: str | None = None
+    """The id of the run group it is a seed of (None outside a group)."""
 
     def state(self) -> tuple[str, int | None]:
         """(status, holder PID): ``running``/``stopping`` while a process holds the lock, else the
@@ -181,7 +186,8 @@ class RunEntry:
                            "log has no end record: the run died (resume continues it)"})
         latest = self.tail.evals[-1] if self.tail.evals else None
         best = _best_eval(self.tail.evals)
-        return {"id": self.run_id, "name": self.run_id.split("/")[0], "status": status,
+        return {"id": self.run_id, "name": self.run_id.split("/")[0], "group": self.group,
+                "status": status,
                 "pid": pid, "timesteps": st.timesteps, "total_timesteps": st.total_timesteps,
                 "progress": st.progress, "steps_per_s": st.steps_per_s, "eta_s": st.eta_s,
                 "stage": st.stage, "train_success": st.train_success,
@@ -211,36 +217,93 @@ def _best_eval(evals: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(scored, key=lambda e: (e[key], -e["timesteps"])) if scored else None
 
 
+@dataclass
+class GroupEntry:
+    """One run group folder: what its ``group.json`` says, and its seeds' run ids."""
+
+    group_id: str
+    group: RunGroup
+
+    def overview(self, runs: dict[str, RunEntry]) -> dict[str, Any]:
+        """Name, env, algorithm, grid cell and each seed with its run id (None before the seed's
+        run folder exists)."""
+        g = self.group
+        seeds = []
+        for seed in g.seeds:
+            run_id = f"{self.group_id}/{g.run_dir(seed).name}"
+            seeds.append({"seed": seed, "run": run_id if run_id in runs else None})
+        return {"id": self.group_id, "name": g.name, "env_id": g.env_id, "algo": g.algo,
+                "cell": g.cell, "seeds": seeds}
+
+
 class RunsIndex:
-    """The runs under one folder, rediscovered every :data:`RESCAN_S` seconds."""
+    """The runs (and run groups) under one folder, rediscovered every :data:`RESCAN_S` seconds."""
 
     def __init__(self, runs_dir: Path) -> None:
         self.root = Path(runs_dir)
         self._runs: dict[str, RunEntry] = {}
+        self._groups: dict[str, GroupEntry] = {}
         self._scanned = 0.0
 
     def _scan(self) -> None:
-        found: dict[str, Path] = {}
+        found: dict[str, tuple[Path, str | None]] = {}
+        groups: dict[str, GroupEntry] = {}
         root = self.root.resolve() if self.root.exists() else self.root
 
-        def walk(folder: Path, depth: int) -> None:
+        def walk(folder: Path, depth: int, group: str | None) -> None:
             try:
                 entries = list(os.scandir(folder))
             except OSError:
                 return
-            if any(e.name == "config.yaml" and e.is_file() for e in entries) and depth > 0:
-                found[folder.relative_to(root).as_posix()] = folder
+            names = {e.name for e in entries if e.is_file()}
+            rel = folder.relative_to(root).as_posix()
+            if GROUP_FILE in names and depth > 0 and group is None:
+                try:
+                    groups[rel] = GroupEntry(rel, read_group(folder))
+                    group = rel  # its seeds' run folders are inside
+                except GroupError:
+                    pass  # a damaged group.json: its folder is looked at as any other
+            elif "config.yaml" in names and GRID_FILE not in names and depth > 0:
+                found[rel] = (folder, group)
                 return
             if depth >= MAX_DEPTH:
                 return
             for e in entries:
                 if e.is_dir(follow_symlinks=False) and not e.name.startswith("."):
-                    walk(Path(e.path), depth + 1)
+                    walk(Path(e.path), depth + 1, group)
 
-        walk(root, 0)
-        self._runs = {rid: self._runs.get(rid) or RunEntry(rid, path, LogTail(path / "progress.jsonl"))
-                      for rid, path in found.items() if all(_ID_PART.match(p) for p in rid.split("/"))}
+        walk(root, 0, None)
+        plain = {rid: v for rid, v in found.items() if all(_ID_PART.match(p) for p in rid.split("/"))}
+        runs = {}
+        for rid, (path, group) in plain.items():
+            entry = self._runs.get(rid) or RunEntry(rid, path, LogTail(path / "progress.jsonl"))
+            entry.group = group
+            runs[rid] = entry
+        self._runs = runs
+        self._groups = {gid: g for gid, g in groups.items()
+                        if all(_ID_PART.match(p) for p in gid.split("/"))}
         self._scanned = time.monotonic()
+
+    def groups(self, rescan: bool = False) -> list[dict[str, Any]]:
+        """Every run group's overview (:meth:`GroupEntry.overview`), by id."""
+        if rescan or time.monotonic() - self._scanned > RESCAN_S:
+            self._scan()
+        return [self._groups[g].overview(self._runs) for g in sorted(self._groups)]
+
+    def group(self, group_id: str) -> tuple[GroupEntry, dict[int, RunEntry]]:
+        """The group ``group_id`` and its seeds' runs by seed (those with a run folder), or
+        :class:`NotFound`."""
+        resolve_inside(self.root, group_id)
+        if group_id not in self._groups or time.monotonic() - self._scanned > RESCAN_S:
+            self._scan()
+        entry = self._groups.get(group_id)
+        if entry is None:
+            raise NotFound(f"no run group {group_id!r}")
+        runs = {s["seed"]: self._runs[s["run"]] for s in entry.overview(self._runs)["seeds"]
+                if s["run"]}
+        for run in runs.values():
+            run.tail.refresh()
+        return entry, runs
 
     def runs(self, rescan: bool = False) -> list[RunEntry]:
         """All runs, newest first by id within a name."""
@@ -253,7 +316,7 @@ class RunsIndex:
         path = resolve_inside(self.root, run_id)
         entry = self._runs.get(run_id)
         if entry is None:
-            if not (path / "config.yaml").is_file():
+            if not (path / "config.yaml").is_file() or (path / GROUP_FILE).is_file():
                 raise NotFound(f"no run {run_id!r}")
             self._scan()
             entry = self._runs.get(run_id)

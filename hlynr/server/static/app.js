@@ -1,5 +1,6 @@
 "use strict";
-// hlynr dashboard: run list, live charts of one run, comparison of several, start/stop/save/resume.
+// hlynr dashboard: run list (run groups with their seeds nested), live charts of one run,
+// comparison of several runs and groups (a group: mean over seeds with a band), start/stop/save/resume.
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
 const TOKEN = params.get("token") || sessionStorage.getItem("hlynr-token") || "";
@@ -101,7 +102,7 @@ class LiveChart {
     this.el.dataset.points = String(total);
     if (!tables.length) { if (this.plot) { this.plot.destroy(); this.plot = null; this.keys = []; } return; }
     const aligned = uPlot.join(tables);
-    const keys = present.map((d) => d.key).join("|");
+    const keys = present.map((d) => `${d.key}=${d.label}`).join("|");
     if (!this.plot || keys !== this.keys) {
       if (this.plot) this.plot.destroy();
       const series = [{ label: "timesteps" }].concat(present.map((d, i) => {
@@ -155,20 +156,21 @@ function stampDraw() {  // records up to state.next are on screen (after the nex
     if (window.hlynrDraws.length > 200) window.hlynrDraws.shift();
   });
 }
-const compareChart = new LiveChart($("#chart-compare"), [], { prefix: "run:" });
+const compareChart = new LiveChart($("#chart-compare"), []);  // defs and bands set per drawing
 
 // ---------------------------------------------------------------- state
-const state = { runs: {}, selected: null, compare: new Set(), runWs: null, next: 0, epoch: null,
-  lastT: 0,
+const state = { runs: {}, groups: {}, collapsed: new Set(), selected: null, compare: new Set(),
+  runWs: null, next: 0, epoch: null, lastT: 0,
   view: null, pendingSelect: null, seenLaunchErrors: new Set() };
 
-const rowsById = new Map();  // run id -> <tr>, kept across updates (stable elements)
+const rowsById = new Map();  // run id (or "group:" + group id) -> <tr>, kept across updates
+const ROW_HTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
+    <td class="id"></td><td><span class="badge"></span></td>
+    <td><span class="bar"><i></i></span></td><td class="ev"></td><td class="alert-count"></td>`;
 function makeRow(id) {
   const tr = document.createElement("tr");
   tr.dataset.run = id;
-  tr.innerHTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
-    <td class="id"></td><td><span class="badge"></span></td>
-    <td><span class="bar"><i></i></span></td><td class="ev"></td><td class="alert-count"></td>`;
+  tr.innerHTML = ROW_HTML;
   tr.querySelector(".id").textContent = id;
   tr.querySelector(".id").title = id;
   const box = tr.querySelector(".cmp");
@@ -176,32 +178,111 @@ function makeRow(id) {
   tr.addEventListener("click", () => selectRun(id));
   return tr;
 }
+function makeGroupRow(id) {  // a run group: a click folds its seeds; the box compares the group
+  const tr = document.createElement("tr");
+  tr.dataset.group = id;
+  tr.className = "group";
+  tr.innerHTML = ROW_HTML;
+  const box = tr.querySelector(".cmp");
+  box.setAttribute("aria-label", "compare the group");
+  box.addEventListener("click", (e) => { e.stopPropagation(); toggleCompare(`group:${id}`, box.checked); });
+  tr.addEventListener("click", () => {
+    if (state.collapsed.has(id)) state.collapsed.delete(id); else state.collapsed.add(id);
+    renderList();
+  });
+  return tr;
+}
+function rowFor(key, make) {
+  let tr = rowsById.get(key);
+  if (!tr) { tr = make(); rowsById.set(key, tr); }
+  return tr;
+}
+const evalValue = (ev) => !ev ? null : (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
+  ? { success: true, v: ev.eval_success_rate } : { success: false, v: ev.eval_mean_reward };
+function updateRunRow(tr, r, seed) {
+  tr.classList.toggle("selected", r.id === state.selected);
+  tr.classList.toggle("seed", seed);
+  setText(tr.querySelector(".id"), seed ? r.id.split("/").pop() : r.id);
+  const badge = tr.querySelector(".badge");
+  setText(badge, r.status);
+  if (badge.className !== `badge ${r.status}`) badge.className = `badge ${r.status}`;
+  const width = `${Math.round(100 * (r.progress || 0))}%`;
+  const bar = tr.querySelector(".bar > i");
+  if (bar.style.width !== width) bar.style.width = width;
+  const ev = evalValue(r.latest_eval);
+  setText(tr.querySelector(".ev"), !ev ? "-" : ev.success ? pct(ev.v) : fmt(ev.v));
+  const al = tr.querySelector(".alert-count");
+  setText(al, r.alerts.length ? "⚠ " + r.alerts.length : "");
+  al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
+  tr.querySelector(".cmp").checked = state.compare.has(r.id);
+}
+function groupStatus(runs, n) {  // one badge for the seeds: running > failed/crashed > the rest
+  const counts = {};
+  for (const r of runs) counts[r.status] = (counts[r.status] || 0) + 1;
+  const worst = ["running", "stopping", "failed", "crashed", "interrupted", "stopped", "completed"]
+    .find((s) => counts[s]) || "unknown";
+  const text = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([s, k]) => `${k} ${s}`)
+    .join(", ") + (runs.length < n ? `, ${n - runs.length} not started` : "");
+  return { cls: worst, text };
+}
+function updateGroupRow(tr, g, runs) {
+  const folded = state.collapsed.has(g.id);
+  setText(tr.querySelector(".id"), `${folded ? "▸" : "▾"} ${g.id}`);
+  tr.querySelector(".id").title = `run group ${g.id}: ${g.algo} on ${g.env_id}, ` +
+    `${runs.length} of ${g.seeds.length} seeds started` +
+    (Object.keys(g.cell || {}).length ? `, grid cell ${JSON.stringify(g.cell)}` : "") +
+    " (click to fold or unfold its seeds)";
+  const st = groupStatus(runs, g.seeds.length);
+  const badge = tr.querySelector(".badge");
+  setText(badge, st.cls === "running" ? `${runs.filter((r) => r.status === "running").length} running` : st.cls);
+  badge.title = st.text;
+  if (badge.className !== `badge ${st.cls}`) badge.className = `badge ${st.cls}`;
+  const progress = runs.length ? runs.reduce((a, r) => a + (r.progress || 0), 0) / g.seeds.length : 0;
+  const bar = tr.querySelector(".bar > i");
+  const width = `${Math.round(100 * progress)}%`;
+  if (bar.style.width !== width) bar.style.width = width;
+  const evs = runs.map((r) => evalValue(r.latest_eval)).filter(Boolean);
+  const mean = evs.length ? evs.reduce((a, e) => a + e.v, 0) / evs.length : null;
+  const ev = tr.querySelector(".ev");
+  setText(ev, mean === null ? "-" : (evs[0].success ? pct(mean) : fmt(mean)));
+  ev.title = "mean of the seeds' latest evaluations";
+  const alerts = runs.reduce((a, r) => a + r.alerts.length, 0);
+  setText(tr.querySelector(".alert-count"), alerts ? "⚠ " + alerts : "");
+  tr.querySelector(".cmp").checked = state.compare.has(`group:${g.id}`);
+}
 function renderList() {
   const filter = $("#filter").value.trim().toLowerCase();
-  const rows = Object.values(state.runs).filter((r) => !filter || r.id.toLowerCase().includes(filter))
-    .sort((a, b) => (b.mtime || 0) - (a.mtime || 0) || (a.id < b.id ? -1 : 1));
+  const match = (id) => !filter || id.toLowerCase().includes(filter);
+  const items = [];
+  for (const r of Object.values(state.runs)) {
+    if (!r.group || !state.groups[r.group]) items.push({ id: r.id, run: r, mtime: r.mtime || 0 });
+  }
+  for (const g of Object.values(state.groups)) {
+    const runs = g.seeds.map((s) => s.run && state.runs[s.run]).filter(Boolean);
+    items.push({ id: g.id, group: g, runs, mtime: Math.max(0, ...runs.map((r) => r.mtime || 0)) });
+  }
+  items.sort((a, b) => (b.mtime - a.mtime) || (a.id < b.id ? -1 : 1));
+  const shown = [];
+  for (const it of items) {
+    if (it.run) {
+      if (match(it.id)) shown.push([it.id, rowFor(it.id, () => makeRow(it.id)), (tr) => updateRunRow(tr, it.run, false)]);
+      continue;
+    }
+    const seeds = it.runs.filter((r) => match(r.id) || match(it.id));
+    if (!seeds.length && !match(it.id)) continue;
+    const key = `group:${it.id}`;
+    shown.push([key, rowFor(key, () => makeGroupRow(it.id)), (tr) => updateGroupRow(tr, it.group, it.runs)]);
+    if (!state.collapsed.has(it.id)) {
+      for (const r of seeds) shown.push([r.id, rowFor(r.id, () => makeRow(r.id)), (tr) => updateRunRow(tr, r, true)]);
+    }
+  }
   const body = $("#runs tbody");
-  for (const [id, tr] of rowsById) if (!state.runs[id]) { tr.remove(); rowsById.delete(id); }
-  const shown = new Set(rows.map((r) => r.id));
-  for (const [id, tr] of rowsById) tr.hidden = !shown.has(id);
-  rows.forEach((r, i) => {
-    let tr = rowsById.get(r.id);
-    if (!tr) { tr = makeRow(r.id); rowsById.set(r.id, tr); }
-    tr.classList.toggle("selected", r.id === state.selected);
-    const badge = tr.querySelector(".badge");
-    setText(badge, r.status);
-    if (badge.className !== `badge ${r.status}`) badge.className = `badge ${r.status}`;
-    const width = `${Math.round(100 * (r.progress || 0))}%`;
-    const bar = tr.querySelector(".bar > i");
-    if (bar.style.width !== width) bar.style.width = width;
-    const ev = r.latest_eval;
-    setText(tr.querySelector(".ev"), !ev ? "-" :
-      (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
-        ? pct(ev.eval_success_rate) : fmt(ev.eval_mean_reward));
-    const al = tr.querySelector(".alert-count");
-    setText(al, r.alerts.length ? "⚠ " + r.alerts.length : "");
-    al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
-    tr.querySelector(".cmp").checked = state.compare.has(r.id);
+  const exists = (key) => key.startsWith("group:") ? state.groups[key.slice(6)] : state.runs[key];
+  for (const [key, tr] of rowsById) if (!exists(key)) { tr.remove(); rowsById.delete(key); }
+  const keys = new Set(shown.map(([key]) => key));
+  for (const [key, tr] of rowsById) tr.hidden = !keys.has(key);
+  shown.forEach(([, tr, update], i) => {
+    update(tr);
     if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
   });
 }
@@ -219,6 +300,7 @@ function connectList() {
     if (msg.type !== "runs") return;
     if (msg.full) state.runs = {};
     for (const r of msg.runs) state.runs[r.id] = r;
+    if (msg.groups) state.groups = Object.fromEntries(msg.groups.map((g) => [g.id, g]));
     for (const id of msg.removed) delete state.runs[id];
     for (const l of msg.launches || []) {
       const key = `${l.run}:${l.pid}`;
@@ -231,7 +313,8 @@ function connectList() {
     if (state.pendingSelect && state.runs[state.pendingSelect]) {
       const id = state.pendingSelect; state.pendingSelect = null; selectRun(id);
     }
-    if (state.compare.size && msg.runs.some((r) => state.compare.has(r.id))) scheduleCompare();
+    if (state.compare.size && msg.runs.some((r) => state.compare.has(r.id) ||
+        (r.group && state.compare.has(`group:${r.group}`)))) scheduleCompare();
   };
 }
 
@@ -340,16 +423,44 @@ function scheduleCompare(now = false) {
   if (compareTimer) return;
   compareTimer = setTimeout(() => { compareTimer = null; drawCompare(); }, now ? 0 : 3000);
 }
-async function drawCompare() {
+function fade(hex, alpha) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${n >> 16},${(n >> 8) & 255},${n & 255},${alpha})`;
+}
+async function drawCompare() {  // runs: their series; groups: mean over seeds and a band
   const metric = $("#compare-metric").value;
-  const ids = [...state.compare];
-  const all = await Promise.all(ids.map((id) =>
-    api(`/api/runs/${runPath(id)}/series?points=800`).catch(() => null)));
-  const series = {};
-  ids.forEach((id, i) => { const s = all[i] && all[i].series[metric]; if (s) series[`run:${id}`] = s; });
+  const minmax = $("#compare-band").value === "minmax";
+  const keys = [...state.compare];
+  const all = await Promise.all(keys.map((k) => (k.startsWith("group:")
+    ? api(`/api/groups/${runPath(k.slice(6))}/series?metric=${encodeURIComponent(metric)}&points=400`)
+    : api(`/api/runs/${runPath(k)}/series?points=800`)).catch(() => null)));
+  const series = {}, defs = [], bands = [];
+  keys.forEach((k, i) => {
+    const res = all[i], color = COLORS[i % COLORS.length];
+    if (!res) return;
+    if (!k.startsWith("group:")) {
+      const s = res.series[metric];
+      if (s) { series[`run:${k}`] = s; defs.push({ key: `run:${k}`, label: k, color }); }
+      return;
+    }
+    const id = k.slice(6);
+    if (!res.x.length) return;
+    const name = minmax ? "min–max" : "95% band";
+    const [lo, hi] = minmax ? [res.min, res.max] : [res.lo, res.hi];
+    series[`grp:${id}`] = [res.x, res.mean];
+    series[`grp:${id}:hi`] = [res.x, hi];
+    series[`grp:${id}:lo`] = [res.x, lo];
+    defs.push({ key: `grp:${id}`, label: `${id}: mean of ${res.seeds.length} seeds`, color, width: 2 },
+      { key: `grp:${id}:hi`, label: `${id}: ${name} high`, color: fade(color, 0.35), width: 1 },
+      { key: `grp:${id}:lo`, label: `${id}: ${name} low`, color: fade(color, 0.35), width: 1 });
+    bands.push([`grp:${id}:hi`, `grp:${id}:lo`, fade(color, 0.15)]);
+  });
+  compareChart.defs = defs;
+  compareChart.bands = bands;
   compareChart.set(series);
 }
 $("#compare-metric").addEventListener("change", () => scheduleCompare(true));
+$("#compare-band").addEventListener("change", () => scheduleCompare(true));
 
 // ---------------------------------------------------------------- start
 $("#btn-start").addEventListener("click", async () => {
