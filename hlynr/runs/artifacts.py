@@ -19,23 +19,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize
 
+from hlynr.runs.files import write_json
+
 MODEL_FILE = "model.zip"
 VECNORM_FILE = "vecnormalize.pkl"
 META_FILE = "meta.json"
 REPLAY_FILE = "replay_buffer.pkl"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary file + rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file + rename)."""
-    write_text_atomic(path, json.dumps(data, indent=2, default=float))
 
 
 def save_model_dir(

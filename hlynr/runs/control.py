@@ -31,7 +31,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from hlynr.registries import CallbackPhase, Phased, RunContext
-from hlynr.runs.artifacts import write_json
+from hlynr.runs.files import write_json
 
 CONTROL_DIR = "control"
 OFF_POLICY_CHECK_EVERY = 1000  # timesteps between looks at the channel for off-policy models

@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from hlynr.registries import RunStatus
-from hlynr.runs.artifacts import META_FILE, read_meta, write_json, write_text_atomic
+from hlynr.runs.artifacts import META_FILE, read_meta
+from hlynr.runs.files import write_json, write_text_atomic
 from hlynr.runs.lock import RunLock
 from hlynr.runs.progress_log import ProgressLog
 

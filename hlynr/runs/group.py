@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hlynr.runs.artifacts import write_json
+from hlynr.runs.files import write_json
 
 GROUP_FILE = "group.json"
 GRID_FILE = "grid.json"

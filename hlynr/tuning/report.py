@@ -19,7 +19,7 @@ from rich.table import Table
 
 from hlynr.config import ExperimentConfig, dump_config, validate_config
 from hlynr.config.tuning import TuneConfig
-from hlynr.runs.artifacts import write_json
+from hlynr.runs.files import write_json
 from hlynr.tuning.space import decode_params, trial_config_data
 
 BEST_FILE = "best.yaml"

@@ -14,7 +14,7 @@ from tests.server.test_groups_api import seed_run
 
 
 def test_a_group_is_listed_with_its_seeds_and_compared_as_a_band(
-        tmp_path: Path, browser, server: str) -> None:  # noqa: ANN001, F811
+        tmp_path: Path, browser, server: str) -> None:  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
