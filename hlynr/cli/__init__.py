@@ -9,10 +9,10 @@ from hlynr.cli.common import run_main
 
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
-    from hlynr.cli import evaluate, monitor, serve, train, tune
+    from hlynr.cli import evaluate, monitor, scenario, serve, train, tune
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
-            "tune": tune.main, "serve": serve.main}
+            "tune": tune.main, "serve": serve.main, "scenario": scenario.main}
 
 
 def main(argv: list[str] | None = None) -> None:
