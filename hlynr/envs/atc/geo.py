@@ -9,10 +9,11 @@ them to the plane with an equirectangular projection about the file's reference 
     north = R * (lat - lat0)
 
 with ``R = 6 371 000 m`` (the Earth radius of BlueSky's flat "kwik" distance functions). The
-inverse is exact, so positions round-trip to floating-point precision. Distances on the plane
-differ from geodesic ones by about ``tan(lat0) * dlat`` in the east-west direction (0.2 % 10 NM
-from the centre at 52 deg N, 1.5 % at 80 NM): keep sectors small, or near the equator, when the
-geometry has to match a geodesic simulator to a fraction of a mile.
+inverse is exact, so positions round-trip to floating-point precision. The projection is exact
+at the reference point; away from it, east-west distances are off by about ``tan(lat0) * dlat``
+(``dlat``: the latitude offset in radians): at 52 deg N, 0.4 % 10 NM north or south of the
+centre, 1.5 % at 40 NM. Keep sectors small (or near the equator) when the geometry has to match
+a geodesic simulator to a fraction of a mile.
 
 **Airspeed.** BlueSky's ``CRE`` takes calibrated airspeed (CAS); the engine flies true airspeed
 (TAS, = ground speed: no wind). :func:`cas_to_tas` and :func:`tas_to_cas` convert with the ISA
