@@ -155,12 +155,14 @@ def test_tuning_trials_are_grouped_by_study(tmp_path: Path) -> None:
 
 # --- MLflow ------------------------------------------------------------------------------------
 
-def test_mlflow_run_params_metrics_artifacts_and_resume(tmp_path: Path) -> None:
+def test_mlflow_run_params_metrics_artifacts_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
+    monkeypatch.chdir(tmp_path)  # nothing of MLflow's lands in the working directory either way
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    config = validate_config(tracked({"mlflow": {"tracking_uri": uri}}))
+    store = tmp_path / "artifacts"
+    config = validate_config(tracked({"mlflow": {"tracking_uri": uri, "artifact_location": str(store)}}))
     run = start_run(config, run_dir=tmp_path / "runs" / "r1").run_dir
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("coin")
@@ -178,6 +180,7 @@ def test_mlflow_run_params_metrics_artifacts_and_resume(tmp_path: Path) -> None:
     artifacts = {a.path for a in client.list_artifacts(found.info.run_id)}
     assert {"config.yaml", "summary.json", "best", "final"} <= artifacts
     assert "best/model.zip" in {a.path for a in client.list_artifacts(found.info.run_id, "best")}
+    assert list(store.rglob("config.yaml")) and not (tmp_path / "mlruns").exists()
 
     result = resume_run(run, total_timesteps=768)  # continues the same MLflow run
     assert result.timesteps == 768
@@ -222,7 +225,16 @@ def _items(updates: Any) -> dict[str, Any]:
 
 
 def _wandb_run(folder: Path) -> dict[str, Any]:
-    records = wandb_records(next(folder.glob("run-*.wandb")))
+    """What an offline run folder holds, once wandb's service has written it to the end (its
+    ``exit`` record: ``run.finish()`` may return before the service has flushed the file)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        records = wandb_records(next(folder.glob("run-*.wandb")))
+        if any(r.WhichOneof("record_type") == "exit" for r in records) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     out: dict[str, Any] = {"history": [], "summary": {}, "config": {}}
     for rec in records:
         kind = rec.WhichOneof("record_type")

@@ -70,6 +70,10 @@ class MlflowSettings(TrackerSettings):
                     "MLFLOW_TRACKING_URI, else MLflow's own default")
     experiment: str | None = Field(None, min_length=1, max_length=250,
                                    description="MLflow experiment (default: the group)")
+    artifact_location: str | None = Field(
+        None, min_length=1,
+        description="where a new experiment keeps its artifacts (default: MLflow's, e.g. ./mlruns "
+                    "for a sqlite: store)")
     artifacts: bool = Field(True, description="upload config.yaml, best/ and final/ at the end")
 
 

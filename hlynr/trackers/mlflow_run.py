@@ -61,7 +61,8 @@ class MlflowTracker:
             experiment_id = found.experiment_id
         else:
             try:
-                experiment_id = self.client.create_experiment(name)
+                experiment_id = self.client.create_experiment(
+                    name, artifact_location=self.settings.artifact_location)
             except MlflowException:  # created meanwhile by a parallel trial
                 experiment_id = self.client.get_experiment_by_name(name).experiment_id
         run = self.client.create_run(
