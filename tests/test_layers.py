@@ -3,7 +3,7 @@
 Bottom to top (a package imports from its own layer group only within itself):
 
     registries < config, presets < zoo < tracking < multiagent < envs < guidance < algos < runs
-    < evaluation < callbacks < imitation < builtins (and the package root) < training
+    < evaluation < callbacks < trackers < imitation < builtins (and the package root) < training
     < tuning | monitoring < server < cli < __main__
 
 Checked twice: on the source (every ``import`` statement, also inside functions) and at run time
@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),
     ("evaluation",),
     ("callbacks",),
+    ("trackers",),
     ("imitation",),
     ("builtins", ""),  # "": the package root, whose import registers the built-ins
     ("training",),

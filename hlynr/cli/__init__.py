@@ -1,4 +1,4 @@
-"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay|plot [ARGS]`` (same as the
+"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay|plot|scenario [ARGS]`` (same as the
 top-level scripts where there is one)."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from hlynr.cli.common import run_main
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
     # Here, not above: every script imports this package, and needs only its own command.
-    from hlynr.cli import evaluate, monitor, plot, replay, serve, train, tune
+    from hlynr.cli import evaluate, monitor, plot, replay, scenario, serve, train, tune
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
-            "tune": tune.main, "serve": serve.main, "replay": replay.main, "plot": plot.main}
+            "tune": tune.main, "serve": serve.main, "replay": replay.main, "plot": plot.main,
+            "scenario": scenario.main}
 
 
 def main(argv: list[str] | None = None) -> None:

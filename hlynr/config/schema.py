@@ -26,6 +26,7 @@ from hlynr.config.components import UserParams
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.config.pretrain import PretrainConfig
 from hlynr.config.stages import StageSelector, resolve_stage
+from hlynr.config.tracking import TrackingConfig
 from hlynr.config.tuning import TuneConfig
 from hlynr.registries import CALLBACKS, WRAPPERS, Registry, UnknownNameError
 
@@ -98,6 +99,7 @@ class ExperimentConfig(StrictModel):
     callbacks: list[ComponentSpec] = Field(default_factory=list)
     tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
     pretrain: PretrainConfig | None = Field(None, description="clone a teacher before RL")
+    tracking: TrackingConfig | None = Field(None, description="experiment trackers (TensorBoard hparams, MLflow, W&B)")
 
     @model_validator(mode="before")
     @classmethod
@@ -152,7 +154,7 @@ class ExperimentConfig(StrictModel):
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
     data = config.model_dump(mode="json")
-    for key in ("tune", "pretrain"):
+    for key in ("tune", "pretrain", "tracking"):
         if data.get(key) is None:
             data.pop(key, None)
     return data

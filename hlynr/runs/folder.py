@@ -137,12 +137,13 @@ class RunFolder:
 
     def end(self, status: RunStatus, reason: str, timesteps: int, wall_time: float,
             last_evaluation: dict[str, float] | None = None) -> dict[str, Any]:
-        """Log the ``end`` event and write ``summary.json``; returns the summary."""
-        self.log.write("event", timesteps=int(timesteps), event="end", status=status.value,
-                       reason=reason, wall_time=wall_time)
+        """Write ``summary.json`` and log the ``end`` event (so a reader of the event, e.g. a
+        tracker, finds the summary); returns the summary."""
         summary = {"status": status.value, "reason": reason, "timesteps": int(timesteps),
                    "total_timesteps": self.total_timesteps, "wall_time": wall_time,
                    "best": self.best(), "last_evaluation": last_evaluation}
         write_json(self.path / SUMMARY_FILE, summary)
         self.summary = summary
+        self.log.write("event", timesteps=int(timesteps), event="end", status=status.value,
+                       reason=reason, wall_time=wall_time)
         return summary

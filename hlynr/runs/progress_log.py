@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,26 @@ def _clean(value: Any) -> Any:
 
 
 class ProgressLog:
-    """Appends records to ``progress.jsonl``; each line is flushed so a monitor can poll it."""
+    """Appends records to ``progress.jsonl``; each line is flushed so a monitor can poll it.
+
+    :attr:`listeners` get every record as it was written (plain JSON data), right after it was
+    written: a run's trackers follow it this way (:mod:`hlynr.trackers`). A listener must not
+    raise, and must not write to this log.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def write(self, kind: str, **fields: Any) -> None:
         """Append one record of type ``kind`` (``rollout``, ``eval``, ``event``)."""
-        line = json.dumps(_clean({"type": kind, **fields}), separators=(",", ":"))
+        record = _clean({"type": kind, **fields})
+        line = json.dumps(record, separators=(",", ":"))
         with self.path.open("a") as fh:
             fh.write(line + "\n")
             fh.flush()
+        for listener in self.listeners:
+            listener(record)
 
     def truncate_after(self, timesteps: int) -> None:
         """Drop records beyond ``timesteps`` (used on resume: the log matches the checkpoint)."""

@@ -24,6 +24,7 @@ A run lives in ``<runs_dir>/<name>/<timestamp>/``:
 * ``tb/``: TensorBoard logs;
 * ``checkpoints/step_<N>/``: resumable checkpoints; ``best/`` and ``final/``: saved models;
 * ``summary.json``: status, reason, timesteps, wall time, best evaluation;
+* ``trackers.json``: the ids of the run's tracker runs (``tracking:``, :mod:`hlynr.trackers`);
 * ``run.lock``: held by the training process (:mod:`hlynr.runs.lock`);
 * ``control/``: save / stop requests and their answers (:mod:`hlynr.runs.control`).
 
@@ -61,6 +62,7 @@ from hlynr.runs.artifacts import save_model_dir
 from hlynr.runs.checkpoints import list_checkpoints
 from hlynr.runs.folder import RunFolder, new_run_path
 from hlynr.runs.lock import RunLockedError, holder
+from hlynr.trackers import attach as attach_trackers
 from hlynr.training.assembly import Assembly, RunHooks, assemble
 from hlynr.training.context import TrainingContext
 from hlynr.training.ending import Ending, Outcome, decide_ending
@@ -173,6 +175,8 @@ class Run:
         self.ctx = TrainingContext(config=config, run_dir=folder.path, log=folder.log, clock=self.clock,
                                    resume_state=dict(meta.get("state", {})),
                                    resumed_at=int(meta.get("timesteps", 0)))
+        self.trackers = attach_trackers(config, folder.log, folder.path, self.hooks.on_notice)
+        """The run's trackers (``tracking:``), fed by its progress records; None without any."""
 
     @property
     def run_dir(self) -> Path:

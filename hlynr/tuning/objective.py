@@ -20,6 +20,7 @@ import optuna
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from hlynr.config import ConfigError, ExperimentConfig, validate_config
+from hlynr.config.tracking import with_group
 from hlynr.config.tuning import ObjectiveConfig, TuneConfig
 from hlynr.registries import EvalResult, EvaluationListener, MetricError, RunStatus
 from hlynr.training.runner import RunHooks, start_run
@@ -147,6 +148,7 @@ class Objective:
         metric = None
         for seed in seeds:
             data = trial_config_data(ctx.base, values, timesteps=timesteps, seed=seed)
+            data = with_group(data, tune.study or ctx.config.name)  # trackers show the study as a group
             try:
                 config = validate_config(data, f"trial {trial.number} config")
             except ConfigError as exc:

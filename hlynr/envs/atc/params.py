@@ -6,19 +6,23 @@ can move between scenarios (``apply_params(scenario="t_formation")``) with every
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hlynr.config.base import StrictModel
+from hlynr.envs.atc.scenario_files import ScenarioFile, ScenarioFileError, read_scenario
+from hlynr.envs.atc.units import KT
 from hlynr.registries import suggest
-
-ScenarioName = Literal["head_on", "parallel", "t_formation", "canonical_crossing", "converging", "random"]
 
 SCENARIO_SIZES: dict[str, int] = {
     "head_on": 2, "parallel": 3, "t_formation": 3, "canonical_crossing": 4, "converging": 4,
 }
 """Aircraft in each named preset (``random`` uses ``n_aircraft``)."""
+SCENARIO_NAMES: tuple[str, ...] = (*SCENARIO_SIZES, "random")
+FILE_PREFIX = "file:"
+"""``scenario: file:PATH`` flies the traffic of a scenario file (:mod:`hlynr.envs.atc.scenario_files`)."""
 
 FIXED_FIELDS: tuple[str, ...] = ("max_aircraft", "k_intruders")
 """Fields that size the spaces; ``apply_params`` refuses to change them."""
@@ -28,7 +32,8 @@ class ATCParams(StrictModel):
     """Scenario, aircraft performance, separation standard, episode and reward of ``hlynr/ATC-v0``."""
 
     # traffic
-    scenario: ScenarioName = Field("canonical_crossing", description="named preset or 'random'")
+    scenario: str = Field("canonical_crossing",
+                          description="named preset, 'random', or file:PATH (a BlueSky .scn or a .json file)")
     max_aircraft: int = Field(4, ge=2, le=64, description="aircraft slots; fixes the agent list")
     n_aircraft: int = Field(4, ge=2, le=64, description="aircraft in 'random' traffic")
     k_intruders: int = Field(3, ge=1, le=63, description="intruder slots per observation")
@@ -66,12 +71,39 @@ class ATCParams(StrictModel):
     team_weight: float = Field(0.6, ge=0.0, le=10.0, description="team potential; 0 switches it off")
     team_sensitivity_nm: float = Field(5.0, gt=0.0, le=50.0, description="team potential range beyond the PZ")
 
+    @field_validator("scenario")
+    @classmethod
+    def _scenario(cls, value: str) -> str:
+        if value in SCENARIO_NAMES:
+            return value
+        if value.startswith(FILE_PREFIX):
+            path = Path(value[len(FILE_PREFIX):]).expanduser()
+            if not str(path).strip():
+                raise ValueError("file: needs a path, e.g. file:scenarios/crossing.scn")
+            try:
+                read_scenario(path)  # every error of the file now, with its line
+            except ScenarioFileError as exc:
+                raise ValueError(str(exc)) from None
+            return FILE_PREFIX + str(path.resolve())  # the run's config.yaml works from anywhere
+        raise ValueError(f"unknown scenario '{value}'{suggest(value, SCENARIO_NAMES)}; give one of "
+                         f"{', '.join(SCENARIO_NAMES)}, or file:PATH (a BlueSky .scn or a .json file)")
+
     @model_validator(mode="after")
     def _check(self) -> ATCParams:
         if not self.min_speed_kt <= self.cruise_speed_kt <= self.max_speed_kt:
             raise ValueError("cruise_speed_kt must lie within [min_speed_kt, max_speed_kt]")
         if self.min_speed_kt >= self.max_speed_kt:
             raise ValueError("min_speed_kt must be below max_speed_kt")
+        traffic = self.scenario_file
+        if traffic is not None:
+            tas = traffic.speeds() / KT
+            slow = [(a.acid, v) for a, v in zip(traffic.aircraft, tas)
+                    if not self.min_speed_kt - 1e-6 <= v <= self.max_speed_kt + 1e-6]
+            if slow:
+                acid, v = slow[0]
+                raise ValueError(f"{self.scenario[len(FILE_PREFIX):]}: aircraft '{acid}' flies at {v:.1f} kt true "
+                                 f"airspeed, outside [min_speed_kt, max_speed_kt] = [{self.min_speed_kt:g}, "
+                                 f"{self.max_speed_kt:g}]")
         n = self.aircraft_count
         if n > self.max_aircraft:
             what = "n_aircraft" if self.scenario == "random" else f"scenario '{self.scenario}'"
@@ -80,9 +112,19 @@ class ATCParams(StrictModel):
         return self
 
     @property
+    def scenario_file(self) -> ScenarioFile | None:
+        """The traffic of a ``file:`` scenario (read once, then cached), else None."""
+        if not self.scenario.startswith(FILE_PREFIX):
+            return None
+        return read_scenario(self.scenario[len(FILE_PREFIX):])
+
+    @property
     def aircraft_count(self) -> int:
         """Aircraft flying in this scenario."""
-        return self.n_aircraft if self.scenario == "random" else SCENARIO_SIZES[self.scenario]
+        if self.scenario == "random":
+            return self.n_aircraft
+        traffic = self.scenario_file
+        return len(traffic.aircraft) if traffic is not None else SCENARIO_SIZES[self.scenario]
 
     def updated(self, **changes: Any) -> ATCParams:
         """A validated copy with ``changes``; unknown keys and space-sizing changes raise ValueError."""

@@ -111,6 +111,8 @@ def scene(engine: ATCEngine | ATCRowsEngine, copy: int = 0) -> ATCScene:
     eng, c = _engine(engine, copy), int(copy)
     p = eng.params
     radius = scenarios.sector_radius(p) if p.scenario == "random" else p.leg_nm * NM
+    if p.scenario_file is not None:  # a file's traffic: the farthest start or exit
+        radius = float(np.linalg.norm(p.scenario_file.points().reshape(-1, 2), axis=1).max())
     present = eng.present[c]
     pts = np.concatenate([eng.pos[c][present], eng.exit[c][present], [[radius, radius], [-radius, -radius]]])
     reach = float(np.abs(pts).max()) + 0.5 * eng.R

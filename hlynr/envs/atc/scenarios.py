@@ -19,7 +19,13 @@ time, about ``L / cruise speed`` after the start):
 
 Jitter: every start and exit point moves by an independent uniform ``+- jitter_nm`` in east and
 north, every speed by ``+- speed_jitter_kt``; with ``rotate`` the whole picture turns by a
-uniform random angle. ``random``: ``n_aircraft`` aircraft start on the rim of a circular sector
+uniform random angle. ``file:PATH`` (:mod:`hlynr.envs.atc.scenario_files`): the file's start
+and exit points (projected about its reference point), speeds (true airspeed) and altitudes take
+the place of the preset's, with the same seeded jitter, rotation and flight-level draw (added
+to the file's altitude), in the same order, so a preset written to a file with
+``hlynr scenario export --base`` gives the preset's episodes for the same seeds.
+
+``random``: ``n_aircraft`` aircraft start on the rim of a circular sector
 whose radius gives ``density`` aircraft per 1000 NM^2, at random bearings kept at least 1.5
 protected-zone radii apart (the best of 32 tries), each heading to an exit on the far rim within
 +-60 deg of the diametrically opposite point.
@@ -99,10 +105,17 @@ def _random_points(p: ATCParams, rngs: list[np.random.Generator]) -> np.ndarray:
 def generate(p: ATCParams, rngs: list[np.random.Generator]) -> Traffic:
     """Initial traffic for one episode per generator in ``rngs`` (``max_aircraft`` slots each)."""
     n, m, k = len(rngs), p.max_aircraft, p.aircraft_count
+    traffic = p.scenario_file
+    speed0: np.ndarray | float = p.cruise_speed_kt * KT
+    alt0: np.ndarray | float = 0.0
     if p.scenario == "random":
         pts = _random_points(p, rngs)
     else:
-        base = _preset_points(p.scenario, p.leg_nm * NM)
+        if traffic is not None:
+            base = traffic.points()
+            speed0, alt0 = traffic.speeds(), traffic.altitudes()
+        else:
+            base = _preset_points(p.scenario, p.leg_nm * NM)
         jit = p.jitter_nm * NM
         pts = base[None] + np.stack([g.uniform(-jit, jit, (k, 4)) for g in rngs])
     if p.rotate:
@@ -114,10 +127,10 @@ def generate(p: ATCParams, rngs: list[np.random.Generator]) -> Traffic:
             out[..., j], out[..., j + 1] = e * c + nn * s, -e * s + nn * c
         pts = out
     sj = p.speed_jitter_kt * KT
-    speed = p.cruise_speed_kt * KT + np.stack([g.uniform(-sj, sj, k) for g in rngs])
+    speed = speed0 + np.stack([g.uniform(-sj, sj, k) for g in rngs])
     speed = np.clip(speed, p.min_speed_kt * KT, p.max_speed_kt * KT)
     layers = np.stack([g.integers(0, p.altitude_layers, k) for g in rngs])
-    alt = layers * p.layer_spacing_ft * FT
+    alt = alt0 + layers * p.layer_spacing_ft * FT
     tr = Traffic(
         pos=np.zeros((n, m, 2)), heading=np.zeros((n, m)), speed=np.zeros((n, m)),
         alt=np.zeros((n, m)), exit=np.zeros((n, m, 2)), present=np.zeros((n, m), dtype=bool),
