@@ -20,8 +20,7 @@ import datetime as dt
 import platform
 import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,7 @@ from hlynr.runs.progress_log import ProgressLog
 from hlynr.training.context import RunContext
 from hlynr.training.errors import RunError
 from hlynr.training.resume import newest_resumable
+from hlynr.training.signals import StopFlag
 
 
 @dataclass
@@ -101,34 +101,6 @@ class _StepHook(BaseCallback):
     def _on_step(self) -> bool:
         self.fn(self.num_timesteps)
         return True
-
-
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; a second Ctrl+C aborts at once."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-
-    def __call__(self) -> bool:
-        return self.signal is not None
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        def handler(signum: int, frame: Any) -> None:
-            if self.signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self.signal = signum
-
-        try:
-            old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        except ValueError:  # not in the main thread (e.g. parallel tuning trials)
-            yield
-            return
-        try:
-            yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
 
 
 def versions() -> dict[str, str]:
@@ -176,7 +148,7 @@ class Run:
     def __init__(self, config: ExperimentConfig, run_dir: Path, hooks: RunHooks | None = None) -> None:
         self.config, self.run_dir = config, run_dir
         self.hooks = hooks or RunHooks()
-        self.stop = _StopFlag()
+        self.stop = StopFlag()
         self._t0 = time.perf_counter()
         self._offset = 0.0
         self.control: ControlCallback | None = None
