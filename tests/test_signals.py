@@ -1,0 +1,158 @@
+"""Ctrl+C as a terminal sends it: SIGINT to the training command's whole process group.
+
+Every vectoriser's worker processes leave the signal to the training process, which stops at the
+next step, saves its checkpoint and summary, closes the workers and exits 130.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hlynr_testing import REPO
+
+from hlynr.runs.checkpoints import list_checkpoints
+from hlynr.runs.lock import holder
+from hlynr.runs.progress_log import read_progress
+
+ENV = {**os.environ, "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1"}
+WAIT_S = 240  # generous: a loaded 2-core machine starts torch and worker processes slowly
+
+PPO = {"name": "PPO", "hyperparams": {"n_steps": 16, "batch_size": 32, "n_epochs": 1},
+       "policy_kwargs": {"net_arch": [8]}}
+CARTPOLE = {"id": "CartPole-v1", "n_envs": 4}
+SWARM = {"type": "pettingzoo", "id": "hlynr/Swarm-v0", "n_envs": 2,
+         "kwargs": {"max_agents": 2, "n_agents": 2, "k_neighbours": 1}}
+INTERCEPT = {"id": "hlynr/Intercept-v0", "n_envs": 2, "vectoriser": "batched"}
+VECTORISERS = [
+    pytest.param({**CARTPOLE, "vectoriser": "dummy"}, id="dummy"),
+    pytest.param({**CARTPOLE, "vectoriser": "subproc"}, id="subproc"),
+    pytest.param(INTERCEPT, id="batched", marks=pytest.mark.slow),
+    pytest.param({**INTERCEPT, "workers": 2}, id="batched-workers", marks=pytest.mark.slow),
+    pytest.param({**SWARM, "num_cpus": 0}, id="supersuit", marks=pytest.mark.slow),
+    pytest.param({**SWARM, "num_cpus": 2}, id="supersuit-processes", marks=pytest.mark.slow),
+    pytest.param({**SWARM, "vectoriser": "batched", "workers": 2}, id="agent-rows-workers",
+                 marks=pytest.mark.slow),
+]
+
+
+def config(env: dict[str, Any], **over: Any) -> dict[str, Any]:
+    return {"name": "sig", "seed": 0, "total_timesteps": 10_000_000, "torch_threads": 1, "env": env,
+            "wrappers": [{"normalize": {"norm_obs": True, "norm_reward": True}}], "algo": PPO,
+            "callbacks": [], **over}
+
+
+class Training:
+    """``python train.py`` in its own session (process group), as a terminal would run it."""
+
+    def __init__(self, tmp_path: Path, cfg: dict[str, Any]) -> None:
+        path = tmp_path / "cfg.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        self.runs = tmp_path / "runs"
+        self.proc = subprocess.Popen(
+            [sys.executable, "train.py", "--config", str(path), "--runs-dir", str(self.runs), "--quiet"],
+            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        self.out = self.err = ""
+
+    @property
+    def run(self) -> Path:
+        runs = list(self.runs.glob("*/*/"))
+        assert len(runs) == 1, runs
+        return runs[0]
+
+    def wait_for(self, cond: Callable[[], Any], what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not cond():
+            if self.proc.poll() is not None:
+                self.finish()
+                pytest.fail(f"train.py ended (exit {self.proc.returncode}) before {what}:\n{self.err}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    def rollouts(self) -> int:
+        logs = list(self.runs.glob("*/*/progress.jsonl"))
+        return sum(r["type"] == "rollout" for r in read_progress(logs[0])) if logs else 0
+
+    def wait_training(self, rollouts: int = 1) -> None:
+        self.wait_for(lambda: self.rollouts() >= rollouts, "training")
+
+    def ctrl_c(self) -> None:
+        """SIGINT to the whole process group (what a terminal does on Ctrl+C)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:  # already gone: the first Ctrl+C ended it
+            pass
+
+    def finish(self) -> None:
+        self.out, self.err = self.proc.communicate(timeout=WAIT_S)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+@pytest.fixture
+def training(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Training]]:
+    started: list[Training] = []
+
+    def start(cfg: dict[str, Any]) -> Training:
+        started.append(Training(tmp_path, cfg))
+        return started[-1]
+
+    yield start
+    for t in started:
+        t.kill()
+
+
+def group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def assert_interrupted(t: Training) -> Path:
+    """Exit 130 and a complete, resumable run folder; no worker process left behind."""
+    assert t.proc.returncode == 130, t.err
+    for stream in (t.out, t.err):
+        assert "Traceback" not in stream and "Exception ignored" not in stream, stream
+    assert "continue with: python train.py --resume" in t.out
+    run = t.run
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted", summary
+    end = read_progress(run / "progress.jsonl")[-1]
+    assert end["event"] == "end" and end["status"] == "interrupted"
+    checkpoints = list_checkpoints(run)
+    assert checkpoints and json.loads((checkpoints[-1] / "meta.json").read_text())["timesteps"] == \
+        summary["timesteps"]
+    assert holder(run) is None  # the run lock was released
+    deadline = time.monotonic() + 30
+    while not group_gone(t.proc.pid):  # workers, fork server, resource tracker: all ended
+        assert time.monotonic() < deadline, "processes of the run outlived it"
+        time.sleep(0.1)
+    return run
+
+
+@pytest.mark.parametrize("env", VECTORISERS)
+def test_ctrl_c_stops_and_saves_with_every_vectoriser(training, env: dict[str, Any]) -> None:
+    t = training(config(env))
+    t.wait_training()
+    t.ctrl_c()
+    t.finish()
+    assert_interrupted(t)
+    assert t.err.strip() == ""
