@@ -156,3 +156,38 @@ def test_ctrl_c_stops_and_saves_with_every_vectoriser(training, env: dict[str, A
     t.finish()
     assert_interrupted(t)
     assert t.err.strip() == ""
+
+
+def test_an_interrupted_save_keeps_the_previous_model_and_leaves_no_temporary_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt (second Ctrl+C) at any point of a save, even between the two renames
+    that replace a model folder, leaves the previous complete folder in place."""
+    from stable_baselines3 import PPO as SB3PPO
+
+    from hlynr.runs import artifacts
+    from hlynr.runs.artifacts import is_complete, read_meta, save_model_dir, write_json
+
+    model = SB3PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu",
+                   policy_kwargs={"net_arch": [4]})
+    folder = tmp_path / "checkpoints" / "step_000000000016"
+    save_model_dir(folder, model, {"timesteps": 16, "version": 1})
+    real = os.replace
+    for k in range(3):  # the save's renames: meta.json, folder -> .old, temporary -> folder
+        calls = []
+
+        def replace(src: Any, dst: Any, k: int = k, calls: list = calls) -> None:
+            calls.append(1)
+            if len(calls) == k + 1:
+                raise KeyboardInterrupt
+            real(src, dst)
+
+        monkeypatch.setattr(artifacts.os, "replace", replace)
+        with pytest.raises(KeyboardInterrupt):
+            save_model_dir(folder, model, {"timesteps": 16, "version": 2})
+        monkeypatch.setattr(artifacts.os, "replace", real)
+        assert is_complete(folder) and read_meta(folder)["version"] == 1, k
+        assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name], k
+    monkeypatch.setattr(artifacts.os, "replace", lambda src, dst: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        write_json(tmp_path / "summary.json", {"status": "interrupted"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]

@@ -27,9 +27,13 @@ REPLAY_FILE = "replay_buffer.pkl"
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file atomically (temporary file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:  # e.g. a second Ctrl+C: no temporary file left behind
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -47,6 +51,7 @@ def save_model_dir(
     """Save ``model`` (+ VecNormalize stats, + optionally its replay buffer) into ``folder``."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
+    old = folder.with_name(f".{folder.name}.old")
     try:
         model.save(tmp / MODEL_FILE)
         vecnorm = unwrap_vec_normalize(model.get_env()) if model.get_env() is not None else None
@@ -56,7 +61,6 @@ def save_model_dir(
             model.save_replay_buffer(tmp / REPLAY_FILE)
         write_json(tmp / META_FILE, meta)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
             if old.exists():
                 shutil.rmtree(old)
             os.replace(folder, old)
@@ -64,7 +68,9 @@ def save_model_dir(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
-    except BaseException:
+    except BaseException:  # e.g. a second Ctrl+C between the two renames: the old model stays
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
