@@ -1,7 +1,8 @@
 """Ctrl+C as a terminal sends it: SIGINT to the training command's whole process group.
 
 Every vectoriser's worker processes leave the signal to the training process, which stops at the
-next step, saves its checkpoint and summary, closes the workers and exits 130.
+next step, saves its checkpoint and summary, closes the workers and exits 130. A second Ctrl+C at
+any point after the first ends the same way, with at most one line about it and no traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hlynr_testing import REPO
 from hlynr.runs.checkpoints import list_checkpoints
 from hlynr.runs.lock import holder
 from hlynr.runs.progress_log import read_progress
+from hlynr.training.signals import ABANDON_NOTE
 
 ENV = {**os.environ, "PYTHONPATH": f"{REPO / 'tests'}{os.pathsep}{REPO}", "OMP_NUM_THREADS": "1"}
 WAIT_S = 240  # generous: a loaded 2-core machine starts torch and worker processes slowly
@@ -156,6 +158,53 @@ def test_ctrl_c_stops_and_saves_with_every_vectoriser(training, env: dict[str, A
     t.finish()
     assert_interrupted(t)
     assert t.err.strip() == ""
+
+
+@pytest.mark.parametrize(("vectoriser", "gap"), [
+    ("dummy", 0.01), ("dummy", 0.2), ("subproc", 0.01),
+    pytest.param("subproc", 0.2, marks=pytest.mark.slow)])
+def test_a_second_ctrl_c_soon_after_the_first_ends_the_same_way(
+        training, vectoriser: str, gap: float) -> None:
+    t = training(config({**CARTPOLE, "vectoriser": vectoriser}))
+    t.wait_training()
+    t.ctrl_c()
+    time.sleep(gap)
+    t.ctrl_c()
+    t.finish()
+    assert_interrupted(t)
+    assert len(t.err.strip().splitlines()) <= 1, t.err
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_after_the_checkpoint_was_saved_changes_nothing(training) -> None:
+    t = training(config({**CARTPOLE, "vectoriser": "dummy"}))
+    t.wait_training()
+    t.ctrl_c()
+    t.wait_for(lambda: list(t.runs.glob("*/*/summary.json")), "the interrupted run's summary")
+    t.ctrl_c()
+    t.finish()
+    assert_interrupted(t)
+    assert len(t.err.strip().splitlines()) <= 1, t.err
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_abandons_a_slow_step_then_saves_and_resume_works(training) -> None:
+    t = training(config({"id": "signals_testing:SlowEnv", "n_envs": 2, "vectoriser": "subproc",
+                         "kwargs": {"delay": 2.0}},
+                        algo={**PPO, "hyperparams": {"n_steps": 2, "batch_size": 4, "n_epochs": 1}}))
+    t.wait_training()  # a rollout just ended: the next step takes 2 s
+    t.ctrl_c()
+    time.sleep(0.2)
+    t.ctrl_c()
+    t.finish()
+    assert t.err.strip() == ABANDON_NOTE
+    run = assert_interrupted(t)
+    stopped = json.loads((run / "summary.json").read_text())["timesteps"]
+    resumed = subprocess.run([sys.executable, "train.py", "--resume", str(run), "--quiet",
+                              "--set", f"total_timesteps={stopped + 4}"],  # one more rollout
+                             cwd=REPO, env=ENV, capture_output=True, text=True, timeout=WAIT_S)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
 
 
 def test_an_interrupted_save_keeps_the_previous_model_and_leaves_no_temporary_files(

@@ -198,7 +198,7 @@ class Run:
         status, reason = RunStatus.COMPLETED, f"reached {self.config.total_timesteps} timesteps"
         stopped_in_pretraining = self.stop()  # a Ctrl+C during pretraining ends the run here
         try:
-            with self.stop.installed():
+            with self.stop.installed(abandon=True):  # a second Ctrl+C: save what there is now
                 if remaining > 0 and not stopped_in_pretraining:
                     try:
                         model.learn(remaining, callback=CallbackList(callbacks),
