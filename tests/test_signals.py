@@ -31,7 +31,7 @@ WAIT_S = 240  # generous: a loaded 2-core machine starts torch and worker proces
 
 PPO = {"name": "PPO", "hyperparams": {"n_steps": 16, "batch_size": 32, "n_epochs": 1},
        "policy_kwargs": {"net_arch": [8]}}
-CARTPOLE = {"id": "CartPole-v1", "n_envs": 4}
+CARTPOLE = {"id": "CartPole-v1", "n_envs": 2}
 SWARM = {"type": "pettingzoo", "id": "hlynr/Swarm-v0", "n_envs": 2,
          "kwargs": {"max_agents": 2, "n_agents": 2, "k_neighbours": 1}}
 INTERCEPT = {"id": "hlynr/Intercept-v0", "n_envs": 2, "vectoriser": "batched"}
