@@ -25,4 +25,4 @@ def main(argv: list[str] | None = None) -> None:
     if not args or args[0] in ("-h", "--help") or args[0] not in commands:
         print(f"usage: hlynr {{{','.join(commands)}}} [ARGS]  (hlynr COMMAND --help for details)")
         sys.exit(0 if args and args[0] in ("-h", "--help") else 2)
-    sys.exit(run_main(commands[args[0]], args[1:]))
+    sys.exit(run_main(commands[args[0]], args[1:], final=True))

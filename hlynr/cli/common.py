@@ -10,6 +10,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.text import Text
 
 from hlynr.config.stages import StageSelector
+from hlynr.training.signals import command_line
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -90,23 +91,29 @@ def _config_path(text: str) -> str:
     return text
 
 
-def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
-    """Run ``main``, turning expected errors into ``error: ...`` on stderr and exit code 2."""
-    try:
-        return main(argv)
-    except expected_errors() as exc:
-        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        # User input is printed as plain text: no rich markup is interpreted in it.
-        err_console.print(Text.assemble(("error:", "bold red"), " ", text), soft_wrap=True)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return EXIT_INTERRUPTED
+def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None, *,
+             final: bool = False) -> int:
+    """Run ``main``, turning expected errors into ``error: ...`` on stderr and exit code 2.
+
+    Once interrupted, a further Ctrl+C prints one line and lets ``main`` finish what it writes
+    (:func:`hlynr.training.signals.command_line`); ``final``: the process exits right after.
+    """
+    with command_line(final=final):
+        try:
+            return main(argv)
+        except expected_errors() as exc:
+            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            # User input is printed as plain text: no rich markup is interpreted in it.
+            err_console.print(Text.assemble(("error:", "bold red"), " ", text), soft_wrap=True)
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            return EXIT_INTERRUPTED
 
 
 def entry(main: Callable[[list[str] | None], int]) -> None:
     """``sys.exit(run_main(main))`` for scripts."""
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, final=True))
 
 
 def stage_selector(text: str) -> StageSelector:

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import secrets
+import socket
 from pathlib import Path
 
 from hlynr.cli.common import CliError
@@ -42,6 +44,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the server, bound before anything is announced so that
+    a port in use is one ``error:`` line (:class:`CliError`)."""
+    bare = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in bare else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds its own
+        sock.bind((bare, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"port {port} on {host} is in use: {reason}") from None
+        raise CliError(f"cannot listen on {host} port {port}: {reason}") from None
+    return sock
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``hlynr serve``."""
     args = build_parser().parse_args(argv)
@@ -63,11 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     from hlynr.server import create_app
 
     allowed = [*LOOPBACK_NAMES] if loopback else None
-    app = create_app(runs_dir, configs_dir, token=token, allowed_hosts=allowed)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    url = f"http://{shown}:{args.port}/" + (f"#token={token}" if token else "")
-    print(f"hlynr dashboard on {url}  (runs: {runs_dir}, configs: {configs_dir})", flush=True)
-    if token and not args.token:
-        print(f"token: {token}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    sock = listen_socket(args.host, args.port)
+    try:
+        app = create_app(runs_dir, configs_dir, token=token, allowed_hosts=allowed)
+        shown = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
+        url = f"http://{shown}:{args.port}/" + (f"#token={token}" if token else "")
+        print(f"hlynr dashboard on {url}  (runs: {runs_dir}, configs: {configs_dir})", flush=True)
+        if token and not args.token:
+            print(f"token: {token}", flush=True)
+        server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning"))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0 if server.started else 1

@@ -7,7 +7,10 @@ sensor model, without the learner's frame stacking and normalisation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
@@ -21,8 +24,11 @@ from stable_baselines3.common.vec_env import (
 )
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
-from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig
+from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.registries import BATCHED_ENVS, WRAPPERS, WrapContext, suggest
+
+CLOSE_TIMEOUT_S = 5.0
+"""How long :meth:`WorkerVecEnv.close` waits for a worker's answer or exit before ending it."""
 
 
 class ParamsAdapter(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -45,6 +51,75 @@ class ParamsAdapter(gym.Wrapper, gym.utils.RecordConstructorArgs):
                 raise ValueError(f"{type(raw).__name__} has no parameter '{key}'"
                                  f"{suggest(key, known)}")
             setattr(raw, key, value)
+
+
+class WorkerVecEnv(SubprocVecEnv):
+    """SB3's :class:`SubprocVecEnv` (one process per env) whose workers ignore Ctrl+C, and whose
+    :meth:`close` also works when a worker is gone or does not answer.
+
+    The training process handles Ctrl+C (it stops the run, saves and closes its workers); a
+    worker killed by the terminal's SIGINT would end the run with a broken pipe instead.
+    Build it inside :func:`workers_ignore_sigint` (as :func:`build_vec_env` does) so that a
+    worker never sees the signal, even while it starts.
+    """
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], start_method: str | None = None) -> None:
+        super().__init__([_ignoring_sigint(fn) for fn in env_fns], start_method)
+
+    def close(self) -> None:
+        """Read answers still due, ask every worker to exit, end those that do not in time."""
+        if self.closed:
+            return
+        self.closed = True
+        for remote in self.remotes:
+            try:
+                if self.waiting and remote.poll(CLOSE_TIMEOUT_S):
+                    remote.recv()  # the step it was asked for before an interruption
+                remote.send(("close", None))
+            except (EOFError, OSError):  # the worker is gone
+                pass
+        self.waiting = False
+        for process in self.processes:
+            process.join(CLOSE_TIMEOUT_S)
+            if process.is_alive():
+                process.terminate()
+                process.join(CLOSE_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for remote in self.remotes:
+            remote.close()
+
+
+def _ignoring_sigint(fn: Callable[[], gym.Env]) -> Callable[[], gym.Env]:
+    def make() -> gym.Env:  # runs first thing in the worker process
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return fn()
+
+    return make
+
+
+@contextmanager
+def workers_ignore_sigint() -> Iterator[None]:
+    """Processes started inside the block ignore SIGINT from their start: forked, spawned, or
+    forked by a fork server started inside it. Ctrl+C is the training process's to handle.
+
+    SIGINT is ignored here too while the block runs, and blocked first: a Ctrl+C meanwhile then
+    usually stays pending and is handled when the block ends (unless something inside unblocks
+    it, as multiprocessing does when it starts its resource tracker). Workers also ignore SIGINT
+    as they start, which covers a fork server started earlier elsewhere. Main thread only;
+    elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class ObservationTap(VecEnvWrapper):
@@ -174,35 +249,47 @@ def build_vec_env(
     env_level = [(s, s.params) for s in specs if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]
     vec_level = [(s, s.params) for s in specs if WRAPPERS.get(s.name).level_for(vec_kind) == "vec"]
 
-    venv: VecEnv
+    base: VecEnv | None = None
+    try:
+        with workers_ignore_sigint():  # Ctrl+C is the training process's to handle, not its workers'
+            base = _vectorise(env_cfg, vec_kind, n, seed, env_level, ctx, stage_params)
+        venv = base
+        if stage_params and (env_cfg.type == "pettingzoo" or vec_kind == "batched"):
+            venv.env_method("apply_params", **stage_params)
+        if vec_kind == "batched" and env_cfg.type == "gymnasium":
+            keywords = tuple(env_cfg.monitor_kwargs.get("info_keywords", ()))
+            venv = VecMonitor(venv, info_keywords=keywords)
+        venv.seed(seed)
+        task = [WRAPPERS.get(s.name).env is not None for s, _ in vec_level]
+        if observation_tap and any(task[i] and not task[i - 1] for i in range(1, len(task))):
+            raise ValueError("a task wrapper comes after a learner wrapper: the teacher's "
+                             "observation cannot be taken between them")
+        tap_at = sum(task) if observation_tap else -1
+        for i, (spec, p) in enumerate(vec_level):
+            if i == tap_at:
+                venv = ObservationTap(venv)
+            venv = WRAPPERS.get(spec.name).vec(venv, p, ctx)  # type: ignore[misc]
+        if tap_at == len(vec_level):
+            venv = ObservationTap(venv)
+    except BaseException:
+        if base is not None:
+            base.close()  # its worker processes
+        raise
+    return venv
+
+
+def _vectorise(env_cfg: GymEnvConfig | PettingZooEnvConfig, vec_kind: str, n: int, seed: int,
+               env_level: list[tuple[ComponentSpec, Any]], ctx: WrapContext,
+               stage_params: dict[str, Any] | None) -> VecEnv:
+    """``n`` copies of the env under the vectoriser ``vec_kind``, before any VecEnv wrapper."""
     if env_cfg.type == "pettingzoo":
         from hlynr.multiagent import build_pettingzoo_vec_env
 
-        venv = build_pettingzoo_vec_env(env_cfg.id, dict(env_cfg.kwargs), n, env_cfg.num_cpus, seed,
+        return build_pettingzoo_vec_env(env_cfg.id, dict(env_cfg.kwargs), n, env_cfg.num_cpus, seed,
                                         env_cfg.vectoriser, env_cfg.workers)
-        if stage_params:
-            venv.env_method("apply_params", **stage_params)
-    elif vec_kind == "batched":
+    if vec_kind == "batched":
         workers = getattr(env_cfg, "workers", 1)
         extra = {"workers": workers} if workers > 1 else {}
-        venv = BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **extra, **env_cfg.kwargs)
-        if stage_params:
-            venv.env_method("apply_params", **stage_params)
-        keywords = tuple(env_cfg.monitor_kwargs.get("info_keywords", ()))
-        venv = VecMonitor(venv, info_keywords=keywords)
-    else:
-        fns = [_gym_env_fn(env_cfg, env_level, ctx, stage_params) for _ in range(n)]
-        venv = SubprocVecEnv(fns) if vec_kind == "subproc" and n > 1 else DummyVecEnv(fns)
-    venv.seed(seed)
-    task = [WRAPPERS.get(s.name).env is not None for s, _ in vec_level]
-    if observation_tap and any(task[i] and not task[i - 1] for i in range(1, len(task))):
-        raise ValueError("a task wrapper comes after a learner wrapper: the teacher's "
-                         "observation cannot be taken between them")
-    tap_at = sum(task) if observation_tap else -1
-    for i, (spec, p) in enumerate(vec_level):
-        if i == tap_at:
-            venv = ObservationTap(venv)
-        venv = WRAPPERS.get(spec.name).vec(venv, p, ctx)  # type: ignore[misc]
-    if tap_at == len(vec_level):
-        venv = ObservationTap(venv)
-    return venv
+        return BATCHED_ENVS.get(env_cfg.id)(n_envs=n, seed=seed, **extra, **env_cfg.kwargs)
+    fns = [_gym_env_fn(env_cfg, env_level, ctx, stage_params) for _ in range(n)]
+    return WorkerVecEnv(fns) if vec_kind == "subproc" and n > 1 else DummyVecEnv(fns)

@@ -37,6 +37,7 @@ def save_model_dir(
     """Save ``model`` (+ VecNormalize stats, + optionally its replay buffer) into ``folder``."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
+    old = folder.with_name(f".{folder.name}.old")
     try:
         model.save(tmp / MODEL_FILE)
         env = model.get_env()
@@ -47,7 +48,6 @@ def save_model_dir(
             model.save_replay_buffer(tmp / REPLAY_FILE)
         write_json(tmp / META_FILE, meta)
         if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
             if old.exists():
                 shutil.rmtree(old)
             os.replace(folder, old)
@@ -55,7 +55,9 @@ def save_model_dir(
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
-    except BaseException:
+    except BaseException:  # e.g. a second Ctrl+C between the two renames: the old model stays
+        if old.exists() and not folder.exists():
+            os.replace(old, folder)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder

@@ -34,10 +34,9 @@ Ctrl+C or SIGTERM stops training at the next step and saves a checkpoint before 
 from __future__ import annotations
 
 import platform
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +67,7 @@ from hlynr.training.context import TrainingContext
 from hlynr.training.ending import Ending, Outcome, decide_ending
 from hlynr.training.errors import RunCrashed, RunError
 from hlynr.training.resume import newest_resumable
+from hlynr.training.signals import StopFlag
 from hlynr.zoo import load_config
 
 
@@ -87,34 +87,6 @@ class RunResult:
     error: Exception | None = None
     """The error that ended the run as ``failed`` (a missing metric, a pretraining error, a
     divergence), None otherwise."""
-
-
-class _StopFlag:
-    """Set by SIGINT/SIGTERM; a second Ctrl+C aborts at once."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-
-    def __call__(self) -> bool:
-        return self.signal is not None
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        def handler(signum: int, frame: Any) -> None:
-            if self.signal is not None and signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            self.signal = signum
-
-        try:
-            old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-        except ValueError:  # not in the main thread (e.g. parallel tuning trials)
-            yield
-            return
-        try:
-            yield
-        finally:
-            for s, h in old.items():
-                signal.signal(s, h)
 
 
 def versions() -> dict[str, str]:
@@ -169,7 +141,7 @@ class Run:
         """``resumed``: the ``meta.json`` of the checkpoint this session resumes from."""
         self.config, self.folder, self.model, self.venv = config, folder, model, venv
         self.hooks = hooks or RunHooks()
-        self.stop = _StopFlag()
+        self.stop = StopFlag()
         meta = resumed or {}
         self.clock = _Clock(float(meta.get("wall_time", 0.0)))
         self.ctx = TrainingContext(config=config, run_dir=folder.path, log=folder.log, clock=self.clock,
@@ -267,7 +239,7 @@ class Run:
 
     def _learn(self, callbacks: list[BaseCallback], remaining: int, reset_num_timesteps: bool) -> str | None:
         """Train for ``remaining`` timesteps; what became non-finite if the update diverged."""
-        with self.stop.installed():
+        with self.stop.installed(abandon=True):  # a second Ctrl+C: save what there is now
             try:
                 self.model.learn(remaining, callback=CallbackList(callbacks),
                                  reset_num_timesteps=reset_num_timesteps, log_interval=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -291,7 +292,13 @@ def test_serve_on_another_address_generates_a_token_and_requires_it(
     runs = tmp_path / "runs"
     fake_run(runs, "tiny/a")
     seen: dict = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+
+    def run(server: uvicorn.Server, sockets: list) -> None:
+        seen.update(app=server.config.app, host=server.config.host, sockets=sockets)
+        server.started = True
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    monkeypatch.setattr(serve, "listen_socket", lambda host, port: socket.socket())  # binds nothing
     assert serve.main(["--runs-dir", str(runs), "--configs-dir", str(configs_dir),
                        "--host", "0.0.0.0", "--port", "9999"]) == 0
     out = capsys.readouterr().out
@@ -305,6 +312,22 @@ def test_serve_on_another_address_generates_a_token_and_requires_it(
     assert seen["host"] == "127.0.0.1"
     assert TestClient(seen["app"], base_url="http://127.0.0.1:8765").get("/api/runs").status_code == 200
     assert TestClient(seen["app"], base_url="http://evil.example").get("/api/runs").status_code == 400
+
+
+def test_serve_on_a_port_in_use_is_one_error_line_before_any_announcement(
+        tmp_path: Path, configs_dir: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    with socket.socket() as held:  # another program listening on the port
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = hlynr("serve", "--runs-dir", str(runs), "--configs-dir", str(configs_dir),
+                  "--port", str(port), timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""  # no "hlynr dashboard on ..." for a server that never ran
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: port {port} on 127.0.0.1 is in use: "), r.stderr
 
 
 def test_monitor_training_serve_reports_bad_folders_as_one_error_line(tmp_path: Path) -> None:
