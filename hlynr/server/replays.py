@@ -33,6 +33,7 @@ LOG = "replay.log"
 MEDIA = {".mp4": "video/mp4", ".gif": "image/gif", ".png": "image/png"}
 """The files served from a replay folder, by suffix, with their media types."""
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=@-]{0,199}$")
+_SEED_LINE = re.compile(r"^seed (\d+): (.+)$", re.M)
 
 
 class Conflict(Exception):
@@ -53,6 +54,15 @@ def _last_line(log: Path) -> str:
     except OSError:
         return ""
     return lines[-1].strip() if lines else ""
+
+
+def _printed_outcomes(log: Path) -> dict[str, str]:
+    """The outcome ``hlynr replay`` printed for each episode, by the name of its still."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return {}
+    return {f"episode_{m[1]}.png": m[2].strip() for m in _SEED_LINE.finditer(text)}
 
 
 def _alive(pid: Any) -> bool:
@@ -140,6 +150,8 @@ class Replays:
                        and p.is_file() and not p.is_symlink())
         outcomes = {e["still"]: e.get("outcome", "") for e in meta.get("episodes", [])
                     if isinstance(e, dict) and "still" in e}
+        if meta.get("kind") == "dashboard":  # hlynr replay prints "seed N: label: outcome"
+            outcomes = _printed_outcomes(folder / LOG)
         created = meta.get("created")
         if not isinstance(created, (int, float)):
             created = folder.stat().st_mtime

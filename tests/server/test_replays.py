@@ -106,6 +106,7 @@ def test_a_replay_is_recorded_by_hlynr_replay_and_listed_with_the_evaluation_rep
     assert view["status"] == "done" and view["kind"] == "dashboard" and view["which"] == "final", view
     assert [(f["name"], f["type"]) for f in view["files"]] == [("episode_0.mp4", "video"),
                                                                ("episode_0.png", "image")]
+    assert view["files"][1]["outcome"].startswith("final: FAILURE")  # what hlynr replay printed
     folder = intercept_run / "replays" / replay_id
     assert "wrote 2 files" in (folder / "replay.log").read_text()
     got = c.get(f"/api/runs/{rid}/replays/{replay_id}/episode_0.mp4")
