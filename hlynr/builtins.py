@@ -135,6 +135,7 @@ _CALLBACKS = {
                                   applies_to=_needs_entropy_coef),
     "curriculum": _callback("CurriculumParams", "Curriculum"),
     "collapse_guard": _callback("CollapseGuardParams", "CollapseGuard", needs_evaluation=True),
+    "replay": _callback("ReplayParams", "ReplayRecorder", needs_evaluation=True),
 }
 
 _BASELINE_TABLES: dict[str, tuple[str, ...]] = {

@@ -11,6 +11,7 @@ success_streak     stop after K consecutive evaluations at or above a threshold
 entropy_schedule   schedule ``ent_coef`` (on-policy algorithms)
 curriculum         frozen / schedule / adaptive stages of env parameters
 collapse_guard     stop or roll back when the metric collapses from its peak
+replay             draw the first episodes of every (k-th) evaluation into ``replays/``
 =================  ================================================================
 
 They are registered in :data:`hlynr.registries.CALLBACKS` by :mod:`hlynr.builtins`.
@@ -21,6 +22,7 @@ from hlynr.callbacks.checkpoint import CheckpointParams, PeriodicCheckpoint
 from hlynr.callbacks.collapse import CollapseGuard, CollapseGuardParams
 from hlynr.callbacks.curriculum import Curriculum, CurriculumParams
 from hlynr.callbacks.evaluation import EvaluationCallback, EvaluationParams
+from hlynr.callbacks.replay import ReplayParams, ReplayRecorder
 from hlynr.callbacks.schedules import EntropySchedule, EntropyScheduleParams
 from hlynr.callbacks.stopping import (
     EarlyStopping,
@@ -33,5 +35,6 @@ __all__ = [
     "BestModelParams", "BestModelSaver", "CheckpointParams", "CollapseGuard",
     "CollapseGuardParams", "Curriculum", "CurriculumParams", "EarlyStopping",
     "EarlyStoppingParams", "EntropySchedule", "EntropyScheduleParams", "EvaluationCallback",
-    "EvaluationParams", "PeriodicCheckpoint", "SuccessStreak", "SuccessStreakParams",
+    "EvaluationParams", "PeriodicCheckpoint", "ReplayParams", "ReplayRecorder", "SuccessStreak",
+    "SuccessStreakParams",
 ]

@@ -198,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     written: list[Path] = []
     for k, panels in plans:
         stem = f"episode_{seed0 + k}" + ("_vs_" + _safe(labels[rows[1]]) if len(rows) > 1 else "")
-        video = draw.write_video(draw.frames(panels), out / f"{stem}.{args.format}", fps)
-        picture = draw.write_png(draw.stills_side_by_side([draw.still(p, success_key=key) for p in panels]),
-                                 out / f"{stem}.png")
+        video, picture = draw.write_episode(panels, out, stem, args.format, fps, key)
         written += [video, picture]
         outcome = "  |  ".join(f"{p.label}: {draw.outcome_text(p.final, key)[0]}" for p in panels)
         console.print(f"seed {seed0 + k}: {outcome}", markup=False)

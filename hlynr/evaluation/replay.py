@@ -293,6 +293,16 @@ def write_video(images: Iterator[np.ndarray], path: Path, fps: float) -> Path:
     return path
 
 
+def write_episode(panels: Sequence[Panel], out: Path, stem: str, fmt: str, fps: float,
+                  success_key: str = "is_success") -> tuple[Path, Path]:
+    """Write the video (``out/stem.fmt``) and the still (``out/stem.png``) of ``panels`` side by
+    side, each atomically; returns both paths."""
+    video = write_video(frames(panels), out / f"{stem}.{fmt}", fps)
+    picture = write_png(stills_side_by_side([still(p, success_key=success_key) for p in panels]),
+                        out / f"{stem}.png")
+    return video, picture
+
+
 def write_png(image: np.ndarray, path: Path) -> Path:
     """Write ``image`` as a PNG at ``path``, atomically."""
     tmp = _tmp(path)

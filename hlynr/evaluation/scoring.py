@@ -31,13 +31,19 @@ baseline), e.g. ``lambda venv, model: TrajectoryRecorder(venv, env_id, model)``.
 
 def _eval_env(config: ExperimentConfig, settings: ScoreSettings, recording: bool,
               **kwargs: Any) -> VecEnv:
-    """The evaluation VecEnv; when recording, every env copy is stepped in this process (the
-    recorder reads their states; the trajectories are the same with any number of workers) and
-    the task's observation is tapped before the learner's wrappers where the chain allows it."""
+    return eval_vec_env(config, settings.n_envs, config.stage(cast(Any, settings.stage))[1],
+                        recording, **kwargs)
+
+
+def eval_vec_env(config: ExperimentConfig, n_envs: int, stage_params: dict[str, Any] | None,
+                 recording: bool, **kwargs: Any) -> VecEnv:
+    """An evaluation VecEnv of ``n_envs`` copies at ``stage_params`` (normalisation statistics
+    frozen); when recording, every env copy is stepped in this process (the recorder reads their
+    states; the trajectories are the same with any number of workers) and the task's observation
+    is tapped before the learner's wrappers where the chain allows it."""
     if recording and getattr(config.env, "workers", 1) > 1:
         config = config.model_copy(update={"env": config.env.model_copy(update={"workers": 1})})
-    common: dict[str, Any] = dict(training=False, n_envs=settings.n_envs,
-                                  stage_params=config.stage(cast(Any, settings.stage))[1], **kwargs)
+    common: dict[str, Any] = dict(training=False, n_envs=n_envs, stage_params=stage_params, **kwargs)
     if recording:
         try:
             return build_vec_env(config, observation_tap=True, **common)

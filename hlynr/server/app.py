@@ -1,8 +1,9 @@
 """The dashboard's ASGI app: REST, WebSockets and the page, over one runs folder.
 
-Everything shown is read from the run folders; the only thing the server ever writes into a run
-is a control request (:mod:`hlynr.runs.control`). Runs it starts or resumes are separate
-training processes (:mod:`hlynr.server.launch`).
+Everything shown is read from the run folders; the only things the server ever writes into a run
+are control requests (:mod:`hlynr.runs.control`) and the replays it records (under
+``<run>/replays/``, :mod:`hlynr.server.replays`). Runs it starts or resumes, and replays it
+records, are separate processes (:mod:`hlynr.server.launch`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import hlynr
 from hlynr.runs import control
 from hlynr.server.groups import group_series
 from hlynr.server.launch import Launcher
+from hlynr.server.replays import MEDIA, Conflict, Replays, what_to_replay
 from hlynr.server.runs import NotFound, RunEntry, RunsIndex, resolve_inside
 from hlynr.server.series import SeriesBuilder
 
@@ -82,9 +84,10 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
                   redoc_url=None, openapi_url=None)
     index = RunsIndex(runs_dir)
     launcher = Launcher(runs_dir)
+    replays = Replays(launcher)
     series_cache = _SeriesCache()
     seed_series_cache = _SeriesCache(MAX_GROUP_SERIES_CACHE)
-    app.state.index, app.state.launcher = index, launcher
+    app.state.index, app.state.launcher, app.state.replays = index, launcher, replays
 
     def token_ok(given: str | None) -> bool:
         return token is None or (given is not None and hmac.compare_digest(given, token))
@@ -256,6 +259,38 @@ def create_app(runs_dir: Path, configs_dir: Path, *, token: str | None = None,
                                      f"{len(view['checkpoints'])} checkpoints)")
         launch = launcher.resume(run_id, entry.path)
         return {"run": run_id, "pid": launch.process.pid}
+
+    def run_config_data(entry: RunEntry) -> dict[str, Any]:
+        try:
+            data = yaml.safe_load((entry.path / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            data = None
+        return data if isinstance(data, dict) else {}
+
+    @app.get("/api/runs/{run_id:path}/replays")
+    def run_replays(run_id: str) -> dict[str, Any]:
+        entry = entry_or_404(run_id)
+        which, reason = what_to_replay(entry.path, run_config_data(entry))
+        return {"run": run_id, "replays": replays.list(entry), "recordable": which is not None,
+                "which": which, "reason": reason or None}
+
+    @app.post("/api/runs/{run_id:path}/replays", status_code=202)
+    def record_replay(run_id: str) -> dict[str, Any]:
+        entry = entry_or_404(run_id)
+        try:
+            return replays.start(entry, run_config_data(entry))
+        except Conflict as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @app.get("/api/runs/{run_id:path}/replays/{replay_id}/{name}")
+    def replay_file(run_id: str, replay_id: str, name: str) -> FileResponse:
+        entry = entry_or_404(run_id)
+        try:
+            path = replays.file(entry, replay_id, name)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        return FileResponse(path, media_type=MEDIA[path.suffix],
+                            headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/runs/{run_id:path}")
     def run_overview(run_id: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 "use strict";
-// hlynr dashboard: run list (run groups with their seeds nested), live charts of one run,
-// comparison of several runs and groups (a group: mean over seeds with a band), start/stop/save/resume.
+// hlynr dashboard: run list (run groups with their seeds nested), live charts of one run and its
+// replays, comparison of several runs and groups (a group: mean over seeds with a band),
+// start/stop/save/resume.
 
 const params = new URLSearchParams(location.hash.slice(1) || location.search.slice(1));
 const TOKEN = params.get("token") || sessionStorage.getItem("hlynr-token") || "";
@@ -49,6 +50,24 @@ function scheduleDraws() {
 }
 const small = (u, vals) => vals.map((v) => v === 0 ? "0" :
   (Math.abs(v) < 0.01 || Math.abs(v) >= 1e5 ? v.toExponential(1) : String(+v.toPrecision(3))));
+function textWidth(u, axis, texts) {  // CSS pixels of the widest of an axis's labels
+  u.ctx.font = axis.font[0];
+  let w = 0;
+  for (const t of texts || []) w = Math.max(w, u.ctx.measureText(String(t)).width);
+  return w / (window.devicePixelRatio || 1);
+}
+// A y axis as wide as its widest label (uPlot's default is a fixed 50 px: "150,000" was cut).
+function fitAxis(u, values, i) {  // (its labels depend on the height only: no size loop)
+  const axis = u.axes[i];
+  return Math.ceil(axis.ticks.size + axis.gap + textWidth(u, axis, values) + 4);
+}
+// Room on the right for half of the widest x label, so the last one is not cut at the edge
+// (a chart with a right-hand axis has that axis's room).
+function padRight(u, side, sides) {
+  if (sides[1]) return 0;
+  const axis = u.axes[0];
+  return Math.ceil(Math.max(12, textWidth(u, axis, axis._values) / 2 + 2));
+}
 class LiveChart {
   // defs: [{key, label, points, scale, width}] or a prefix (every series named prefix*)
   constructor(el, defs, { bands = [], prefix = null, match = null, scales = {}, axes = null } = {}) {
@@ -116,10 +135,11 @@ class LiveChart {
       const idx = (k) => present.findIndex((d) => d.key === k) + 1;
       const bands = this.bands.filter(([hi, lo]) => idx(hi) > 0 && idx(lo) > 0)
         .map(([hi, lo, fill]) => ({ series: [idx(hi), idx(lo)], fill }));
+      const axes = (this.axes || [{}, {}]).map((a, i) => i === 0 ? a : { size: fitAxis, ...a });
       this.plot = new uPlot({
         ...this.size(), series, bands, legend: { live: false },
-        scales: { x: { time: false }, ...this.scales },
-        axes: this.axes || [{}, {}], cursor: { drag: { x: true, y: false } },
+        scales: { x: { time: false }, ...this.scales }, padding: [null, padRight, null, null],
+        axes, cursor: { drag: { x: true, y: false } },
       }, aligned, this.el);
       this.keys = keys;
     } else {
@@ -145,7 +165,7 @@ const charts = {
     { key: "ent_coef", label: "entropy coef", color: "#862e9c" },
     { key: "learning_rate", label: "learning rate", color: "#2b8a3e", scale: "lr" }],
     { axes: [{}, { scale: "y", values: small }, { scale: "lr", side: 1, grid: { show: false },
-      values: small, size: 60 }] }),
+      values: small }] }),
   stage: new LiveChart($("#chart-stage"), [{ key: "stage", label: "stage", color: "#0b7285" }]),
   sps: new LiveChart($("#chart-sps"), [{ key: "steps_per_s", label: "steps/s", color: "#5c940d" }]),
 };
@@ -157,11 +177,12 @@ function stampDraw() {  // records up to state.next are on screen (after the nex
   });
 }
 const compareChart = new LiveChart($("#chart-compare"), []);  // defs and bands set per drawing
+window.hlynrCharts = { ...charts, compare: compareChart };  // for tests and benchmarks
 
 // ---------------------------------------------------------------- state
 const state = { runs: {}, groups: {}, collapsed: new Set(), selected: null, compare: new Set(),
   runWs: null, next: 0, epoch: null, lastT: 0,
-  view: null, pendingSelect: null, seenLaunchErrors: new Set() };
+  view: null, pendingSelect: null, seenLaunchErrors: new Set(), recording: null };
 
 const rowsById = new Map();  // run id (or "group:" + group id) -> <tr>, kept across updates
 const ROW_HTML = `<td><input type="checkbox" class="cmp" aria-label="compare"></td>
@@ -171,7 +192,7 @@ function makeRow(id) {
   const tr = document.createElement("tr");
   tr.dataset.run = id;
   tr.innerHTML = ROW_HTML;
-  tr.querySelector(".id").textContent = id;
+  setId(tr.querySelector(".id"), id);
   tr.querySelector(".id").title = id;
   const box = tr.querySelector(".cmp");
   box.addEventListener("click", (e) => { e.stopPropagation(); toggleCompare(id, box.checked); });
@@ -199,10 +220,19 @@ function rowFor(key, make) {
 }
 const evalValue = (ev) => !ev ? null : (ev.eval_success_rate !== undefined && ev.eval_success_rate !== null)
   ? { success: true, v: ev.eval_success_rate } : { success: false, v: ev.eval_mean_reward };
+function setId(td, text) {  // a run id: wraps between its "/" parts, inside one after a "_"
+  if (td.textContent === text) return;  // (and anywhere, if it must)
+  td.replaceChildren(...text.split(/(?<=\/)/).map((part) => {
+    const seg = document.createElement("span");
+    seg.className = "seg";
+    seg.append(...part.split(/(?<=_)/).flatMap((p, i) => i ? [document.createElement("wbr"), p] : [p]));
+    return seg;
+  }));
+}
 function updateRunRow(tr, r, seed) {
   tr.classList.toggle("selected", r.id === state.selected);
   tr.classList.toggle("seed", seed);
-  setText(tr.querySelector(".id"), seed ? r.id.split("/").pop() : r.id);
+  setId(tr.querySelector(".id"), seed ? r.id.split("/").pop() : r.id);
   const badge = tr.querySelector(".badge");
   setText(badge, r.status);
   if (badge.className !== `badge ${r.status}`) badge.className = `badge ${r.status}`;
@@ -211,6 +241,8 @@ function updateRunRow(tr, r, seed) {
   if (bar.style.width !== width) bar.style.width = width;
   const ev = evalValue(r.latest_eval);
   setText(tr.querySelector(".ev"), !ev ? "-" : ev.success ? pct(ev.v) : fmt(ev.v));
+  tr.querySelector(".ev").title = !ev ? "" : `latest evaluation at ${r.latest_eval.timesteps.toLocaleString()}: ` +
+    (ev.success ? `success ${pct(ev.v)}` : `mean reward ${ev.v}`);
   const al = tr.querySelector(".alert-count");
   setText(al, r.alerts.length ? "⚠ " + r.alerts.length : "");
   al.title = r.alerts.map((a) => `${a.kind}: ${a.message}`).join("\n");
@@ -355,9 +387,14 @@ async function selectRun(id) {
   if (state.selected !== id) return;
   for (const c of Object.values(charts)) c.set(series.series);
   $("#config").textContent = config.yaml;
+  const curriculum = ((config.config || {}).callbacks || []).some((c) => c && typeof c === "object" && "curriculum" in c);
+  if (curriculum) delete $("#chart-stage").dataset.empty;
+  else $("#chart-stage").dataset.empty = "this run has no curriculum";
   showRun(view);
   state.next = series.next; state.epoch = series.epoch; state.lastT = series.last_rollout_t;
   openRunWs(id);
+  $("#replay-list").replaceChildren();
+  loadReplays();
 }
 
 function openRunWs(id) {  // streams records from state.next on (the resume point)
@@ -410,6 +447,99 @@ async function control(action) {
 $("#btn-save").addEventListener("click", () => control("save"));
 $("#btn-stop").addEventListener("click", () => control("stop"));
 $("#btn-resume").addEventListener("click", () => control("resume"));
+
+// ---------------------------------------------------------------- replays
+// The run's replays (recorded here with "Record replay", drawn by the replay callback after
+// evaluations, or written by hlynr replay), looked at every 2 s while one is being recorded or
+// the run trains, else every 10 s. Elements are kept by name, so a playing video is not reloaded.
+const withToken = (url) => TOKEN ? `${url}?token=${encodeURIComponent(TOKEN)}` : url;
+let replayTimer = null;
+async function loadReplays() {
+  clearTimeout(replayTimer);
+  const id = state.selected;
+  if (!id) return;
+  let res = null;
+  try { res = await api(`/api/runs/${runPath(id)}/replays`); } catch (e) { res = null; }
+  if (state.selected !== id) return;
+  if (res) renderReplays(id, res);
+  const busy = res && res.replays.some((r) => r.status === "recording");
+  const live = state.view && state.view.pid;
+  replayTimer = setTimeout(loadReplays, busy || live ? 2000 : 10000);
+}
+function replayTitle(r) {
+  if (r.kind === "evaluation") return `evaluation at ${(r.timesteps || 0).toLocaleString()} timesteps`;
+  const when = new Date(r.created * 1000).toLocaleString();
+  return r.kind === "dashboard" ? `${r.which} model, recorded ${when}` : `${r.id} (hlynr replay), ${when}`;
+}
+function mediaFor(url, f) {
+  const fig = document.createElement("figure");
+  fig.dataset.file = f.name;
+  let el;
+  if (f.name.endsWith(".mp4")) {
+    el = document.createElement("video");
+    Object.assign(el, { controls: true, muted: true, loop: true, preload: "metadata", playsInline: true });
+  } else {
+    el = document.createElement("img");
+    el.loading = "lazy";
+    el.alt = f.name;
+  }
+  el.src = url;
+  const cap = document.createElement("figcaption");
+  cap.textContent = f.outcome ? `${f.name}: ${f.outcome}` : f.name;
+  fig.append(el, cap);
+  return fig;
+}
+function renderReplays(id, res) {
+  const busy = res.replays.find((r) => r.status === "recording");
+  const asked = state.recording;  // the replay this page asked for, until it ends
+  const ended = asked && asked.run === id && res.replays.find((r) => r.id === asked.replay && r.status !== "recording");
+  if (ended) {
+    state.recording = null;
+    notice(`replay ${ended.id} of ${id}: ${ended.status}` + (ended.message ? ` - ${ended.message}` : ""));
+  }
+  const btn = $("#btn-replay");
+  btn.disabled = !res.recordable || Boolean(busy);
+  btn.title = res.recordable ? `hlynr replay of the ${res.which} model: episode 0, video and still` : res.reason;
+  setText($("#replay-note"), busy ? `recording ${busy.id}…` : (res.recordable ? "" : res.reason));
+  const list = $("#replay-list");
+  const old = new Map([...list.children].map((el) => [el.dataset.replay, el]));
+  res.replays.forEach((r, i) => {
+    let box = old.get(r.id);
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "replay";
+      box.dataset.replay = r.id;
+      box.innerHTML = `<div class="replay-head"><b></b><span class="badge"></span><span class="error"></span></div>
+        <div class="replay-media"></div>`;
+    }
+    old.delete(r.id);
+    setText(box.querySelector("b"), replayTitle(r));
+    const badge = box.querySelector(".badge");
+    setText(badge, r.status);
+    badge.className = `badge ${r.status}`;
+    setText(box.querySelector(".error"), r.status === "failed" ? r.message : "");
+    const media = box.querySelector(".replay-media");
+    const have = new Set([...media.children].map((el) => el.dataset.file));
+    for (const f of r.files) {
+      if (have.has(f.name)) continue;
+      const url = withToken(`/api/runs/${runPath(id)}/replays/${encodeURIComponent(r.id)}/${encodeURIComponent(f.name)}`);
+      media.append(mediaFor(url, f));
+    }
+    if (list.children[i] !== box) list.insertBefore(box, list.children[i] || null);
+  });
+  for (const el of old.values()) el.remove();
+}
+$("#btn-replay").addEventListener("click", async () => {
+  const id = state.selected;
+  if (!id) return;
+  $("#btn-replay").disabled = true;
+  try {
+    const res = await api(`/api/runs/${runPath(id)}/replays`, { method: "POST", body: "{}" });
+    notice(`recording a replay of ${id} (${res.which} model, process ${res.pid})…`);
+    state.recording = { run: id, replay: res.replay };
+  } catch (e) { notice(`replay of ${id}: error: ${e.message}`); }
+  loadReplays();
+});
 
 // ---------------------------------------------------------------- compare
 function toggleCompare(id, on) {
