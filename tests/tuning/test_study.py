@@ -193,8 +193,10 @@ def _check_dashboard_reads(storage: optuna.storages.BaseStorage, n_trials: int) 
         assert status == ["200 OK"]
         return json.loads(body)
 
-    (summary,) = get("/api/studies")["study_summaries"]
-    assert summary["study_name"] == "cp_tune"
+    summaries = {s["study_name"]: s for s in get("/api/studies")["study_summaries"]}
+    # the study, and the companion that numbers the processes that joined it
+    assert sorted(summaries) == ["cp_tune", "cp_tune:workers"]
+    summary = summaries["cp_tune"]
     trials = get(f"/api/studies/{summary['study_id']}")["trials"]
     assert len(trials) == n_trials
     for trial in trials:
