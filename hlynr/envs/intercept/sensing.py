@@ -18,12 +18,16 @@ from hlynr.envs.intercept.observation import INPUT_ROWS, INPUT_SCALARS
 from hlynr.envs.intercept.params import SensorParams
 from hlynr.envs.intercept.physics import unit
 from hlynr.tracking import radar
-from hlynr.tracking.tracker import BatchTracker
+from hlynr.tracking.tracker import BatchTracker, IMMTracker
 
 
 def make_tracker(n: int, sensor: SensorParams, dt: float, delay_steps: int) -> BatchTracker | None:
     """The tracker of ``n`` envs for ``sensor`` (``None`` in truth mode)."""
-    return BatchTracker(n, sensor.filter, dt, delay_steps) if sensor.mode == "radar" else None
+    if sensor.mode != "radar":
+        return None
+    if sensor.filter == "imm":
+        return IMMTracker(n, dt, sensor.imm_models(), delay_steps)
+    return BatchTracker(n, sensor.filter, dt, delay_steps)
 
 
 def radar_scan(tracker: BatchTracker, r: np.ndarray, r_sq: np.ndarray, rng_: np.ndarray,
