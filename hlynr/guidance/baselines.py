@@ -8,6 +8,8 @@ Each baseline is an SB3-like policy over a batch of raw ``hlynr/Intercept-v0`` o
 * ``apn``: augmented PN fed by the constant-acceleration filter (sets ``sensor: {filter: ca}``);
 * ``ogl``: the optimal guidance law against a first-order autopilot lag, fed by the
   constant-acceleration filter (sets ``sensor: {filter: ca}``);
+* ``ogl_imm``: the same law on an IMM track (sets ``sensor: {filter: imm}``; the models are the
+  config's ``sensor.imm`` or the defaults);
 * ``truth_pn``: PN on the true threat state, an upper bound (sets ``sensor: {mode: truth}``).
 """
 
@@ -102,6 +104,9 @@ INTERCEPT_BASELINES: dict[str, BaselineEntry] = {
     "ogl": BaselineEntry(
         OGLParams, _factory(lambda o, p: optimal_guidance(o, p.N, p.tau, p.target_tau)), (ENV_ID,),
         {"sensor": {"filter": "ca"}}),
+    "ogl_imm": BaselineEntry(
+        OGLParams, _factory(lambda o, p: optimal_guidance(o, p.N, p.tau, p.target_tau)), (ENV_ID,),
+        {"sensor": {"filter": "imm"}}),
     "truth_pn": BaselineEntry(
         PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
         {"sensor": {"mode": "truth"}}),

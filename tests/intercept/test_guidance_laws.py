@@ -184,6 +184,8 @@ def test_tgo_to_zero_is_guarded() -> None:
 def test_ogl_baseline_registered_with_validated_params() -> None:
     entry = BASELINES.get("ogl")
     assert entry.env_overrides == {"sensor": {"filter": "ca"}}
+    assert BASELINES.get("ogl_imm").env_overrides == {"sensor": {"filter": "imm"}}
+    assert BASELINES.get("ogl_imm").params is entry.params
     assert "hlynr/Intercept-v0" in entry.env_ids
     p = entry.params()
     assert (p.N, p.tau, p.target_tau) == (3.0, 0.1, None)
