@@ -2,8 +2,9 @@
 
 ``sensor.mode: radar`` (:class:`~hlynr.envs.intercept.params.SensorParams`): the seeker radar on
 the interceptor scans every ``control_rate / radar_rate`` steps (detection, range/angle noise),
-a :class:`~hlynr.tracking.tracker.BatchTracker` predicts every step and updates on detections,
-and the observation is built from its estimate. ``mode: truth``: the true threat state and
+a :class:`~hlynr.tracking.tracker.BatchTracker` (CV or CA filter; an
+:class:`~hlynr.tracking.tracker.IMMTracker` with ``filter: imm``) predicts every step and updates
+on detections, and the observation is built from its estimate. ``mode: truth``: the true threat state and
 manoeuvre acceleration take its place (track quality rows 0, always "detected").
 """
 
