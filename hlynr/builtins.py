@@ -139,8 +139,8 @@ _CALLBACKS = {
 }
 
 _BASELINE_TABLES: dict[str, tuple[str, ...]] = {
-    "hlynr.guidance.baselines:INTERCEPT_BASELINES": ("pure_pursuit", "pn", "apn", "truth_pn", "zero",
-                                                    "constant_turn"),
+    "hlynr.guidance.baselines:INTERCEPT_BASELINES": ("pure_pursuit", "pn", "apn", "ogl", "ogl_imm", "truth_pn",
+                                                    "zero", "constant_turn"),
     "hlynr.envs.swarm.baselines:SWARM_BASELINES": ("swarm_intercept_point",),
     "hlynr.envs.atc.mvp:ATC_BASELINES": ("mvp", "direct"),
 }

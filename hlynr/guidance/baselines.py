@@ -6,6 +6,10 @@ Each baseline is an SB3-like policy over a batch of raw ``hlynr/Intercept-v0`` o
 * ``pure_pursuit``: turn onto the estimated LOS (radar-fed);
 * ``pn``: proportional navigation with configurable N' (on the config's sensor);
 * ``apn``: augmented PN fed by the constant-acceleration filter (sets ``sensor: {filter: ca}``);
+* ``ogl``: the optimal guidance law against a first-order autopilot lag, fed by the
+  constant-acceleration filter (sets ``sensor: {filter: ca}``);
+* ``ogl_imm``: the same law on an IMM track (sets ``sensor: {filter: imm}``; the models are the
+  config's ``sensor.imm`` or the defaults);
 * ``truth_pn``: PN on the true threat state, an upper bound (sets ``sensor: {mode: truth}``).
 """
 
@@ -21,7 +25,7 @@ from pydantic import Field
 from hlynr.config.base import StrictModel
 from hlynr.envs.intercept import ENV_ID
 from hlynr.envs.intercept.observation import OBS_DIM
-from hlynr.guidance.laws import augmented_pn, proportional_navigation, pure_pursuit
+from hlynr.guidance.laws import augmented_pn, optimal_guidance, proportional_navigation, pure_pursuit
 from hlynr.registries import BaselineEntry
 
 
@@ -35,6 +39,19 @@ class PNParams(StrictModel):
     """Proportional navigation with effective navigation ratio ``N`` (typically 3-5)."""
 
     N: float = Field(4.0, gt=0, le=10)
+
+
+class OGLParams(StrictModel):
+    """Optimal guidance law (:func:`~hlynr.guidance.laws.optimal_guidance`).
+
+    ``N``: navigation ratio at long time-to-go (3: the optimum; the lag-compensated gain is
+    scaled by ``N / 3``); ``tau``: the autopilot lag the law assumes (s; 0: none); ``target_tau``:
+    time constant of the target's manoeuvre (s; unset: constant over the time-to-go).
+    """
+
+    N: float = Field(3.0, gt=0, le=10)
+    tau: float = Field(0.1, ge=0, le=5)
+    target_tau: float | None = Field(None, gt=0, le=100)
 
 
 class NoParams(StrictModel):
@@ -84,6 +101,12 @@ INTERCEPT_BASELINES: dict[str, BaselineEntry] = {
     "apn": BaselineEntry(
         PNParams, _factory(lambda o, p: augmented_pn(o, p.N)), (ENV_ID,),
         {"sensor": {"filter": "ca"}}),
+    "ogl": BaselineEntry(
+        OGLParams, _factory(lambda o, p: optimal_guidance(o, p.N, p.tau, p.target_tau)), (ENV_ID,),
+        {"sensor": {"filter": "ca"}}),
+    "ogl_imm": BaselineEntry(
+        OGLParams, _factory(lambda o, p: optimal_guidance(o, p.N, p.tau, p.target_tau)), (ENV_ID,),
+        {"sensor": {"filter": "imm"}}),
     "truth_pn": BaselineEntry(
         PNParams, _factory(lambda o, p: proportional_navigation(o, p.N)), (ENV_ID,),
         {"sensor": {"mode": "truth"}}),

@@ -9,10 +9,12 @@ estimate, and its variance inflated by the velocity uncertainty over the delay.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 
+from hlynr.tracking import imm
 from hlynr.tracking.kalman import (
     CA_ROWS,
     CV_ROWS,
@@ -80,13 +82,8 @@ class BatchTracker:
         process-noise entries are cached per ``q_var`` array object: pass a new array (never
         modify it in place) when the variances change.
         """
+        self._predict(q_var)
         t = self.track
-        if isinstance(t, CVTrack):
-            if self._q_cache[0] is not q_var:
-                self._q_cache = (q_var, cv_process_noise(self.dt, q_var))
-            cv_predict(t, self.dt, q_var, self._q_cache[1])
-        else:
-            ca_predict(t, self.dt, q_var)
         if self.delay:
             d = self.delay + 1
             slot = step_index % d
@@ -102,12 +99,27 @@ class BatchTracker:
             if isinstance(t, CATrack):
                 z = z + (0.5 * lag * lag) * t.a
             r_var = self._rbuf[old, cols] + lag * lag * t.vv
+        self._update(z, r_var, mask)
+        self.detected = mask
+        self.since_detection = np.where(mask, 0.0, self.since_detection + self.dt)
+
+    def _predict(self, q_var: np.ndarray) -> None:
+        """Predict every track one step (process-noise variance ``q_var`` (N,))."""
+        t = self.track
+        if isinstance(t, CVTrack):
+            if self._q_cache[0] is not q_var:
+                self._q_cache = (q_var, cv_process_noise(self.dt, q_var))
+            cv_predict(t, self.dt, q_var, self._q_cache[1])
+        else:
+            ca_predict(t, self.dt, q_var)
+
+    def _update(self, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray) -> None:
+        """Update the tracks with measurements ``z`` (3, N) of variance ``r_var`` where ``mask``."""
+        t = self.track
         if isinstance(t, CVTrack):
             cv_update(t, z, r_var, mask)
         else:
             ca_update(t, z, r_var, mask)
-        self.detected = mask
-        self.since_detection = np.where(mask, 0.0, self.since_detection + self.dt)
 
     def write_estimate(self, sel: slice | np.ndarray, p: np.ndarray, v: np.ndarray, a: np.ndarray,
                        std: np.ndarray, since: np.ndarray, detected: np.ndarray) -> None:
@@ -131,3 +143,75 @@ class BatchTracker:
         t = self.track
         a = t.a if isinstance(t, CATrack) else self._zero3
         return t.p, t.v, a, np.sqrt(np.maximum(t.pp, 0.0)), np.sqrt(np.maximum(t.vv, 0.0))
+
+
+class IMMTracker(BatchTracker):
+    """An interacting-multiple-model track per env (:mod:`hlynr.tracking.imm`) behind the
+    :class:`BatchTracker` interface.
+
+    ``models``: ``(kind, noise, sojourn)`` per model: ``"cv"`` or ``"ca"``, the process-noise
+    1-sigma (m/s^2; ``None``: the ``q_var`` passed to :meth:`step`, per env) and the mean time in
+    that mode (s). The models' states live in ``x``, ``P``, ``mu``; :attr:`track` (a CA track)
+    holds the mixture's estimate: ``p, v, a`` and the covariance entries averaged over the three
+    axes (each axis has its own), which is what :meth:`write_estimate`, :meth:`estimate`, the
+    delay extrapolation and the renderer read. New tracks start every model at the initial
+    estimate (the CA block of :meth:`init_block`) with equal mode probabilities.
+    """
+
+    def __init__(self, n: int, dt: float, models: Sequence[tuple[str, float | None, float]],
+                 delay_steps: int = 0) -> None:
+        if len(models) < 2:
+            raise ValueError(f"an IMM filter needs at least 2 models, got {len(models)}")
+        super().__init__(n, "ca", dt, delay_steps)
+        kinds = [kind for kind, _, _ in models]
+        self.kinds = tuple(kinds)
+        self.c = np.array([1.0 if kind == "ca" else 0.0 for kind in kinds])
+        """1 for a CA model, 0 for a CV model (the acceleration rows of ``F``)."""
+        self.q_unit = imm.process_noise(kinds, dt)
+        self.noise_var: tuple[float | None, ...] = tuple(
+            None if noise is None else float(noise) ** 2 for _, noise, _ in models)
+        self.pi = imm.transition_matrix([sojourn for _, _, sojourn in models], dt)
+        """Model transition probabilities per step, ``pi[i, j]`` from ``i`` to ``j``."""
+        m = len(models)
+        self.x = np.zeros((m, 3, 3, n))
+        """Model states (model, ``p, v, a``, axis, env)."""
+        self.P = np.zeros((m, 6, 3, n))
+        """Model covariance entries (model, ``pp, pv, pa, vv, va, aa``, axis, env)."""
+        self.mu = np.full((m, 3, n), 1.0 / m)
+        """Mode probabilities (model, axis, env)."""
+        self._cbar = self.mu.copy()
+        self._imm_q: tuple[object, np.ndarray] = (None, np.empty(0))
+
+    def init_idx(self, idx: np.ndarray, block: np.ndarray) -> None:
+        """(Re)initialise the tracks of envs ``idx`` from the CA columns ``block`` of
+        :meth:`init_block`: every model at that estimate, equal mode probabilities."""
+        super().init_idx(idx, block)
+        self.x[:, :, :, idx] = block[:9].reshape(3, 3, block.shape[1])
+        self.P[:, :, :, idx] = block[9:15, None, :]
+        self.mu[:, :, idx] = 1.0 / len(self.kinds)
+        self._cbar[:, :, idx] = 1.0 / len(self.kinds)
+
+    def _noise(self, q_var: np.ndarray) -> np.ndarray:
+        """Process-noise entries (M, 6, N) of every model (cached per ``q_var`` array object)."""
+        if self._imm_q[0] is not q_var:
+            var = np.stack([np.broadcast_to(q_var if v is None else v, (self.n,)).astype(np.float64)
+                            for v in self.noise_var])
+            self._imm_q = (q_var, self.q_unit[:, :, None] * var[:, None, :])
+        return self._imm_q[1]
+
+    def _combine(self, mu: np.ndarray) -> None:
+        """Write the mixture's estimate with mode probabilities ``mu`` into :attr:`track`."""
+        mean, cov = imm.combine(self.x, self.P, mu)
+        X = self.track.X
+        X[:9] = mean.reshape(9, self.n)
+        X[9:15] = (cov[:, 0] + cov[:, 1] + cov[:, 2]) * (1.0 / 3.0)
+
+    def _predict(self, q_var: np.ndarray) -> None:
+        self.x, self.P, self._cbar = imm.mix(self.x, self.P, self.mu, self.pi)
+        imm.predict(self.x, self.P, self.c, self._noise(q_var), self.dt)
+        self._combine(self._cbar)
+
+    def _update(self, z: np.ndarray, r_var: np.ndarray, mask: np.ndarray) -> None:
+        loglik = imm.update(self.x, self.P, z, r_var, mask)
+        self.mu = imm.mode_probabilities(self._cbar, loglik, mask)
+        self._combine(self.mu)

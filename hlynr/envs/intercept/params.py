@@ -179,6 +179,26 @@ class RewardParams(StrictModel):
     control: float = Field(default=0.02, ge=0, le=10)
 
 
+class IMMModelParams(StrictModel):
+    """One model of an IMM track: ``kind`` (``cv`` or ``ca``), its process noise ``noise``
+    (m/s^2: CV acceleration 1-sigma, CA per-step acceleration change 1-sigma; unset: the
+    sensor's ``process_noise``, or the CA default) and ``sojourn``, the mean time it stays the
+    active mode (s)."""
+
+    kind: Literal["cv", "ca"]
+    noise: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sojourn: float = Field(default=2.0, gt=0, le=1000)
+
+
+class IMMParams(StrictModel):
+    """``sensor.imm``: the models of an interacting-multiple-model track (``filter: imm``).
+    Default: a quiet CV model (3 m/s^2) and a manoeuvre CA model (the ``process_noise``), each
+    with a mean sojourn of 2 s."""
+
+    models: tuple[IMMModelParams, ...] = Field(
+        default=(IMMModelParams(kind="cv", noise=3.0), IMMModelParams(kind="ca")), min_length=2, max_length=4)
+
+
 class SensorParams(StrictModel):
     """``env.kwargs.sensor``: what the observation is built from.
 
@@ -187,15 +207,29 @@ class SensorParams(StrictModel):
       Kalman filter that predicts every step and updates on each detection; the observation and
       the action frame come from the estimate only. ``mode: truth``: the true threat state in
       the same layout (an upper bound, for debugging and the ``truth_pn`` baseline).
-    * ``filter``: ``cv`` (constant velocity) or ``ca`` (constant acceleration: also estimates the
-      threat's acceleration, which augmented PN uses).
+    * ``filter``: ``cv`` (constant velocity), ``ca`` (constant acceleration: also estimates the
+      threat's acceleration, which augmented PN uses) or ``imm`` (interacting multiple models,
+      ``imm``: by default a CV and a CA model; the estimate is their mixture).
     * ``process_noise`` (m/s^2): CV acceleration 1-sigma, or CA per-step acceleration change
-      1-sigma; default 0.75 x (CV, at least 3) / 0.3 x (CA, at least 1) the threat's manoeuvre level.
+      1-sigma; default 0.75 x (CV, at least 3) / 0.3 x (CA, at least 1) the threat's manoeuvre
+      level. With ``imm``: the noise of the models that set none (default as CA).
+    * ``imm``: the IMM's models (:class:`IMMParams`); only with ``filter: imm``.
     """
 
     mode: Literal["radar", "truth"] = "radar"
-    filter: Literal["cv", "ca"] = "cv"
+    filter: Literal["cv", "ca", "imm"] = "cv"
     process_noise: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    imm: IMMParams | None = None
+
+    @model_validator(mode="after")
+    def _imm_only_with_imm(self) -> SensorParams:
+        if self.imm is not None and self.filter != "imm":
+            raise ValueError(f"sensor.imm applies to filter: imm only (this sensor has filter: {self.filter})")
+        return self
+
+    def imm_models(self) -> tuple[tuple[str, float | None, float], ...]:
+        """``(kind, noise, sojourn)`` of each IMM model (``imm`` or its defaults)."""
+        return tuple((m.kind, m.noise, m.sojourn) for m in (self.imm or IMMParams()).models)
 
 
 def _fmt_validation_error(err: ValidationError) -> str:

@@ -2,8 +2,9 @@
 
 ``sensor.mode: radar`` (:class:`~hlynr.envs.intercept.params.SensorParams`): the seeker radar on
 the interceptor scans every ``control_rate / radar_rate`` steps (detection, range/angle noise),
-a :class:`~hlynr.tracking.tracker.BatchTracker` predicts every step and updates on detections,
-and the observation is built from its estimate. ``mode: truth``: the true threat state and
+a :class:`~hlynr.tracking.tracker.BatchTracker` (CV or CA filter; an
+:class:`~hlynr.tracking.tracker.IMMTracker` with ``filter: imm``) predicts every step and updates
+on detections, and the observation is built from its estimate. ``mode: truth``: the true threat state and
 manoeuvre acceleration take its place (track quality rows 0, always "detected").
 """
 
@@ -18,12 +19,16 @@ from hlynr.envs.intercept.observation import INPUT_ROWS, INPUT_SCALARS
 from hlynr.envs.intercept.params import SensorParams
 from hlynr.envs.intercept.physics import unit
 from hlynr.tracking import radar
-from hlynr.tracking.tracker import BatchTracker
+from hlynr.tracking.tracker import BatchTracker, IMMTracker
 
 
 def make_tracker(n: int, sensor: SensorParams, dt: float, delay_steps: int) -> BatchTracker | None:
     """The tracker of ``n`` envs for ``sensor`` (``None`` in truth mode)."""
-    return BatchTracker(n, sensor.filter, dt, delay_steps) if sensor.mode == "radar" else None
+    if sensor.mode != "radar":
+        return None
+    if sensor.filter == "imm":
+        return IMMTracker(n, dt, sensor.imm_models(), delay_steps)
+    return BatchTracker(n, sensor.filter, dt, delay_steps)
 
 
 def radar_scan(tracker: BatchTracker, r: np.ndarray, r_sq: np.ndarray, rng_: np.ndarray,
