@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -25,6 +26,7 @@ from hlynr.config.base import StrictModel, nested_error, reraise_nested
 from hlynr.config.components import UserParams
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.config.pretrain import PretrainConfig
+from hlynr.config.seeds import GROUP_KEYS, parse_grid, parse_seeds
 from hlynr.config.stages import StageSelector, resolve_stage
 from hlynr.config.tuning import TuneConfig
 from hlynr.registries import CALLBACKS, WRAPPERS, Registry, UnknownNameError
@@ -53,6 +55,7 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
     if not isinstance(items, list):
         raise PydanticCustomError("type", f"must be a list of {kind}s")
     out = []
+    raw: Any
     for i, item in enumerate(items):
         if isinstance(item, ComponentSpec):
             out.append(item)
@@ -98,6 +101,10 @@ class ExperimentConfig(StrictModel):
     callbacks: list[ComponentSpec] = Field(default_factory=list)
     tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
     pretrain: PretrainConfig | None = Field(None, description="clone a teacher before RL")
+    seeds: list[int] | None = Field(None, description="one run per seed, in a run group "
+                                                      "(a list, a range '0-4', or a count)")
+    grid: dict[str, list[Any]] | None = Field(None, description="key path -> values to cross; "
+                                                               "each cell is a run group")
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +113,28 @@ class ExperimentConfig(StrictModel):
             if "type" not in data["env"]:
                 data = {**data, "env": {"type": "gymnasium", **data["env"]}}
         return data
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any, info: ValidationInfo) -> list[int] | None:
+        seed = info.data.get("seed", 0)
+        return None if value is None else parse_seeds(value, seed if isinstance(seed, int) else 0)
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid(cls, value: Any) -> dict[str, list[Any]] | None:
+        if value is None:
+            return None
+        try:
+            return parse_grid(value)
+        except ValueError as exc:
+            msg, key = exc.args
+            raise (nested_error(msg, key) if key is not None else nested_error(msg)) from None
+
+    @property
+    def is_group(self) -> bool:
+        """Whether the config trains a run group (``seeds:`` or ``grid:``) rather than one run."""
+        return self.seeds is not None or self.grid is not None
 
     @field_validator("wrappers", mode="before")
     @classmethod
@@ -152,7 +181,7 @@ class ExperimentConfig(StrictModel):
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
     data = config.model_dump(mode="json")
-    for key in ("tune", "pretrain"):
+    for key in ("tune", "pretrain", *GROUP_KEYS):
         if data.get(key) is None:
             data.pop(key, None)
     return data
