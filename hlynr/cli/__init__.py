@@ -1,4 +1,5 @@
-"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve [ARGS]`` (same as the top-level scripts)."""
+"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|worker [ARGS]`` (same as the top-level
+scripts; ``worker`` trains the queued seeds of a shared run group)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from hlynr.cli.common import run_main
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
     # Here, not above: every script imports this package, and needs only its own command.
-    from hlynr.cli import evaluate, monitor, serve, train, tune
+    from hlynr.cli import evaluate, monitor, serve, train, tune, worker
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
-            "tune": tune.main, "serve": serve.main}
+            "tune": tune.main, "serve": serve.main, "worker": worker.main}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -171,9 +171,9 @@ def _header(plan: Plan, jobs: int, note: str) -> None:
     seeds = plan.groups[0].seeds
     what = (f"{len(plan.groups)} cell(s) x {len(seeds)} seed(s)" if plan.grid is not None
             else f"{len(seeds)} seed(s)")
+    logs = plan.path / ("cell_<k>/logs" if plan.grid is not None else "logs")
     console.print(f"{plan.kind} {plan.path}: {what}, {jobs} at a time on this machine"
-                  + (f"; {note}" if note else "") + f"; logs in {plan.groups[0].path / 'logs'}/",
-                  markup=False)
+                  + (f"; {note}" if note else "") + f"; logs in {logs}/", markup=False)
 
 
 def _work(plan: Plan, jobs: int, study=None) -> int:  # noqa: ANN001 - optuna.Study (lazy import)
