@@ -176,3 +176,22 @@ def test_a_killed_workers_run_is_taken_over_and_finished(kind: str, tmp_path: Pa
         assert "completed" in out and "study: 2 completed, 0 failed, 0 waiting, 0 running" in out
     finally:
         _cleanup(storage, name)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--storage", "{tmp}/q.db", "--study", "nope"], "no study 'nope' in sqlite:///"),
+    (["--storage", "{tmp}/q.txt", "--study", "nope"], "--storage: storage '{tmp}/q.txt' is neither"),
+    (["--storage", "{tmp}/q.db", "--study", "nope", "--jobs", "0"], "--jobs 0: at least one"),
+    (["--storage", "{tmp}/q.db", "--study", "tuning"], "study 'tuning' in sqlite:///"),
+])
+def test_bad_worker_input_gives_one_error_line(args: list[str], fragment: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from hlynr.cli import worker
+    from hlynr.cli.common import run_main
+
+    optuna.create_study(study_name="tuning", storage=f"sqlite:///{tmp_path / 'q.db'}")
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert run_main(worker.main, args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and fragment.format(tmp=tmp_path) in err, err
+    assert "Traceback" not in err

@@ -57,14 +57,16 @@ def seed_overrides(args: argparse.Namespace) -> list[str]:
     return [f"seeds={args.seeds}"] if args.seeds is not None else []
 
 
+def _check_jobs(args: argparse.Namespace) -> None:
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError(f"--jobs {args.jobs}: at least one seed must train at a time")
+
+
 def _jobs(args: argparse.Namespace, config_threads: int, units: int) -> int:
     from hlynr.training.groups import default_jobs
 
-    if args.jobs is None:
-        return default_jobs(config_threads, units)
-    if args.jobs < 1:
-        raise CliError(f"--jobs {args.jobs}: at least one seed must train at a time")
-    return args.jobs
+    _check_jobs(args)
+    return default_jobs(config_threads, units) if args.jobs is None else int(args.jobs)
 
 
 def _heartbeat(args: argparse.Namespace) -> int:
@@ -136,6 +138,7 @@ def resume_group(args: argparse.Namespace) -> int | None:
                        "only --jobs and --quiet")
     from hlynr.training.groups import plan_resume
 
+    _check_jobs(args)
     plan = plan_resume(path)
     jobs = _jobs(args, plan.torch_threads, max(len(plan.units), 1))
     counts = {a: sum(u.action == a for u in plan.units) for a in ("resume", "restart", "start")}
@@ -149,6 +152,7 @@ def worker_main(args: argparse.Namespace) -> int:
     """``hlynr worker --storage URL --study NAME``: train queued seeds of a shared group."""
     from hlynr.tuning.group_study import join_group_study
 
+    _check_jobs(args)
     heartbeat = _heartbeat(args)
     study, plan = join_group_study(_storage(args.storage), args.study, heartbeat)
     jobs = _jobs(args, plan.torch_threads, max(len(plan.all_units()), 1))
@@ -182,9 +186,9 @@ def _work(plan: Plan, jobs: int, study=None) -> int:  # noqa: ANN001 - optuna.St
     from hlynr.training.launcher import Launcher, finished_result
 
     launcher = Launcher(jobs, on_done=_print_result)
-    if study is None:
-        results = launcher.run(plan.units)
-        _summaries(plan, [*(finished_result(unit) for unit, _ in plan.left), *results])
+    if study is None:  # the group's seeds left as they ended (a resume) count as well
+        results = [*(finished_result(unit) for unit, _ in plan.left), *launcher.run(plan.units)]
+        _summaries(plan, results)
     else:  # this process trained a share: the summary is the group's, from its folders
         from hlynr.tuning.group_study import StudyWorker, queue_counts
 
