@@ -21,7 +21,7 @@ from hlynr.cli.common import EXIT_INTERRUPTED, CliError, make_console
 if TYPE_CHECKING:
     from hlynr.config import ExperimentConfig
     from hlynr.training.groups import Plan
-    from hlynr.training.launcher import Launcher, UnitResult
+    from hlynr.training.launcher import UnitResult
 
 console = make_console()
 
@@ -109,10 +109,10 @@ def run_group(args: argparse.Namespace, config: ExperimentConfig) -> int | None:
         plan = write_layout(config, path)
         study = create_group_study(storage, study_name, plan, heartbeat)
         _header(plan, jobs, "")
+        join = f"hlynr worker --storage {storage.display} --study {study_name}"
         console.print(f"study {study_name} in {storage.display}: {len(plan.units)} run(s) queued; "
-                      f"on other machines: hlynr worker --storage {storage.display} "
-                      f"--study {study_name}", markup=False)
-        return _work(plan, jobs, study=study)
+                      f"on other machines: {join}", markup=False)
+        return _work(plan, jobs, study=study, again=join)
     plan = write_layout(config, path)
     _header(plan, jobs, "")
     return _work(plan, jobs)
@@ -157,7 +157,8 @@ def worker_main(args: argparse.Namespace) -> int:
     study, plan = join_group_study(_storage(args.storage), args.study, heartbeat)
     jobs = _jobs(args, plan.torch_threads, max(len(plan.all_units()), 1))
     _header(plan, jobs, f"worker of study {args.study}")
-    return _work(plan, jobs, study=study)
+    return _work(plan, jobs, study=study,
+                 again=f"hlynr worker --storage {args.storage} --study {args.study}")
 
 
 def _storage(text: str):  # noqa: ANN202 - StorageSpec (optuna: imported for a storage only)
@@ -180,9 +181,9 @@ def _header(plan: Plan, jobs: int, note: str) -> None:
                   + (f"; {note}" if note else "") + f"; logs in {logs}/", markup=False)
 
 
-def _work(plan: Plan, jobs: int, study=None) -> int:  # noqa: ANN001 - optuna.Study (lazy import)
+def _work(plan: Plan, jobs: int, study=None, again: str = "") -> int:  # noqa: ANN001 - optuna.Study
     """Train the plan's units (locally, or as a worker of ``study``), report, return the exit
-    code."""
+    code. ``again``: the command that continues (default: ``train.py --resume`` of the group)."""
     from hlynr.training.launcher import Launcher, finished_result
 
     launcher = Launcher(jobs, on_done=_print_result)
@@ -196,14 +197,11 @@ def _work(plan: Plan, jobs: int, study=None) -> int:  # noqa: ANN001 - optuna.St
         counts = queue_counts(study)
         console.print("study: " + ", ".join(f"{n} {k}" for k, n in counts.items()), markup=False)
         _summaries(plan, [finished_result(u) for u in plan.all_units()])
-    return _exit_code(plan, results, launcher)
-
-
-def _exit_code(plan: Plan, results: list[UnitResult], launcher: Launcher) -> int:
     if any(r.status == "failed" for r in results):
         return 1
     if launcher.stopping or any(not r.ok for r in results):
-        console.print(f"continue with: python train.py --resume {plan.path}", markup=False)
+        console.print(f"continue with: {again or f'python train.py --resume {plan.path}'}",
+                      markup=False)
         return EXIT_INTERRUPTED
     return 0
 

@@ -98,16 +98,27 @@ class RunGroup:
                                             "cell": self.cell})
 
 
+def _read(path: Path, name: str, kind: str, what: str) -> dict[str, Any]:
+    """The JSON object in ``path/name`` whose ``kind`` is ``kind``; :class:`GroupError` if the
+    file is missing (``path`` is not a ``what``), unreadable or of another kind."""
+    file = Path(path) / name
+    if not file.is_file():
+        raise GroupError(f"{path} is not a {what} (no {name})")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or data.get("kind") != kind:
+            raise ValueError(f"'kind' is not '{kind}'")
+    except (OSError, ValueError) as exc:
+        raise GroupError(f"{file} is damaged: {exc}") from None
+    return data
+
+
 def read_group(path: Path) -> RunGroup:
     """The group in ``path``; :class:`GroupError` if it is not one or ``group.json`` is damaged."""
     path = Path(path)
     file = path / GROUP_FILE
-    if not file.is_file():
-        raise GroupError(f"{path} is not a run group (no {GROUP_FILE})")
+    data = _read(path, GROUP_FILE, "group", "run group")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        if data.get("kind") != "group":
-            raise ValueError("'kind' is not 'group'")
         seeds = tuple(int(s) for s in data["seeds"])
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError("'seeds' must be a non-empty list of distinct integers")
@@ -155,12 +166,8 @@ def read_grid(path: Path) -> Grid:
     """The grid in ``path``; :class:`GroupError` if it is not one or ``grid.json`` is damaged."""
     path = Path(path)
     file = path / GRID_FILE
-    if not file.is_file():
-        raise GroupError(f"{path} is not a grid (no {GRID_FILE})")
+    data = _read(path, GRID_FILE, "grid", "grid")
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-        if data.get("kind") != "grid":
-            raise ValueError("'kind' is not 'grid'")
         cells = tuple(GridCell(int(c["index"]), dict(c["values"])) for c in data["cells"])
         if not cells or [c.index for c in cells] != list(range(len(cells))):
             raise ValueError("'cells' must list cells 0, 1, 2, ... in order")

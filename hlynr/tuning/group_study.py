@@ -32,7 +32,7 @@ from hlynr.runs.group import SeedState, seed_status
 from hlynr.training.errors import RunError
 from hlynr.training.groups import Plan, read_plan, unit_for
 from hlynr.training.launcher import NOT_STARTED, Launcher, UnitResult, finished_result
-from hlynr.tuning.storage import StorageSpec
+from hlynr.tuning.storage import StorageSpec, open_problem
 
 GROUP_ATTR = "hlynr_group"
 UNIT_ATTR = "hlynr_unit"
@@ -50,15 +50,11 @@ class UnitInterrupted(Exception):
 def _open(storage: StorageSpec, heartbeat: int) -> optuna.storages.BaseStorage:
     try:
         return storage.open(heartbeat_interval=heartbeat, retry_stale=True)
-    except ImportError as exc:
-        raise RunError(f"storage {storage.display}: a database driver is missing: {exc} "
-                       "(for PostgreSQL: pip install psycopg2-binary)") from None
-    except Exception as exc:  # connection refused, bad credentials, unreadable file
-        if type(exc).__module__.startswith(("sqlalchemy", "psycopg2", "optuna", "sqlite3")) \
-                or isinstance(exc, OSError):
-            raise RunError(f"storage {storage.display}: cannot open it: {type(exc).__name__}: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
-        raise
+    except Exception as exc:
+        problem = open_problem(exc)
+        if problem is None:
+            raise
+        raise RunError(f"storage {storage.display}: {problem}") from None
 
 
 def _quiet() -> None:

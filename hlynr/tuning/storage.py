@@ -71,6 +71,18 @@ class StorageSpec:
         return f"optuna-dashboard {self.display}"
 
 
+def open_problem(exc: BaseException) -> str | None:
+    """What went wrong opening a storage, said for the user (a missing driver, a refused
+    connection, bad credentials, an unreadable file); None when ``exc`` is not such a problem."""
+    if isinstance(exc, ImportError):
+        return f"a database driver is missing: {exc} (for PostgreSQL: pip install psycopg2-binary)"
+    if type(exc).__module__.startswith(("sqlalchemy", "psycopg2", "optuna", "sqlite3")) \
+            or isinstance(exc, OSError):
+        return (f"cannot open the study storage: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0]}")
+    return None
+
+
 def is_creation_race(exc: BaseException) -> bool:
     """Whether ``exc`` comes from processes creating the same new database at once.
 
