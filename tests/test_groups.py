@@ -62,17 +62,19 @@ def only(folder: Path, pattern: str) -> Path:
 
 
 @pytest.mark.parametrize(("value", "seeds"), [
-    ("0-4", [0, 1, 2, 3, 4]), ("0-2, 7", [0, 1, 2, 7]), ([5, 3], [5, 3]), (3, [1, 2, 3]),
+    ("0-4", [0, 1, 2, 3, 4]), ("0-2, 7", [0, 1, 2, 7]), ([5, 3], [5, 3]), ("3", [3]),
 ])
-def test_seeds_take_a_list_a_range_or_a_count(tmp_path: Path, value: Any, seeds: list[int]) -> None:
-    config = load_config(group_config(tmp_path, seeds=value)).config  # coin_config: seed 1
+def test_seeds_take_a_list_or_a_text_of_seeds_and_ranges(tmp_path: Path, value: Any,
+                                                          seeds: list[int]) -> None:
+    config = load_config(group_config(tmp_path, seeds=value)).config
     assert config.seeds == seeds and config.is_group
 
 
 @pytest.mark.parametrize(("value", "fragment"), [
     ("4-2", "the range '4-2' is empty"), ([1, 1], "seed 1 is listed more than once"),
-    ([-1], "seed -1 is out of range"), (0, "a count of seeds must be between 1 and 1000"),
+    ([-1], "seed -1 is out of range"), (3, "a bare number is ambiguous: write [3] for seed 3"),
     ("0-5000", "at most 1000"), ("a-b", "is not a list of seeds"), (True, "seeds must be"),
+    ([], "seeds is empty"), ([0, "1"], "seeds must be a list of seeds"),
 ])
 def test_bad_seeds_are_rejected_with_their_line(tmp_path: Path, value: Any, fragment: str) -> None:
     path = group_config(tmp_path, seeds=value)
@@ -186,6 +188,7 @@ def test_seed_status_says_what_continuing_does_with_each_seed(tmp_path: Path) ->
 
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--seeds", "5-2"], "the range '5-2' is empty"),
+    (["--seeds", "2147483648"], "seed 2147483648 is out of range"),
     (["--seeds", "0-1", "--jobs", "0"], "--jobs 0: at least one seed must train at a time"),
     (["--jobs", "2"], "--jobs go with a run group"),
     (["--seeds", "0-1", "--optimize"], "--optimize runs the config's tune: section"),

@@ -10,6 +10,7 @@ or never started (``--resume GROUP`` continues), else 0.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 from collections.abc import Iterable
@@ -42,8 +43,8 @@ def add_group_arguments(p: argparse.ArgumentParser) -> None:
     """The run-group options of ``train.py``."""
     g = p.add_argument_group("run groups (docs/groups.md)")
     g.add_argument("--seeds", metavar="SEEDS",
-                   help="one run per seed, into a run group: '0-4', '0,2,5', '0-2,7' or a count "
-                        "from the config's seed (sets seeds:)")
+                   help="one run per seed, into a run group: '0-4', '0,2,5', '0-2,7', or '3' "
+                        "for seed 3 alone (sets seeds:)")
     add_worker_arguments(g)
     g.add_argument("--storage", metavar="URL",
                    help="share the group's seeds with 'hlynr worker' processes on other machines "
@@ -53,8 +54,9 @@ def add_group_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def seed_overrides(args: argparse.Namespace) -> list[str]:
-    """``--seeds X`` as the override ``seeds=X`` (validated with the config)."""
-    return [f"seeds={args.seeds}"] if args.seeds is not None else []
+    """``--seeds X`` as the override ``seeds="X"`` (a text: ``--seeds 3`` is seed 3), validated
+    with the config."""
+    return [f"seeds={json.dumps(args.seeds)}"] if args.seeds is not None else []
 
 
 def _check_jobs(args: argparse.Namespace) -> None:
@@ -80,7 +82,8 @@ def _heartbeat(args: argparse.Namespace) -> int:
 def run_group(args: argparse.Namespace, config: ExperimentConfig) -> int | None:
     """Train ``config``'s group or grid (``seeds:``/``grid:``); None when it is a single run."""
     if not config.is_group:
-        used = [f"--{k}" for k in ("jobs", "storage", "study", "heartbeat") if getattr(args, k)]
+        used = [f"--{k}" for k in ("jobs", "storage", "study", "heartbeat")
+                if getattr(args, k) is not None]
         if used:
             raise CliError(f"{', '.join(used)} go with a run group: --seeds, or a config with "
                            "seeds: or grid:")
@@ -129,11 +132,12 @@ def resume_group(args: argparse.Namespace) -> int | None:
         if not (path / CONFIG_FILE).is_file():
             raise CliError(f"{path} is not a run folder (no {CONFIG_FILE}) or a run group "
                            "(no group.json or grid.json)")
-        if args.seeds or args.storage or args.study or args.jobs or args.heartbeat:
+        if any(getattr(args, k) is not None for k in ("seeds", "jobs", "storage", "study", "heartbeat")):
             raise CliError("--seeds, --jobs and --storage do not apply to one run's --resume")
         return None
     if (args.check or args.optimize or args.config or args.preset or args.zoo or args.run_dir
-            or args.overrides or args.seeds or args.storage or args.study or args.heartbeat):
+            or args.overrides or any(getattr(args, k) is not None
+                                     for k in ("seeds", "storage", "study", "heartbeat"))):
         raise CliError("--resume GROUP continues the group's seeds with its own config; it takes "
                        "only --jobs and --quiet")
     from hlynr.training.groups import plan_resume

@@ -14,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -102,7 +101,7 @@ class ExperimentConfig(StrictModel):
     tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
     pretrain: PretrainConfig | None = Field(None, description="clone a teacher before RL")
     seeds: list[int] | None = Field(None, description="one run per seed, in a run group "
-                                                      "(a list, a range '0-4', or a count)")
+                                                      "(a list, or a text such as '0-4')")
     grid: dict[str, list[Any]] | None = Field(None, description="key path -> values to cross; "
                                                                "each cell is a run group")
 
@@ -116,9 +115,8 @@ class ExperimentConfig(StrictModel):
 
     @field_validator("seeds", mode="before")
     @classmethod
-    def _seeds(cls, value: Any, info: ValidationInfo) -> list[int] | None:
-        seed = info.data.get("seed", 0)
-        return None if value is None else parse_seeds(value, seed if isinstance(seed, int) else 0)
+    def _seeds(cls, value: Any) -> list[int] | None:
+        return None if value is None else parse_seeds(value)
 
     @field_validator("grid", mode="before")
     @classmethod

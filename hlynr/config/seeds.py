@@ -1,7 +1,7 @@
 """Parsing the ``seeds:`` and ``grid:`` keys of a config (their cells: :mod:`hlynr.config.grid`).
 
-``seeds`` is a list of integers, a range ``"0-4"``, items ``"0-2,7"``, or a count ``3`` (the
-config's ``seed`` and the next ones). ``grid`` maps config key paths to the values to cross.
+``seeds`` is a list of integers or a text of items and ranges (``"0-4"``, ``"0-2,7"``, ``"3"``);
+a bare number is refused (seed 3, or 3 seeds?). ``grid`` maps config key paths to the values to cross.
 """
 
 from __future__ import annotations
@@ -21,22 +21,20 @@ NOT_GRIDDED = {"seed": "the seeds are the group's other dimension: use seeds:",
                "runs_dir": "where runs go", "tune": "the tune section"}
 
 
-def parse_seeds(value: Any, base_seed: int = 0) -> list[int]:
-    """The seeds of a ``seeds:`` value: a list of integers, a count (``base_seed`` and the next
-    ones), or a text of items ``A`` and ranges ``A-B`` separated by commas; ``ValueError`` says
-    what is wrong."""
-    if isinstance(value, bool) or not isinstance(value, int | str | list):
-        raise ValueError("seeds must be a list of seeds, a range such as '0-4', or a count")
-    if isinstance(value, int):
-        if not 1 <= value <= MAX_SEEDS:
-            raise ValueError(f"a count of seeds must be between 1 and {MAX_SEEDS}, got {value}")
-        seeds = [base_seed + i for i in range(value)]
-    elif isinstance(value, str):
+def parse_seeds(value: Any) -> list[int]:
+    """The seeds of a ``seeds:`` value: a list of integers, or a text of items ``A`` and ranges
+    ``A-B`` separated by commas; ``ValueError`` says what is wrong."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"a bare number is ambiguous: write [{value}] for seed {value}, or "
+                         f"'0-{max(value - 1, 0)}' for {value} seeds")
+    if isinstance(value, str):
         seeds = _seed_text(value)
-    else:
-        if any(isinstance(s, bool) or not isinstance(s, int) for s in value):
-            raise ValueError(f"seeds must be integers, got {value!r}")
+    elif isinstance(value, list) and all(isinstance(s, int) and not isinstance(s, bool)
+                                         for s in value):
         seeds = list(value)
+    else:
+        raise ValueError("seeds must be a list of seeds such as [0, 1, 2], or a text of seeds "
+                         "and ranges such as '0-4' or '0-2,7'")
     if not seeds:
         raise ValueError("seeds is empty: list at least one seed")
     if len(seeds) > MAX_SEEDS:
