@@ -115,7 +115,7 @@ def run_group(args: argparse.Namespace, config: ExperimentConfig) -> int | None:
         join = f"hlynr worker --storage {storage.display} --study {study_name}"
         console.print(f"study {study_name} in {storage.display}: {len(plan.units)} run(s) queued; "
                       f"on other machines: {join}", markup=False)
-        return _work(plan, jobs, study=study, again=join)
+        return _work(plan, jobs, study=study, again=join, heartbeat=heartbeat)
     plan = write_layout(config, path)
     _header(plan, jobs, "")
     return _work(plan, jobs)
@@ -161,7 +161,7 @@ def worker_main(args: argparse.Namespace) -> int:
     study, plan = join_group_study(_storage(args.storage), args.study, heartbeat)
     jobs = _jobs(args, plan.torch_threads, max(len(plan.all_units()), 1))
     _header(plan, jobs, f"worker of study {args.study}")
-    return _work(plan, jobs, study=study,
+    return _work(plan, jobs, study=study, heartbeat=heartbeat,
                  again=f"hlynr worker --storage {args.storage} --study {args.study}")
 
 
@@ -185,7 +185,8 @@ def _header(plan: Plan, jobs: int, note: str) -> None:
                   + (f"; {note}" if note else "") + f"; logs in {logs}/", markup=False)
 
 
-def _work(plan: Plan, jobs: int, study=None, again: str = "") -> int:  # noqa: ANN001 - optuna.Study
+def _work(plan: Plan, jobs: int, study=None, again: str = "",  # noqa: ANN001 - optuna.Study
+          heartbeat: int = DEFAULT_HEARTBEAT_S) -> int:
     """Train the plan's units (locally, or as a worker of ``study``), report, return the exit
     code. ``again``: the command that continues (default: ``train.py --resume`` of the group)."""
     from hlynr.training.launcher import Launcher, finished_result
@@ -195,9 +196,9 @@ def _work(plan: Plan, jobs: int, study=None, again: str = "") -> int:  # noqa: A
         results = [*(finished_result(unit) for unit, _ in plan.left), *launcher.run(plan.units)]
         _summaries(plan, results)
     else:  # this process trained a share: the summary is the group's, from its folders
-        from hlynr.tuning.group_study import StudyWorker, queue_counts
+        from hlynr.tuning.group_study import StudyWorker, idle_poll, queue_counts
 
-        results = StudyWorker(study, plan, launcher).run()
+        results = StudyWorker(study, plan, launcher, idle_poll(heartbeat)).run()
         counts = queue_counts(study)
         console.print("study: " + ", ".join(f"{n} {k}" for k, n in counts.items()), markup=False)
         _summaries(plan, [finished_result(u) for u in plan.all_units()])

@@ -36,7 +36,13 @@ from hlynr.tuning.storage import StorageSpec, open_problem
 
 GROUP_ATTR = "hlynr_group"
 UNIT_ATTR = "hlynr_unit"
-IDLE_POLL_S = 2.0  # an idle worker looks for queued or stale trials this often (at most)
+IDLE_POLL_S = 2.0  # an idle worker looks for queued or stale trials this often, at most
+
+
+def idle_poll(heartbeat: int) -> float:
+    """Seconds between an idle worker's looks at the study: half a heartbeat interval (a dead
+    worker's trial turns stale after two), between :data:`IDLE_POLL_S` and 30 s."""
+    return min(max(IDLE_POLL_S, heartbeat / 2), 30.0)
 
 
 class UnitFailed(Exception):
