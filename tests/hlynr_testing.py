@@ -72,6 +72,20 @@ class CoinEnv(gym.Env):
 gym.register("HlynrTest/Coin-v0", entry_point=CoinEnv)
 
 
+class SeedFailingCoinEnv(CoinEnv):
+    """:class:`CoinEnv` that raises on its first reset with seed ``fail_seed``: the run of that
+    seed fails once training starts (env ``i`` of a run with seed ``s`` is reset with ``s + i``)."""
+
+    def __init__(self, p: float = 0.5, horizon: int = 4, fail_seed: int = -1) -> None:
+        super().__init__(p, horizon)
+        self.fail_seed = fail_seed
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and seed == self.fail_seed:
+            raise RuntimeError(f"seed {seed} fails on purpose")
+        return super().reset(seed=seed, options=options)
+
+
 def coin_config(**over: Any) -> dict[str, Any]:
     """A tiny PPO config on the coin env (trains ~1000 steps/s)."""
     cfg: dict[str, Any] = {

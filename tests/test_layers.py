@@ -244,7 +244,7 @@ print(json.dumps(sorted(sys.modules)))
 
 
 @pytest.mark.parametrize("command", ["train.py", "evaluate.py", "monitor_training.py", "-m hlynr",
-                                     "-m hlynr tune", "-m hlynr serve"])
+                                     "-m hlynr tune", "-m hlynr serve", "-m hlynr worker"])
 def test_help_loads_nothing_heavy(command: str) -> None:
     """``--help`` of every command answers without torch, SB3, optuna or the server's packages."""
     out = subprocess.run([sys.executable, "-X", "importtime", *command.split(), "--help"],

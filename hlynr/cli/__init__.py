@@ -1,5 +1,6 @@
-"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay|plot|scenario [ARGS]`` (same as the
-top-level scripts where there is one)."""
+"""``hlynr`` command: ``hlynr train|evaluate|monitor|tune|serve|replay|plot|scenario|worker [ARGS]``
+(same as the top-level scripts where there is one; ``worker`` trains the queued seeds of a shared run
+group)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from hlynr.cli.common import run_main
 
 def _commands() -> dict[str, Callable[[list[str] | None], int]]:
     # Here, not above: every script imports this package, and needs only its own command.
-    from hlynr.cli import evaluate, monitor, plot, replay, scenario, serve, train, tune
+    from hlynr.cli import evaluate, monitor, plot, replay, scenario, serve, train, tune, worker
 
     return {"train": train.main, "evaluate": evaluate.main, "monitor": monitor.main,
             "tune": tune.main, "serve": serve.main, "replay": replay.main, "plot": plot.main,
-            "scenario": scenario.main}
+            "scenario": scenario.main, "worker": worker.main}
 
 
 def main(argv: list[str] | None = None) -> None:

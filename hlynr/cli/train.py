@@ -25,6 +25,7 @@ from rich.text import Text
 
 from hlynr.builtins import PLUGINS
 from hlynr.cli.common import CliError, add_config_arguments, entry, err_console, make_console
+from hlynr.cli.groups import add_group_arguments, resume_group, run_group, seed_overrides
 from hlynr.cli.study import check_only, run_study_from_config
 from hlynr.config.imports import is_path
 from hlynr.presets import preset_path
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--optimize", action="store_true",
                    help="run the config's tune: section (hyperparameter search) instead of one run")
+    add_group_arguments(p)
     return p
 
 
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.env or args.algo) and not args.zoo:
         raise CliError("--env and --algo go with --zoo FILE (a hlynr config names its env itself)")
     if args.resume:
+        group_code = resume_group(args)  # a run group's or grid's folder; None for a run's
+        if group_code is not None:
+            return group_code
         total = _resume_total(args)
         run_config = Path(args.resume) / "config.yaml"
         config = load_config(run_config).config if run_config.is_file() else None
@@ -129,10 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.env:
             raise CliError("--zoo needs --env ID: the env whose entry to use")
         path = Path(args.zoo)
-        loaded = load_zoo(path, args.env, args.algo, args.overrides)
+        loaded = load_zoo(path, args.env, args.algo, [*args.overrides, *seed_overrides(args)])
     else:
         path = Path(args.config) if args.config else preset_path(args.preset or "default")
-        loaded = load_config(path, args.overrides)
+        loaded = load_config(path, [*args.overrides, *seed_overrides(args)])
     config = loaded.config
     for note in loaded.notes:
         console.print(f"note: {note}", markup=False)
@@ -145,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         if code:
             console.print(f"imports user code: {', '.join(code)}", markup=False)
         return 0
+    group_code = run_group(args, config)  # seeds: or grid: (None for one run)
+    if group_code is not None:
+        return group_code
     if args.optimize:
         if args.run_dir:
             raise CliError("--run-dir names one run's folder; --optimize writes one folder per trial "

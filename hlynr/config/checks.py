@@ -538,6 +538,8 @@ def base_config(config: ExperimentConfig) -> dict[str, Any]:
     RecurrentPPO).
     """
     raw = dump_config(config)
+    for key in ("seeds", "grid"):  # a trial is one run per tune seed
+        raw.pop(key, None)
     tune = raw.pop("tune", None) or {}
     params = tune.get("params", {})
     if "algo.name" in params and "algo.policy" not in params:
@@ -546,7 +548,7 @@ def base_config(config: ExperimentConfig) -> dict[str, Any]:
     return raw
 
 
-def _validation_lines(data: dict[str, Any]) -> list[str]:
+def validation_lines(data: dict[str, Any]) -> list[str]:
     """The problems of plain config data, one ``key.path: message`` line each (none if valid)."""
     try:
         config = ExperimentConfig.model_validate(data)
@@ -598,8 +600,9 @@ def check_search_space(config: ExperimentConfig, source: str = "<config>",
     base = base_config(config)
     for name, spec in tune.params.items():
         head = split_path(name)[0]
-        if head in ("tune", "seed", "total_timesteps", "name", "runs_dir"):
+        if head in ("tune", "seed", "seeds", "grid", "total_timesteps", "name", "runs_dir"):
             what = {"tune": "the tune section itself", "seed": "set by tune.seeds",
+                    "seeds": "set by tune.seeds", "grid": "a grid is not a search space",
                     "total_timesteps": "set by tune.timesteps", "name": "the run name",
                     "runs_dir": "where runs go"}[str(head)]
             problem(f"'{head}' cannot be tuned ({what})", "params", name)
@@ -641,7 +644,7 @@ def check_search_space(config: ExperimentConfig, source: str = "<config>",
             except ConfigError as exc:
                 problem(str(exc), "params", name)
                 break
-            errors = _validation_lines(data)
+            errors = validation_lines(data)
             if errors:
                 cond = "".join(f", {k} = {v!r}" for k, v in required.items())
                 problem(f"the value {value!r}{cond} gives an invalid config:\n      "
@@ -655,4 +658,4 @@ def check_search_space(config: ExperimentConfig, source: str = "<config>",
 
 __all__ = ["EnvProbe", "Lines", "Problem", "base_config", "baseline_env_problem", "check_config",
            "check_search_space", "clear_probe_cache", "env_probe", "first_problem", "probe_key",
-           "stage_params_problem"]
+           "stage_params_problem", "validation_lines"]

@@ -25,6 +25,7 @@ from hlynr.config.base import StrictModel, nested_error, reraise_nested
 from hlynr.config.components import UserParams
 from hlynr.config.env import EnvConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.config.pretrain import PretrainConfig
+from hlynr.config.seeds import GROUP_KEYS, parse_grid, parse_seeds
 from hlynr.config.stages import StageSelector, resolve_stage
 from hlynr.config.tracking import TrackingConfig
 from hlynr.config.tuning import TuneConfig
@@ -54,6 +55,7 @@ def parse_components(items: Any, registry: Registry[Any], kind: str) -> list[Com
     if not isinstance(items, list):
         raise PydanticCustomError("type", f"must be a list of {kind}s")
     out = []
+    raw: Any
     for i, item in enumerate(items):
         if isinstance(item, ComponentSpec):
             out.append(item)
@@ -100,6 +102,10 @@ class ExperimentConfig(StrictModel):
     tune: TuneConfig | None = Field(None, description="hyperparameter search (--optimize)")
     pretrain: PretrainConfig | None = Field(None, description="clone a teacher before RL")
     tracking: TrackingConfig | None = Field(None, description="experiment trackers (TensorBoard hparams, MLflow, W&B)")
+    seeds: list[int] | None = Field(None, description="one run per seed, in a run group "
+                                                      "(a list, or a text such as '0-4')")
+    grid: dict[str, list[Any]] | None = Field(None, description="key path -> values to cross; "
+                                                               "each cell is a run group")
 
     @model_validator(mode="before")
     @classmethod
@@ -108,6 +114,27 @@ class ExperimentConfig(StrictModel):
             if "type" not in data["env"]:
                 data = {**data, "env": {"type": "gymnasium", **data["env"]}}
         return data
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any) -> list[int] | None:
+        return None if value is None else parse_seeds(value)
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid(cls, value: Any) -> dict[str, list[Any]] | None:
+        if value is None:
+            return None
+        try:
+            return parse_grid(value)
+        except ValueError as exc:
+            msg, key = exc.args
+            raise (nested_error(msg, key) if key is not None else nested_error(msg)) from None
+
+    @property
+    def is_group(self) -> bool:
+        """Whether the config trains a run group (``seeds:`` or ``grid:``) rather than one run."""
+        return self.seeds is not None or self.grid is not None
 
     @field_validator("wrappers", mode="before")
     @classmethod
@@ -154,7 +181,7 @@ class ExperimentConfig(StrictModel):
 def dump_config(config: ExperimentConfig) -> dict[str, Any]:
     """The fully resolved config as plain data (what ``config.yaml`` in a run folder holds)."""
     data = config.model_dump(mode="json")
-    for key in ("tune", "pretrain", "tracking"):
+    for key in ("tune", "pretrain", "tracking", *GROUP_KEYS):
         if data.get(key) is None:
             data.pop(key, None)
     return data

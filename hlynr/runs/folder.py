@@ -41,9 +41,9 @@ SUMMARY_FILE = "summary.json"
 BEST_DIR = "best"
 
 
-def new_run_path(parent: Path) -> Path:
-    """``<parent>/<timestamp>/``, with a suffix ``-2``, ``-3``, ... when that exists."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+def new_run_path(parent: Path, prefix: str = "") -> Path:
+    """``<parent>/<prefix><timestamp>/``, with a suffix ``-2``, ``-3``, ... when that exists."""
+    stamp = prefix + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     candidate, k = Path(parent) / stamp, 1
     while candidate.exists():
         k += 1

@@ -31,8 +31,15 @@ class StorageSpec:
     target: str  # RDB URL or journal file path
     display: str
 
-    def open(self) -> optuna.storages.BaseStorage:
-        """Connect to the storage (creating the file or tables if needed)."""
+    def open(self, heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
+             retry_stale: bool = False) -> optuna.storages.BaseStorage:
+        """Connect to the storage (creating the file or tables if needed).
+
+        An RDB storage records a running trial's heartbeat every ``heartbeat_interval`` seconds;
+        a trial silent for twice as long is failed by the next process that looks, and with
+        ``retry_stale`` queued again as a new waiting trial (Optuna's
+        ``RetryHeartbeatStaleTrialCallback``). A journal storage has no heartbeats.
+        """
         if self.kind == "journal":
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -49,10 +56,11 @@ class StorageSpec:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    retry = optuna.storages.RetryHeartbeatStaleTrialCallback() if retry_stale else None
                     return optuna.storages.RDBStorage(
                         with_installed_driver(self.target), engine_kwargs=engine_kwargs,
-                        heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                        grace_period=2 * HEARTBEAT_INTERVAL_S)
+                        heartbeat_interval=heartbeat_interval, grace_period=2 * heartbeat_interval,
+                        heartbeat_stale_trial_callback=retry)
             except DBAPIError as exc:
                 if attempt >= OPEN_ATTEMPTS or not is_creation_race(exc):
                     raise
@@ -61,6 +69,18 @@ class StorageSpec:
     def dashboard_command(self) -> str:
         """The shell command that opens this storage in optuna-dashboard."""
         return f"optuna-dashboard {self.display}"
+
+
+def open_problem(exc: BaseException) -> str | None:
+    """What went wrong opening a storage, said for the user (a missing driver, a refused
+    connection, bad credentials, an unreadable file); None when ``exc`` is not such a problem."""
+    if isinstance(exc, ImportError):
+        return f"a database driver is missing: {exc} (for PostgreSQL: pip install psycopg2-binary)"
+    if type(exc).__module__.startswith(("sqlalchemy", "psycopg2", "optuna", "sqlite3")) \
+            or isinstance(exc, OSError):
+        return (f"cannot open the study storage: {type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0]}")
+    return None
 
 
 def is_creation_race(exc: BaseException) -> bool:

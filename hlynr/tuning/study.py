@@ -35,6 +35,7 @@ from hlynr.tuning.storage import (
     OPEN_ATTEMPTS,
     StorageSpec,
     is_creation_race,
+    open_problem,
     resolve_storage,
 )
 
@@ -166,15 +167,11 @@ def open_study(config: ExperimentConfig, storage: StorageSpec, name: str,
     assert tune is not None
     try:
         study = _create_or_load(storage, name, tune)
-    except ImportError as exc:
-        raise ConfigError(f"tune.storage {storage.display}: a database driver is missing: {exc} "
-                          "(for PostgreSQL: pip install psycopg2-binary)") from None
-    except Exception as exc:  # connection refused, bad credentials, unreadable file
-        if type(exc).__module__.startswith(("sqlalchemy", "psycopg2", "optuna", "sqlite3")) \
-                or isinstance(exc, OSError):
-            raise ConfigError(f"tune.storage {storage.display}: cannot open the study storage: "
-                              f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from None
-        raise
+    except Exception as exc:
+        problem = open_problem(exc)
+        if problem is None:
+            raise
+        raise ConfigError(f"tune.storage {storage.display}: {problem}") from None
     want = tune.objective.resolved_direction
     if study.direction.name.lower() != want:
         raise ConfigError(f"study '{name}' in {storage.display} {study.direction.name.lower()}s "
