@@ -167,6 +167,20 @@ def _fake_run(run: Path, *, end: str | None, checkpoint: bool) -> None:
         (ckpt / "meta.json").write_text("{}")
 
 
+def test_trackers_show_a_group_and_each_grid_cell_as_one_group(tmp_path: Path) -> None:
+    from hlynr.training.groups import write_layout
+
+    path = group_config(tmp_path, seeds="0-1", tracking={"tensorboard": True},
+                        grid={"env.kwargs.p": [0.2, 0.8]})
+    write_layout(load_config(path).config, tmp_path / "runs" / "coin" / "grid-x")
+    for k in (0, 1):
+        data = yaml.safe_load((tmp_path / "runs" / "coin" / "grid-x" / f"cell_{k}" / "config.yaml").read_text())
+        assert data["tracking"]["tensorboard"]["group"] == f"coin/grid-x/cell_{k}"
+    path = group_config(tmp_path, name="plain", seeds="0-1", tracking={"tensorboard": {"group": "mine"}})
+    write_layout(load_config(path).config, tmp_path / "g")
+    assert yaml.safe_load((tmp_path / "g" / "config.yaml").read_text())["tracking"]["tensorboard"]["group"] == "mine"
+
+
 def test_seed_status_says_what_continuing_does_with_each_seed(tmp_path: Path) -> None:
     cases = {"missing": None, "done": ("completed", False), "stopped": ("stopped", True),
              "failed": ("failed", True), "resumable": ("interrupted", True),

@@ -24,6 +24,7 @@ import yaml
 import hlynr
 from hlynr.config import ConfigError, ExperimentConfig
 from hlynr.config.grid import grid_cells
+from hlynr.config.tracking import with_group
 from hlynr.runs.files import write_text_atomic
 from hlynr.runs.folder import CONFIG_FILE, new_run_path
 from hlynr.runs.group import (
@@ -138,7 +139,9 @@ def write_layout(config: ExperimentConfig, path: Path) -> Plan:
     for cell in cells:
         folder = cell_dir(path, cell.index) if config.grid is not None else path
         folder.mkdir(exist_ok=config.grid is None)
-        write_text_atomic(folder / CONFIG_FILE, yaml.safe_dump(cell.data, sort_keys=False))
+        label = f"{config.name}/{path.name}" + (f"/{folder.name}" if config.grid is not None else "")
+        data = with_group(cell.data, label)  # trackers show the group's seeds as one group
+        write_text_atomic(folder / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False))
         group = RunGroup(path=folder, name=config.name, env_id=str(cell.data["env"]["id"]),
                          algo=str(cell.data["algo"]["name"]), seeds=seeds, cell=cell.values)
         group.write()
