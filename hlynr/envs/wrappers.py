@@ -98,13 +98,13 @@ class SlotFlagsVecNormalize(VecNormalize):
 
     def normalize_obs(self, obs: Any) -> Any:
         out = super().normalize_obs(obs)
-        if self.norm_obs and isinstance(obs, np.ndarray):
+        if self.norm_obs and isinstance(obs, np.ndarray) and isinstance(out, np.ndarray):
             out[..., self.raw_index] = obs[..., self.raw_index]
         return out
 
     def unnormalize_obs(self, obs: Any) -> Any:
         out = super().unnormalize_obs(obs)
-        if self.norm_obs and isinstance(obs, np.ndarray):
+        if self.norm_obs and isinstance(obs, np.ndarray) and isinstance(out, np.ndarray):
             out[..., self.raw_index] = obs[..., self.raw_index]
         return out
 
