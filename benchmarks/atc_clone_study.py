@@ -14,16 +14,23 @@ it), overall, on the rows where mvp resolves a conflict and on the rest, plus th
 error per axis, for each variant:
 
 * ``mlp``: the MlpPolicy of the MLP clone (256-256 tanh) on VecNormalize-normalised inputs;
-* ``mlp_raw`` / ``mlp_rawclip``: the same on the raw observation rows;
+* ``mlp_raw``: the same on the raw observation rows;
 * ``mlp_small`` / ``mlp_big``: capacity (64-64, 512-512-512);
 * ``mlp_e3`` / ``mlp_e60``: epochs;
-* ``mlp_sorted`` (slot order): slots sorted by tcpa of the conflicting first;
-* ``deepsets``: per-slot network of (own, slot), masked sum, then a head on (own, sum);
+* ``mlp_sorted`` (slot order): valid slots sorted by dcpa, smallest first;
+* ``deepsets``: per-slot network of (own, slot), masked sum, then a head on (own, sum)
+  (``deepsets_norm``, ``deepsets_e60``, ``deepsets_wide``: normalised inputs, 60 epochs, width
+  256; ``deepsets_cpa``: each slot also gets its CPA vector and 300 s / |tcpa|);
 * ``attention``: hlynr's attention extractor (raw inputs, and ``attention_norm`` on
-  VecNormalize-normalised ones, which is how a config with ``normalize`` feeds it).
+  VecNormalize-normalised ones, which is how a config with ``normalize`` fed it before the
+  validity flags were kept raw, and ``attention_norm_rawflags`` as it is fed now).
 
 Each variant also reports agreement on the conflict rows binned by the distance of the nearest
 conflicting intruder's CPA to the zone edge (``dcpa / R``), where mvp's switch sits.
+
+``python benchmarks/atc_clone_study.py sensitivity DATA.npz`` perturbs every intruder's relative
+position and velocity by Gaussian noise (s.d. ``eps`` in observation units: ``eps`` x 20 NM and
+``eps`` x 250 kt) and prints the share of conflict rows whose mvp action moves by more than 0.1.
 """
 
 from __future__ import annotations
@@ -151,7 +158,7 @@ def conflict_info(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def sort_slots(obs: np.ndarray) -> np.ndarray:
-    """Slots reordered: valid first, then by tcpa within the lookahead (soonest first)."""
+    """Slots reordered: valid first, then by dcpa (smallest first)."""
     k = (obs.shape[1] - L.OWN_SIZE) // L.SLOT_SIZE
     s = obs[:, L.OWN_SIZE:].reshape(-1, k, L.SLOT_SIZE)
     key = np.where(s[..., L.SLOT["valid"].start] > 0.5, 0.0, 1e6) + s[..., L.SLOT["dcpa"].start]
@@ -281,6 +288,30 @@ def fit(path: Path, only: list[str] | None, epochs: int | None, rows: int | None
               f"| {err[c, 0].mean():.3f} | {err[c, 1].mean():.3f} | {by} | {dt:.0f} |", flush=True)
 
 
+def sensitivity(path: Path, rows: int = 60000, seed: int = 0) -> None:
+    """Share of conflict rows whose mvp action moves by > 0.1 under small input noise."""
+    from gymnasium import spaces
+
+    from hlynr.envs.atc.mvp import MVPParams, make_mvp
+
+    obs = np.load(path)["obs"][:rows].astype(np.float64)
+    conf, _, _ = conflict_info(obs.astype(np.float32))
+    mvp = make_mvp(spaces.Box(-10, 10, (obs.shape[1],)), spaces.Box(-1, 1, (2,)), MVPParams())
+    rng = np.random.default_rng(seed)
+    oc = obs[conf]
+    ref = mvp.act(oc)
+    k = (obs.shape[1] - L.OWN_SIZE) // L.SLOT_SIZE
+    for eps in (1e-4, 1e-3, 1e-2):
+        p = oc.copy()
+        s = p[:, L.OWN_SIZE:].reshape(-1, k, L.SLOT_SIZE)
+        moved = slice(L.SLOT["rel_pos"].start, L.SLOT["rel_vel"].stop)
+        s[..., moved] += rng.normal(0, eps, s[..., moved].shape) * (s[..., L.SLOT["valid"]] > 0.5)
+        p[:, L.OWN_SIZE:] = s.reshape(len(p), -1)
+        d = np.abs(mvp.act(p) - ref)
+        print(f"s.d. {eps * 20:.3f} NM / {eps * 250:.2f} kt: action moves > 0.1 on {(d > 0.1).any(1).mean():.1%} "
+              f"of {len(oc)} conflict rows (speed axis {(d[:, 1] > 0.1).mean():.1%})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -294,10 +325,14 @@ def main() -> None:
     f.add_argument("--epochs", type=int)
     f.add_argument("--rows", type=int)
     f.add_argument("--seed", type=int, default=0)
+    sn = sub.add_parser("sensitivity")
+    sn.add_argument("data", type=Path)
     args = ap.parse_args()
     th.set_num_threads(1)
     if args.cmd == "collect":
         collect(args.out, args.steps, args.seed)
+    elif args.cmd == "sensitivity":
+        sensitivity(args.data)
     else:
         fit(args.data, args.only, args.epochs, args.rows, args.seed)
 
