@@ -213,6 +213,18 @@ def _gym_env_fn(
     return make
 
 
+def reads_entity_slots(config: ExperimentConfig) -> bool:
+    """Whether the policy's features extractor reads entity slots (takes an entity ``layout``)."""
+    import inspect
+
+    from hlynr.registries import FEATURES_EXTRACTORS
+
+    name = config.algo.policy_kwargs.get("features_extractor_class")
+    if not isinstance(name, str) or name not in FEATURES_EXTRACTORS:
+        return False
+    return "layout" in inspect.signature(FEATURES_EXTRACTORS.get(name)).parameters
+
+
 def build_vec_env(
     config: ExperimentConfig,
     *,
@@ -243,7 +255,7 @@ def build_vec_env(
     if env_overrides:
         env_cfg = env_cfg.model_copy(update={"kwargs": merged_kwargs(env_cfg.kwargs, env_overrides)})
     gamma = float(config.algo.hyperparam("gamma", 0.99))
-    ctx = WrapContext(training=training, gamma=gamma)
+    ctx = WrapContext(training=training, gamma=gamma, reads_slots=reads_entity_slots(config))
     vec_kind = vectoriser if vectoriser and env_cfg.type == "gymnasium" else config.vectoriser
     specs = config.wrappers if learner_wrappers else task_wrappers(config)
     env_level = [(s, s.params) for s in specs if WRAPPERS.get(s.name).level_for(vec_kind) == "env"]

@@ -12,9 +12,11 @@ They are registered in :data:`hlynr.registries.WRAPPERS` by :mod:`hlynr.builtins
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.utils import RecordConstructorArgs
 from pydantic import Field
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
@@ -42,6 +44,10 @@ class NormalizeParams(StrictModel):
     clip_reward: float = Field(10.0, gt=0, allow_inf_nan=False)
     gamma: float | None = Field(None, gt=0, le=1, description="defaults to the algorithm's gamma")
     epsilon: float = Field(1e-8, gt=0, allow_inf_nan=False)
+    raw_validity: bool | None = Field(
+        None, description="pass the validity flags of the env's entity slots through unnormalised "
+        "(0/1); default: when the policy's features extractor reads entity slots (attention, "
+        "deepsets), whose masks test the flag against 0.5")
 
 
 class TimeLimitParams(StrictModel):
@@ -77,9 +83,55 @@ def frame_stack(venv: VecEnv, p: FrameStackParams, ctx: WrapContext) -> VecEnv:
     return VecFrameStack(venv, n_stack=p.n_stack)
 
 
+class SlotFlagsVecNormalize(VecNormalize):
+    """``VecNormalize`` that leaves the entries ``raw_index`` of a flat observation as they are.
+
+    The validity flags of entity slots are 0/1 and an extractor masks slots by testing them
+    against 0.5; standardised, a flag that is 1 on most rows becomes about 0.3 (or 0 when it is
+    always 1) and every slot would be masked out. The statistics of those entries are still kept
+    (and saved), they are just not applied.
+    """
+
+    def __init__(self, venv: VecEnv, raw_index: list[int], **kwargs: Any) -> None:
+        super().__init__(venv, **kwargs)
+        self.raw_index = np.asarray(raw_index, dtype=np.int64)
+
+    def normalize_obs(self, obs: Any) -> Any:
+        out = super().normalize_obs(obs)
+        if self.norm_obs and isinstance(obs, np.ndarray) and isinstance(out, np.ndarray):
+            out[..., self.raw_index] = obs[..., self.raw_index]
+        return out
+
+    def unnormalize_obs(self, obs: Any) -> Any:
+        out = super().unnormalize_obs(obs)
+        if self.norm_obs and isinstance(obs, np.ndarray) and isinstance(out, np.ndarray):
+            out[..., self.raw_index] = obs[..., self.raw_index]
+        return out
+
+
+def validity_indices(venv: VecEnv) -> list[int] | None:
+    """Indices of the slot validity flags in the flat observation of an env that declares an
+    entity layout (None otherwise)."""
+    from hlynr.algos.attention import entity_layout_of
+
+    layout = entity_layout_of(venv)
+    space = venv.observation_space
+    if layout is None or not isinstance(space, gym.spaces.Box) or space.shape != (layout.size,):
+        return None
+    return [layout.own_size + i * layout.slot_size + layout.valid_index for i in range(layout.slots)]
+
+
 def normalize(venv: VecEnv, p: NormalizeParams, ctx: WrapContext) -> VecEnv:
-    """SB3's ``VecNormalize``; frozen statistics and raw rewards for evaluation envs."""
-    return VecNormalize(
+    """SB3's ``VecNormalize``; frozen statistics and raw rewards for evaluation envs. With
+    ``raw_validity`` (default: when the policy reads entity slots) the slots' validity flags
+    pass through unnormalised (:class:`SlotFlagsVecNormalize`)."""
+    raw = ctx.reads_slots if p.raw_validity is None else p.raw_validity
+    index = validity_indices(venv) if raw and p.norm_obs else None
+    if raw and p.raw_validity and p.norm_obs and index is None:
+        raise ValueError("normalize: raw_validity needs an env that declares an entity_layout "
+                         "with flat observations")
+    cls: Any = VecNormalize if index is None else functools.partial(SlotFlagsVecNormalize, raw_index=index)
+    return cls(
         venv, training=ctx.training, norm_obs=p.norm_obs,
         norm_reward=p.norm_reward and ctx.training, clip_obs=p.clip_obs,
         clip_reward=p.clip_reward, epsilon=p.epsilon,

@@ -26,6 +26,7 @@ class WrapContext:
 
     training: bool = True  # False for evaluation envs (e.g. frozen normalisation statistics)
     gamma: float = 0.99  # the algorithm's discount factor
+    reads_slots: bool = False  # the policy's features extractor reads entity slots (a layout)
 
 
 EnvWrapFn = Callable[[Any, Any, WrapContext], Any]

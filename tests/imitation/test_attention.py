@@ -152,3 +152,38 @@ def test_bad_extractor_kwargs_and_missing_layout() -> None:
     with pytest.raises(BuildError, match="declares no entity_layout"):
         build_model(cfg, venv)
     venv.close()
+
+
+@pytest.mark.parametrize("extractor", ["attention", None])
+def test_normalize_keeps_validity_flags_raw_for_a_slot_extractor(extractor: str | None, tmp_path: Path) -> None:
+    """Standardised, a flag that is 1 on most rows falls below the extractor's 0.5 threshold and
+    every slot is masked out; a policy that reads slots gets the flags as 0/1, an MLP the
+    standardised observation as before."""
+    import pickle
+
+    from hlynr.envs.factory import build_vec_env
+    from hlynr.envs.wrappers import SlotFlagsVecNormalize
+
+    data = _config("PPO")
+    data["wrappers"] = [{"normalize": {"norm_obs": True, "norm_reward": False}}]
+    if extractor is None:
+        data["algo"]["policy_kwargs"] = {"net_arch": [32]}
+    venv = build_vec_env(validate_config(data))
+    flags = [2 + 3 * i + 2 for i in range(4)]
+    venv.reset()
+    for _ in range(20):
+        obs, *_ = venv.step(np.zeros((4, 1), np.float32))
+    raw = venv.get_original_obs()
+    assert not np.allclose(obs[:, :2], raw[:, :2])  # the rest is normalised
+    if extractor is None:
+        assert type(venv) is not SlotFlagsVecNormalize
+        assert not np.allclose(obs[:, flags], raw[:, flags])
+    else:
+        assert isinstance(venv, SlotFlagsVecNormalize)
+        np.testing.assert_array_equal(obs[:, flags], raw[:, flags])
+        np.testing.assert_array_equal(venv.normalize_obs(raw)[:, flags], raw[:, flags])
+        venv.save(str(tmp_path / "vn.pkl"))
+        with (tmp_path / "vn.pkl").open("rb") as fh:
+            saved = pickle.load(fh)
+        np.testing.assert_array_equal(saved.raw_index, flags)
+    venv.close()
