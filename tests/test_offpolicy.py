@@ -27,6 +27,12 @@ from hlynr.algos.offpolicy.base import fast_nets
 
 th.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _eager_tqc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TQC's quantile loss runs eagerly here (compiling it takes a while; tested on its own)."""
+    monkeypatch.setattr(TQC, "compile_critic_loss", False)
+
 PAIRS = {"SAC": (stable_baselines3.SAC, SAC), "TD3": (stable_baselines3.TD3, TD3),
          "TQC": (sb3_contrib.TQC, TQC)}
 RTOL, ATOL = 1e-5, 1e-6

@@ -25,6 +25,12 @@ from hlynr.runs.checkpoints import checkpoint_dir
 
 th.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _eager_tqc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TQC's quantile loss runs eagerly here (compiling it takes a while; tested on its own)."""
+    monkeypatch.setattr(TQC, "compile_critic_loss", False)
+
 ORIGINALS = {"SAC": stable_baselines3.SAC, "TD3": stable_baselines3.TD3, "TQC": sb3_contrib.TQC}
 OURS = {"SAC": SAC, "TD3": TD3, "TQC": TQC}
 

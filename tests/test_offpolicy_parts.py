@@ -1,8 +1,9 @@
 """The parts of hlynr's fast off-policy update, each against what it replaces.
 
-The one-gather minibatches against SB3's ``sample()`` calls (bit for bit), the flat Adam against
+The one-gather minibatches against SB3's ``sample()`` calls (bit for bit), the hand-written MLP
+backward pass against autograd (bit for bit for ReLU and tanh), the flat Adam against
 ``torch.optim.Adam``, the flat target update against ``polyak_update`` (bit for bit), the stacked
-critics and the closed-form actor against SB3's modules.
+critics and the closed-form actor against SB3's modules, the quantile loss against sb3-contrib's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch as th
 from gymnasium import spaces
+from sb3_contrib.common.utils import quantile_huber_loss
 from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ContinuousCritic
@@ -22,9 +24,11 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecNormalize
 from stable_baselines3.sac.policies import Actor
 
-from hlynr.algos.offpolicy.actors import squashed_head, squashed_sample
+from hlynr.algos.offpolicy import quantile
+from hlynr.algos.offpolicy.actors import squashed_sample
 from hlynr.algos.offpolicy.flat import FlatAdam, FlatParams, polyak
-from hlynr.algos.offpolicy.nets import squashed_actor_params, stacked_forward, stacked_params, structure
+from hlynr.algos.offpolicy.mlp import MLP, Saved
+from hlynr.algos.offpolicy.nets import mlp_params, squashed_actor_params, stacked_params, structure
 from hlynr.algos.offpolicy.replay import sample_minibatches
 
 th.set_num_threads(1)
@@ -107,9 +111,10 @@ def test_other_buffers_are_sampled_through_their_own_sample() -> None:
     assert th.equal(whole.observations, th.cat([b.observations for b in expected]))
 
 
-def linear_stack(n: int = 2) -> list[th.nn.Sequential]:
+def linear_stack(n: int = 2, activation: type[th.nn.Module] = th.nn.ReLU) -> list[th.nn.Sequential]:
     th.manual_seed(0)
-    return [th.nn.Sequential(th.nn.Linear(3, 5), th.nn.ReLU(), th.nn.Linear(5, 1)) for _ in range(n)]
+    return [th.nn.Sequential(th.nn.Linear(3, 5), activation(), th.nn.Linear(5, 4), activation(), th.nn.Linear(4, 1))
+            for _ in range(n)]
 
 
 def test_flat_params_keep_modules_and_state_dicts() -> None:
@@ -122,7 +127,7 @@ def test_flat_params_keep_modules_and_state_dicts() -> None:
     assert flat.views[0].shape == (2, 5, 3) and th.equal(flat.views[0][1], nets[1][0].weight)
     with th.no_grad():
         flat.flat.add_(1.0)  # the modules see changes of the flat tensor...
-    assert th.equal(nets[1][2].bias, before[1]["2.bias"] + 1)
+    assert th.equal(nets[1][4].bias, before[1]["4.bias"] + 1)
     assert flat.is_bound()
     nets[0][0].weight.data = nets[0][0].weight.data.clone()  # ...until a parameter moves
     assert not flat.is_bound()
@@ -141,6 +146,55 @@ def test_flat_polyak_equals_sb3_polyak_update() -> None:
             assert th.equal(p, q)
 
 
+def autograd_forward(layers: list[Any], weights: list[th.Tensor], x: th.Tensor, stacked: bool) -> th.Tensor:
+    """The operations :class:`MLP` runs, recorded by autograd."""
+    h, i = x, 0
+    for layer in layers:
+        if layer is not None:
+            h = layer(h)
+            continue
+        w, b = weights[i], weights[i + 1]
+        i += 2
+        if stacked:
+            h = th.baddbmm(b.unsqueeze(1), h.expand(w.shape[0], *h.shape) if h.dim() == 2 else h, w.transpose(1, 2))
+        else:
+            h = th.nn.functional.linear(h, w, b)
+    return h
+
+
+@pytest.mark.parametrize("activation", [th.nn.ReLU, th.nn.Tanh, th.nn.ELU])
+@pytest.mark.parametrize("stacked", [True, False])
+def test_mlp_by_hand_equals_autograd(activation: type[th.nn.Module], stacked: bool) -> None:
+    """Outputs, parameter gradients (written into the flat gradient) and input gradients: bit for bit
+    against autograd on the same operations (ELU: through autograd on its own input, to rounding),
+    and to rounding against the modules."""
+    nets = linear_stack(2 if stacked else 1, activation)
+    modules = copy.deepcopy(nets)
+    flat = stacked_params(nets) if stacked else mlp_params(nets[0])
+    layers = structure(nets[0])
+    mlp = MLP(layers, stacked=stacked)
+    x = th.randn(16, 3)
+    upstream = th.randn(len(nets), 16, 1)
+    if not stacked:
+        upstream = upstream[0]
+    leaves = [v.detach().clone().requires_grad_(True) for v in flat.views]
+    x_ref = x.clone().requires_grad_(True)
+    want = autograd_forward(layers, leaves, x_ref, stacked)
+    (want * upstream).sum().backward()
+    saved = Saved()
+    out = mlp.forward(flat.views, x, saved)
+    grad_x = mlp.backward(flat.views, saved, upstream, flat.grad_views, input_grad=True)
+    tolerance = {"rtol": 0.0, "atol": 0.0} if activation is not th.nn.ELU else {"rtol": 1e-6, "atol": 1e-7}
+    th.testing.assert_close(out, want.detach(), rtol=0.0, atol=0.0)
+    assert grad_x is not None and x_ref.grad is not None
+    th.testing.assert_close(grad_x, x_ref.grad, **tolerance)
+    for got, leaf in zip(flat.grad_views, leaves):
+        assert leaf.grad is not None
+        th.testing.assert_close(got, leaf.grad, **tolerance)
+    per_net = th.stack([net(x) for net in modules]) if stacked else modules[0](x)
+    th.testing.assert_close(out, per_net, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("hooked", [False, True])
 def test_flat_adam_steps_like_adam(hooked: bool) -> None:
     nets, reference = linear_stack(), linear_stack()
@@ -154,21 +208,24 @@ def test_flat_adam_steps_like_adam(hooked: bool) -> None:
         optimizer.register_step_pre_hook(lambda *args: calls.append(1))
     adam = FlatAdam(optimizer, flat)
     x = th.randn(16, 3)
+    position = {id(p): offset for p, offset in zip(flat.params, flat.offsets)}
     for _ in range(3):
         adam.prepare()
-        loss = stacked_forward(structure(nets[0]), flat.leaves, x).pow(2).mean(dim=(1, 2)).sum()
-        adam.step(flat.grad_of(th.autograd.grad(loss, flat.leaves)))
         ref_optimizer.zero_grad()
         sum(net(x).pow(2).mean() for net in reference).backward()  # type: ignore[union-attr]
+        for p, q in zip(params, ref_params):  # the same gradient into the flat gradient
+            assert q.grad is not None
+            flat.grad[position[id(p)] : position[id(p)] + p.numel()] = q.grad.reshape(-1)
+        adam.step(flat.grad)
         ref_optimizer.step()
     assert len(calls) == (3 if hooked else 0)
     for p, q in zip(params, ref_params):
         th.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
     state, ref_state = optimizer.state_dict(), ref_optimizer.state_dict()
     assert state["state"].keys() == ref_state["state"].keys()
-    for i, s in state["state"].items():
-        assert float(s["step"]) == float(ref_state["state"][i]["step"]) == 3.0
-        th.testing.assert_close(s["exp_avg_sq"], ref_state["state"][i]["exp_avg_sq"], rtol=1e-6, atol=1e-9)
+    for i, kept in state["state"].items():
+        assert float(kept["step"]) == float(ref_state["state"][i]["step"]) == 3.0
+        th.testing.assert_close(kept["exp_avg_sq"], ref_state["state"][i]["exp_avg_sq"], rtol=1e-6, atol=1e-9)
     optimizer.load_state_dict(ref_optimizer.state_dict())  # a loaded state is re-bound, values kept
     adam.prepare()
     adam.step(th.zeros_like(flat.flat))
@@ -184,22 +241,52 @@ def test_stacked_critics_and_closed_form_actor_match_sb3_modules() -> None:
     obs, act = th.randn(16, 3), th.rand(16, 2) * 2 - 1
     want = th.cat(critic(obs, act), dim=1)
     flat = stacked_params(critic.q_networks)
-    got = stacked_forward(structure(critic.q_networks[0]), flat.views, th.cat([obs, act], dim=1))
+    got = MLP(structure(critic.q_networks[0]), stacked=True).forward(flat.views, th.cat([obs, act], dim=1))
     th.testing.assert_close(got[..., 0].T, want, rtol=1e-6, atol=1e-6)
+    # the actor: SB3's action_log_prob and its gradients against the closed form by hand
     th.manual_seed(5)
     want_action, want_log_prob = actor.action_log_prob(obs)
+    grad_action, grad_log_prob = th.randn(16, 2), th.randn(16)
+    actor.zero_grad()
+    ((want_action * grad_action).sum() + (want_log_prob * grad_log_prob).sum()).backward()
     actor_flat = squashed_actor_params(actor)
+    mlp = MLP([*structure(actor.latent_pi), None], stacked=False)
     th.manual_seed(5)
-    mean, log_std = squashed_head(structure(actor.latent_pi), actor_flat.leaves, obs, 2)
-    action, log_prob = squashed_sample(mean, log_std, actor.action_dist.epsilon)
+    saved = Saved()
+    action, log_prob, sample = squashed_sample(mlp.forward(actor_flat.views, obs, saved), 2, actor.action_dist.epsilon)
     th.testing.assert_close(action, want_action, rtol=1e-6, atol=1e-6)
     th.testing.assert_close(log_prob, want_log_prob, rtol=1e-6, atol=1e-6)
-    grads = th.autograd.grad((log_prob + action.sum(1)).mean(), actor_flat.leaves)
-    actor.zero_grad()
-    (want_log_prob + want_action.sum(1)).mean().backward()
-    flat_grad = actor_flat.grad_of(grads)
+    mlp.backward(actor_flat.views, saved, sample.backward(grad_action, grad_log_prob), actor_flat.grad_views)
     for p, offset in zip(actor_flat.params, actor_flat.offsets):
-        th.testing.assert_close(flat_grad[offset: offset + p.numel()].view_as(p), p.grad, rtol=1e-5, atol=1e-7)
+        assert p.grad is not None
+        th.testing.assert_close(actor_flat.grad[offset : offset + p.numel()].view_as(p), p.grad, rtol=1e-5, atol=1e-6)
+
+
+def quantile_case() -> tuple[th.Tensor, th.Tensor]:
+    th.manual_seed(0)
+    return th.randn(2, 32, 5) * 2, th.sort(th.randn(32, 8) * 2).values.unsqueeze(1)
+
+
+def assert_quantile_loss_matches(function: Any) -> None:
+    current, target = quantile_case()
+    leaf = current.clone().requires_grad_(True)
+    want = quantile_huber_loss(leaf.transpose(0, 1), target, sum_over_quantiles=False)
+    want.backward()
+    loss, grad = function(current, target)
+    th.testing.assert_close(loss, want.detach(), rtol=1e-6, atol=1e-7)
+    assert leaf.grad is not None
+    th.testing.assert_close(grad, leaf.grad, rtol=1e-5, atol=1e-9)
+
+
+def test_quantile_loss_and_gradient_equal_sb3_contrib() -> None:
+    assert_quantile_loss_matches(quantile.eager_loss_and_grad)
+
+
+@pytest.mark.slow
+def test_compiled_quantile_loss_equals_sb3_contrib() -> None:
+    """Compiling takes tens of seconds on a small machine."""
+    assert_quantile_loss_matches(lambda c, t: quantile.loss_and_grad(c, t, compiled=True))
+    assert "failed" not in quantile._compiled
 
 
 def test_flat_params_of_one_tensor() -> None:

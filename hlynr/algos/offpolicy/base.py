@@ -14,21 +14,26 @@ from typing import Any
 
 import numpy as np
 import torch as th
+from sb3_contrib.tqc.policies import TQCPolicy
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.policies import BaseModel
 from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import Actor as TD3Actor
+from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
 from hlynr.algos.offpolicy.flat import FlatAdam, FlatParams
+from hlynr.algos.offpolicy.mlp import MLP
 from hlynr.algos.offpolicy.nets import (
-    Structure,
     mlp_params,
     squashed_actor_params,
     stacked_params,
     structure,
     unsupported,
 )
+
+_SB3_TRAINING_MODES = {SACPolicy.set_training_mode, TD3Policy.set_training_mode, TQCPolicy.set_training_mode}
 
 FAST_STATE = "_fast_update"
 """The model attribute holding :class:`Nets` (runtime state: never saved)."""
@@ -42,10 +47,13 @@ class Nets:
 
     policy: Any
     actor: FlatParams
-    actor_layers: Structure
+    actor_mlp: MLP
     critic: FlatParams
     critic_target: FlatParams
-    critic_layers: Structure
+    critic_mlp: MLP
+    """The critics as one stack."""
+    q1_mlp: MLP
+    """The first critic alone (TD3's ``q1_forward``), on its slice of the stacked weights."""
     actor_adam: FlatAdam
     critic_adam: FlatAdam
     actor_target: FlatParams | None = None
@@ -53,6 +61,17 @@ class Nets:
     """``log_ent_coef`` (SAC, TQC with a learned entropy coefficient)."""
     ent_adam: FlatAdam | None = None
     _modules: list[BaseModel] = field(default_factory=list)
+    _train_modules: list[nn.Module] = field(default_factory=list)
+    """The modules SB3's ``set_training_mode`` switches (empty for a policy that overrides it)."""
+
+    def set_training_mode(self) -> None:
+        """``policy.set_training_mode(True)``: for SB3's own policies, the same ``training`` flags
+        (the policy's, and those of every module of the actor and the critic) set directly."""
+        if not self._train_modules:
+            self.policy.set_training_mode(True)
+            return
+        for module in self._train_modules:
+            module.__dict__["training"] = True
 
     def flats(self) -> list[FlatParams]:
         return [f for f in (self.actor, self.critic, self.critic_target, self.actor_target, self.ent) if f]
@@ -106,23 +125,26 @@ def _build(model: Any) -> Nets | str:
         assert actor_target is not None
         actor_params, layers = mlp_params(actor.mu), structure(actor.mu)
         target_params: FlatParams | None = mlp_params(actor_target.mu)
-    else:
-        actor_params, layers = squashed_actor_params(actor), structure(actor.latent_pi)
+    else:  # the latent MLP, then mu and log_std as one linear layer
+        actor_params, layers = squashed_actor_params(actor), [*structure(actor.latent_pi), None]
         target_params = None
     critic_params = stacked_params(critic.q_networks)
     first: nn.Sequential = critic.q_networks[0]
     nets = Nets(
         policy=policy,
         actor=actor_params,
-        actor_layers=layers,
+        actor_mlp=MLP(layers, stacked=False),
         critic=critic_params,
         critic_target=stacked_params(critic_target.q_networks),
-        critic_layers=structure(first),
+        critic_mlp=MLP(structure(first), stacked=True),
+        q1_mlp=MLP(structure(first), stacked=False),
         actor_adam=FlatAdam(actor.optimizer, actor_params),
         critic_adam=FlatAdam(critic.optimizer, critic_params),
         actor_target=target_params,
         _modules=[actor, critic, actor_target or actor, critic_target],
     )
+    if type(policy).set_training_mode in _SB3_TRAINING_MODES:
+        nets._train_modules = [policy, *actor.modules(), *critic.modules()]
     if getattr(model, "ent_coef_optimizer", None) is not None:
         nets.ent = FlatParams([([model.log_ent_coef], tuple(model.log_ent_coef.shape))])
         nets.ent_adam = FlatAdam(model.ent_coef_optimizer, nets.ent)

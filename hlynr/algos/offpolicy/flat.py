@@ -1,12 +1,13 @@
 """Module parameters kept in one flat tensor per network, laid out so that layers can be stacked.
 
-The fast update needs, for instance, the first-layer weights of both critics as one ``(2, out, in)``
-tensor. :class:`FlatParams` lays the parameters of SB3's modules out in one flat tensor, group
-after group (e.g. ``qf0.0.weight, qf1.0.weight`` and then ``qf0.0.bias, qf1.0.bias``), and points
-every ``Parameter``'s ``.data`` at its slice. The modules, their ``state_dict`` keys and shapes
-and the optimizers stay SB3's; only the storage moved. Each group is then one contiguous view
-(:attr:`FlatParams.views`), which the update uses as stacked weights, and the gradients of the
-groups, concatenated, are the gradient of the flat tensor.
+The fast update needs, for instance, the first-layer weights of both critics as one
+``(2, out, in)`` tensor, and their gradient in the same layout. :class:`FlatParams` lays the
+parameters of SB3's modules out in one flat tensor, group after group (e.g. ``qf0.0.weight,
+qf1.0.weight`` and then ``qf0.0.bias, qf1.0.bias``), and points every ``Parameter``'s ``.data``
+at its slice. The modules, their ``state_dict`` keys and shapes and the optimizers stay SB3's;
+only the storage moved. Each group is then one contiguous view (:attr:`FlatParams.views`), which
+the update uses as stacked weights, with a view of the same shape into a flat gradient tensor
+(:attr:`FlatParams.grad_views`), which the backward pass fills.
 
 :class:`FlatAdam` steps a ``torch.optim.Adam`` over such a flat tensor with one
 ``torch._fused_adam_`` call: its ``exp_avg``/``exp_avg_sq`` and ``step`` states become views
@@ -35,10 +36,10 @@ class FlatParams:
         self.params = [p for tensors, _ in self.groups for p in tensors]
         self.flat = th.empty(0)
         self.views: list[th.Tensor] = []
-        """One contiguous view per group, without gradient (current values, updated in place)."""
-        self.leaves: list[th.Tensor] = []
-        """The same views as autograd leaves: gradients of a loss with respect to them, in order,
-        concatenated, are the gradient of :attr:`flat`."""
+        """One contiguous view per group (current values, updated in place)."""
+        self.grad = th.empty(0)
+        """A gradient of :attr:`flat`, which the update writes group by group into :attr:`grad_views`."""
+        self.grad_views: list[th.Tensor] = []
         self._ptrs: list[int] = []
         self.offsets: list[int] = []
         """Each parameter's offset in :attr:`flat`, in :attr:`params` order."""
@@ -48,27 +49,23 @@ class FlatParams:
         """Copy the current values into a new flat tensor and point each parameter at its slice."""
         with th.no_grad():
             flat = th.cat([p.detach().reshape(-1) for p in self.params])
-        views, offset = [], 0
+        grad = th.zeros_like(flat)
+        views, grad_views, offset = [], [], 0
+        self.offsets = []
         for tensors, shape in self.groups:
             size = sum(p.numel() for p in tensors)
             views.append(flat[offset : offset + size].view(shape))
+            grad_views.append(grad[offset : offset + size].view(shape))
             for p in tensors:
+                self.offsets.append(offset)
                 p.data = flat[offset : offset + p.numel()].view_as(p)
                 offset += p.numel()
-        self.flat, self.views = flat, views
-        self.leaves = [v.detach().requires_grad_(True) for v in views]
+        self.flat, self.views, self.grad, self.grad_views = flat, views, grad, grad_views
         self._ptrs = [p.data_ptr() for p in self.params]
-        self.offsets = [0]
-        for p in self.params[:-1]:
-            self.offsets.append(self.offsets[-1] + p.numel())
 
     def is_bound(self) -> bool:
         """Whether every parameter still lives in :attr:`flat` (not after ``.to()`` or ``.data = ...``)."""
         return all(p.data_ptr() == ptr for p, ptr in zip(self.params, self._ptrs))
-
-    def grad_of(self, grads: Sequence[th.Tensor]) -> th.Tensor:
-        """The flat gradient from the gradients of :attr:`leaves` (one ``cat``)."""
-        return th.cat([g.reshape(-1) for g in grads])
 
 
 @th.no_grad()
@@ -95,8 +92,18 @@ class FlatAdam:
     def __init__(self, optimizer: th.optim.Optimizer, params: FlatParams) -> None:
         self.optimizer, self.params = optimizer, params
         self._state: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None  # exp_avg, exp_avg_sq, steps
+        self._state_ptrs: list[int] = []
         self._fused = False
         self._checked = False
+        groups = optimizer.param_groups
+        ours = params.params
+        self._group_params = groups[0]["params"] if len(groups) == 1 else None
+        """The group's parameter list, when it holds exactly these float32 parameters on one device."""
+        if self._group_params is not None:
+            theirs = self._group_params
+            same = len(theirs) == len(ours) and {id(p) for p in theirs} == {id(p) for p in ours}
+            if not same or any(p.dtype != th.float32 or p.device != ours[0].device for p in ours):
+                self._group_params = None
 
     def _fusable(self) -> bool:
         """A plain Adam over exactly these float32 parameters, with no hooks."""
@@ -106,26 +113,22 @@ class FlatAdam:
         if getattr(opt, "_optimizer_step_pre_hooks", None) or getattr(opt, "_optimizer_step_post_hooks", None):
             return False
         group = opt.param_groups[0]
+        params: list[th.Tensor] = group["params"]
+        if params is not self._group_params or len(params) != len(self.params.params):
+            return False
         if group["amsgrad"] or group["differentiable"] or group["capturable"]:
             return False
         if group.get("decoupled_weight_decay", False) or isinstance(group["lr"], th.Tensor):
             return False
-        if isinstance(group["betas"][0], th.Tensor) or isinstance(group["betas"][1], th.Tensor):
-            return False
-        ours = self.params.params
-        theirs = group["params"]
-        if len(theirs) != len(ours) or {id(p) for p in theirs} != {id(p) for p in ours}:
-            return False
-        device = ours[0].device
-        return all(p.dtype == th.float32 and p.device == device for p in ours)
+        return not (isinstance(group["betas"][0], th.Tensor) or isinstance(group["betas"][1], th.Tensor))
 
     def _state_is_bound(self) -> bool:
         if self._state is None:
             return False
-        exp_avg = self._state[0]
-        for p, offset in zip(self.params.params, self.params.offsets):
-            state = self.optimizer.state.get(p)
-            if not state or state["exp_avg"].data_ptr() != exp_avg[offset:].data_ptr():
+        state = self.optimizer.state
+        for p, ptr in zip(self.params.params, self._state_ptrs):
+            kept = state.get(p)
+            if not kept or kept["exp_avg"].data_ptr() != ptr:
                 return False
         return True
 
@@ -154,6 +157,7 @@ class FlatAdam:
                 "exp_avg_sq": exp_avg_sq[offset : offset + n].view_as(p),
             }
         self._state = (exp_avg, exp_avg_sq, step_values)
+        self._state_ptrs = [self.optimizer.state[p]["exp_avg"].data_ptr() for p in ours]
         return True
 
     def prepare(self) -> None:

@@ -1,8 +1,8 @@
-"""SB3's actor and critic networks as flat parameters and batched forward functions.
+"""SB3's actor and critic networks as flat parameters, in layouts the fast update computes with.
 
 The networks stay SB3's modules (``Actor``, ``ContinuousCritic``, TQC's ``Critic``): their
 parameters move into flat tensors (:class:`~hlynr.algos.offpolicy.flat.FlatParams`) laid out
-layer by layer, and the update evaluates them through these views:
+layer by layer, and the update (:mod:`hlynr.algos.offpolicy.mlp`) evaluates them through views:
 
 * the ``n_critics`` Q-networks (or TQC's quantile networks) as one stack: each layer is one
   ``torch.baddbmm`` over ``(n_critics, out, in)`` weights instead of ``n_critics`` ``addmm``;
@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch as th
-import torch.nn.functional as F
 from sb3_contrib.tqc.policies import Actor as TQCActor
 from sb3_contrib.tqc.policies import Critic as TQCCritic
 from stable_baselines3.common.policies import BaseModel, ContinuousCritic
@@ -148,35 +147,3 @@ def squashed_actor_params(actor: SACActor | TQCActor) -> FlatParams:
     groups.append(([mu.weight, log_std.weight], (2 * mu.out_features, mu.in_features)))
     groups.append(([mu.bias, log_std.bias], (2 * mu.out_features,)))
     return FlatParams(groups)
-
-
-def stacked_forward(layers: Structure, weights: Sequence[th.Tensor], x: th.Tensor) -> th.Tensor:
-    """All stacked MLPs on ``x`` (``(batch, in)``, shared): ``(n, batch, out)``."""
-    h, i = x, 0
-    for layer in layers:
-        if layer is None:
-            w, b = weights[i], weights[i + 1]
-            i += 2
-            if h.dim() == 2:
-                h = h.expand(w.shape[0], *h.shape)
-            h = th.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-        else:
-            h = layer(h)
-    return h
-
-
-def mlp_forward(layers: Structure, weights: Sequence[th.Tensor], x: th.Tensor) -> th.Tensor:
-    """One MLP on ``x`` (``weights``: weight, bias per linear layer)."""
-    h, i = x, 0
-    for layer in layers:
-        if layer is None:
-            h = F.linear(h, weights[i], weights[i + 1])
-            i += 2
-        else:
-            h = layer(h)
-    return h
-
-
-def first_of_stack(weights: Sequence[th.Tensor]) -> list[th.Tensor]:
-    """The weights of the first stacked MLP (TD3's ``q1_forward``), as views."""
-    return [w[0] for w in weights]

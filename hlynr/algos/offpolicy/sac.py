@@ -18,13 +18,20 @@ class SACCritic:
         next_q_values = next_q.min(dim=0).values - ent_coef * next_log_prob
         return rewards + (1 - dones) * discounts * next_q_values
 
-    def loss(self, current: th.Tensor, target: th.Tensor) -> th.Tensor:
-        """``0.5 * sum_i mse(Q_i, target)``."""
-        return 0.5 * ((current - target) ** 2).mean(dim=(1, 2)).sum()
+    def loss_and_grad(self, current: th.Tensor, target: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """``0.5 * sum_i mse(Q_i, target)`` and its gradient ``(0.5 / batch) * (2 * (Q_i - target))``."""
+        diff = current - target
+        loss = 0.5 * (diff**2).mean(dim=(1, 2)).sum()
+        return loss, (th.full((), 0.5, dtype=diff.dtype, device=diff.device) / diff.shape[1]) * (2 * diff)
 
-    def actor_value(self, q_pi: th.Tensor) -> th.Tensor:
-        """``min_i Q_i(s, pi(s))``."""
-        return q_pi.min(dim=0).values
+    def actor_value(self, q_pi: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """``min_i Q_i(s, pi(s))`` and which critic gave it."""
+        value, index = q_pi.min(dim=0)
+        return value, index
+
+    def actor_value_grad(self, q_pi: th.Tensor, kept: th.Tensor, grad: th.Tensor) -> th.Tensor:
+        """The gradient goes to the minimal critic of each row (``min``'s backward)."""
+        return th.zeros_like(q_pi).scatter_(0, kept.unsqueeze(0), grad.unsqueeze(0))
 
 
 SAC_CRITIC = SACCritic()

@@ -2,12 +2,14 @@
 
 :func:`train_soft` is the body of SB3 2.9.2's ``SAC.train`` and sb3-contrib 2.9.2's ``TQC.train``:
 the same minibatches, random draws, losses, optimizer steps and target updates in the same order.
-What differs is how: all minibatches come from one gather (:mod:`.replay`), the critics are one
-stacked computation (:mod:`.nets`), each loss is differentiated with respect to the flat
-parameters only (the actor loss gives no gradient to the critics, whose gradient SB3 computes
-and then discards), each optimizer is one fused Adam call on a flat tensor (:mod:`.flat`), the
-target update is two operations on one flat tensor, and the logged values stay tensors until
-the end of the call. A :class:`SoftCritic` supplies what differs between SAC and TQC.
+What differs is how: all minibatches come from one gather (:mod:`.replay`); the critics are one
+stacked computation (:mod:`.nets`); the MLPs (:mod:`.mlp`), the actor's distribution (:mod:`.actors`) and the
+losses run forward and backward by hand, without an autograd graph, with autograd's derivative
+formulas, writing the gradients straight into flat gradient tensors;
+the actor loss gives no gradient to the critics (SB3 computes it and then discards it); each
+optimizer is one fused Adam call on a flat tensor (:mod:`.flat`); the target update is two
+operations on one flat tensor; and the logged values stay tensors until the end of the call.
+A :class:`SoftCritic` supplies what differs between SAC and TQC.
 """
 
 from __future__ import annotations
@@ -16,36 +18,44 @@ from typing import Any, Protocol
 
 import torch as th
 
-from hlynr.algos.offpolicy.actors import squashed_head, squashed_sample
+from hlynr.algos.offpolicy.actors import squashed_sample
 from hlynr.algos.offpolicy.base import Nets, entropy_step, record_means
 from hlynr.algos.offpolicy.flat import polyak
-from hlynr.algos.offpolicy.nets import stacked_forward
+from hlynr.algos.offpolicy.mlp import Saved
 from hlynr.algos.offpolicy.replay import sample_minibatches
 
 Discount = th.Tensor | float
 
 
 class SoftCritic(Protocol):
-    """The critic terms of a soft actor-critic: the TD target, the critic loss, the actor's value."""
+    """The critic terms of a soft actor-critic: the TD target, the critic loss, the actor's value.
+
+    Each gradient method returns what autograd would give for its term, without a graph.
+    """
 
     def target(self, next_q: th.Tensor, next_log_prob: th.Tensor, ent_coef: th.Tensor,
                rewards: th.Tensor, dones: th.Tensor, discounts: Discount) -> th.Tensor:
         """The critics' regression target from the target critics' stacked output ``(n, batch, k)``."""
         ...
 
-    def loss(self, current: th.Tensor, target: th.Tensor) -> th.Tensor:
-        """The critic loss of the stacked output ``(n, batch, k)`` against :meth:`target`'s."""
+    def loss_and_grad(self, current: th.Tensor, target: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """The critic loss of the stacked output ``(n, batch, k)`` and its gradient."""
         ...
 
-    def actor_value(self, q_pi: th.Tensor) -> th.Tensor:
-        """The ``(batch, 1)`` value the actor maximises, from the stacked output at its actions."""
+    def actor_value(self, q_pi: th.Tensor) -> tuple[th.Tensor, Any]:
+        """The ``(batch, 1)`` value the actor maximises, from the stacked output at its actions, and
+        what :meth:`actor_value_grad` needs."""
+        ...
+
+    def actor_value_grad(self, q_pi: th.Tensor, kept: Any, grad: th.Tensor) -> th.Tensor:
+        """The gradient with respect to ``q_pi`` given the value's gradient ``grad``."""
         ...
 
 
 def train_soft(model: Any, nets: Nets, gradient_steps: int, batch_size: int, critic: SoftCritic) -> None:
     """``gradient_steps`` updates of a SAC or TQC ``model`` (SB3's ``train()``, same results)."""
     policy = model.policy
-    policy.set_training_mode(True)
+    nets.set_training_mode()
     optimizers = [policy.actor.optimizer, policy.critic.optimizer]
     if model.ent_coef_optimizer is not None:
         optimizers.append(model.ent_coef_optimizer)
@@ -55,37 +65,48 @@ def train_soft(model: Any, nets: Nets, gradient_steps: int, batch_size: int, cri
     action_dim = policy.actor.action_dist.action_dim
     epsilon = policy.actor.action_dist.epsilon
     fixed = None if nets.ent is not None else model.ent_coef_tensor
-    layers, critic_layers = nets.actor_layers, nets.critic_layers
+    actor, actor_mlp, critic_mlp = nets.actor, nets.actor_mlp, nets.critic_mlp
     rows = []
-    for step, batch in enumerate(batches):
-        rows_of_step = slice(step * batch_size, (step + 1) * batch_size)
-        discounts = batch.discounts if batch.discounts is not None else model.gamma
-        mean, log_std = squashed_head(layers, nets.actor.leaves, obs_actor[rows_of_step], action_dim)
-        actions_pi, log_prob = squashed_sample(mean, log_std, epsilon)
-        log_prob = log_prob.reshape(-1, 1)
-        ent_coef, ent_coef_loss = entropy_step(nets, log_prob, model.target_entropy, fixed)
-        with th.no_grad():
-            mean, log_std = squashed_head(layers, nets.actor.views, next_actor[rows_of_step], action_dim)
-            next_actions, next_log_prob = squashed_sample(mean, log_std, epsilon)
-            next_q = stacked_forward(critic_layers, nets.critic_target.views,
-                                     th.cat([next_critic[rows_of_step], next_actions], dim=1))
+    with th.no_grad():
+        for step, batch in enumerate(batches):
+            rows_of_step = slice(step * batch_size, (step + 1) * batch_size)
+            discounts = batch.discounts if batch.discounts is not None else model.gamma
+            actor_saved = Saved()
+            head = actor_mlp.forward(actor.views, obs_actor[rows_of_step], actor_saved)
+            actions_pi, log_prob, sample = squashed_sample(head, action_dim, epsilon)
+            log_prob = log_prob.reshape(-1, 1)
+            ent_coef, ent_coef_loss = entropy_step(nets, log_prob, model.target_entropy, fixed)
+            next_head = actor_mlp.forward(actor.views, next_actor[rows_of_step])
+            next_actions, next_log_prob, _ = squashed_sample(next_head, action_dim, epsilon)
+            next_q = critic_mlp.forward(nets.critic_target.views,
+                                        th.cat([next_critic[rows_of_step], next_actions], dim=1))
             target = critic.target(next_q, next_log_prob.reshape(-1, 1), ent_coef, batch.rewards, batch.dones,
                                    discounts)
-        features = obs_critic[rows_of_step]
-        current = stacked_forward(critic_layers, nets.critic.leaves, th.cat([features, batch.actions], dim=1))
-        critic_loss = critic.loss(current, target)
-        grads = th.autograd.grad(critic_loss, nets.critic.leaves)
-        nets.critic_adam.step(nets.critic.grad_of(grads))
-        q_pi = stacked_forward(critic_layers, nets.critic.views, th.cat([features, actions_pi], dim=1))
-        actor_loss = (ent_coef * log_prob - critic.actor_value(q_pi)).mean()
-        grads = th.autograd.grad(actor_loss, nets.actor.leaves)
-        nets.actor_adam.step(nets.actor.grad_of(grads))
-        if step % model.target_update_interval == 0:
-            polyak(nets.critic_target, nets.critic, model.tau)
-        row = [ent_coef.detach().reshape(()), actor_loss.detach(), critic_loss.detach()]
-        if ent_coef_loss is not None:
-            row.append(ent_coef_loss.detach())
-        rows.append(th.stack(row))
+            features = obs_critic[rows_of_step]
+            saved = Saved()
+            current = critic_mlp.forward(nets.critic.views, th.cat([features, batch.actions], dim=1), saved)
+            critic_loss, grad = critic.loss_and_grad(current, target)
+            critic_mlp.backward(nets.critic.views, saved, grad, nets.critic.grad_views)
+            nets.critic_adam.step(nets.critic.grad)
+            # The actor loss (ent_coef * log_prob - value).mean(): the mean gives every row 1/batch,
+            # the value -1/batch, the log-probability ent_coef/batch, as autograd computes them.
+            saved = Saved()
+            q_pi = critic_mlp.forward(nets.critic.views, th.cat([features, actions_pi], dim=1), saved)
+            value, kept = critic.actor_value(q_pi)
+            per_row = th.ones_like(value) / batch_size
+            grad = critic.actor_value_grad(q_pi, kept, -per_row)
+            grad_input = critic_mlp.backward(nets.critic.views, saved, grad, None, input_grad=True)
+            assert grad_input is not None
+            grad = sample.backward(grad_input[:, -action_dim:], (per_row * ent_coef).reshape(-1))
+            actor_mlp.backward(actor.views, actor_saved, grad, actor.grad_views)
+            nets.actor_adam.step(actor.grad)
+            if step % model.target_update_interval == 0:
+                polyak(nets.critic_target, nets.critic, model.tau)
+            actor_loss = (ent_coef * log_prob - value).mean()
+            row = [ent_coef.reshape(()), actor_loss, critic_loss]
+            if ent_coef_loss is not None:
+                row.append(ent_coef_loss)
+            rows.append(th.stack(row))
     model._n_updates += gradient_steps
     model.logger.record("train/n_updates", model._n_updates, exclude="tensorboard")
     record_means(model.logger, ["train/ent_coef", "train/actor_loss", "train/critic_loss", "train/ent_coef_loss"],
