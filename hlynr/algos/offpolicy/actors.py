@@ -36,6 +36,10 @@ class Squashed:
     action: th.Tensor
     one_minus_sq: th.Tensor  # 1 - action ** 2 + epsilon
 
+    def first(self, rows: int) -> Squashed:
+        """The intermediate values of the first ``rows`` samples."""
+        return Squashed(*(value[:rows] for value in vars(self).values()))
+
     def backward(self, grad_action: th.Tensor, grad_log_prob: th.Tensor) -> th.Tensor:
         """The gradient with respect to the head's output ``[mean | raw log_std]``, given those of
         the action ``(batch, action_dim)`` and of the log-probability ``(batch,)``."""
@@ -56,7 +60,8 @@ class Squashed:
         return th.cat([grad_mean, grad_raw], dim=1)
 
 
-def squashed_sample(head: th.Tensor, action_dim: int, epsilon: float) -> tuple[th.Tensor, th.Tensor, Squashed]:
+def squashed_sample(head: th.Tensor, action_dim: int, epsilon: float,
+                    draws: int = 1) -> tuple[th.Tensor, th.Tensor, Squashed]:
     """A reparametrised tanh-squashed Gaussian sample and its log-probability, as SB3 computes them.
 
     ``head`` is the actor's joint output ``[mean | log_std]``. The operations are those of
@@ -65,11 +70,17 @@ def squashed_sample(head: th.Tensor, action_dim: int, epsilon: float) -> tuple[t
     exp(log_std)`` (the product with ones is exact and left out), ``Normal.rsample``, ``tanh``,
     ``Normal.log_prob`` summed over dimension 1, minus ``sum(log(1 - a^2 + epsilon))``.
 
+    ``draws > 1`` samples the rows of ``head`` as that many consecutive equal blocks (e.g. the
+    current and the next observations of one gradient step), drawing each block's noise with
+    its own ``normal_()`` call, as SB3's separate calls of the actor draw it.
+
     :return: the action, the log-probability ``(batch,)`` and what :meth:`Squashed.backward` needs.
     """
     mean, raw_log_std = head[:, :action_dim], head[:, action_dim:]
     std = th.clamp(raw_log_std, LOG_STD_MIN, LOG_STD_MAX).exp()
-    noise = th.empty(mean.shape, dtype=mean.dtype, device=mean.device).normal_()
+    noise = th.empty(mean.shape, dtype=mean.dtype, device=mean.device)
+    for block in noise.chunk(draws):
+        block.normal_()
     gaussian = mean + noise * std
     action = th.tanh(gaussian)
     diff = gaussian - mean

@@ -59,15 +59,18 @@ def _activate(layer: nn.Module, h: th.Tensor, saved: Saved | None) -> th.Tensor:
     return out.detach()
 
 
-def _activation_backward(layer: nn.Module, grad: th.Tensor, kept: tuple[th.Tensor, th.Tensor | None]) -> th.Tensor:
+def _activation_backward(layer: nn.Module, grad: th.Tensor, kept: tuple[th.Tensor, th.Tensor | None],
+                         rows: int) -> th.Tensor:
     first, second = kept
     if type(layer) is nn.ReLU:
-        return th.ops.aten.threshold_backward(grad, first, 0)
+        return th.ops.aten.threshold_backward(grad, first[..., :rows, :], 0)
     if type(layer) is nn.Tanh:
-        return th.ops.aten.tanh_backward(grad, first)
+        return th.ops.aten.tanh_backward(grad, first[..., :rows, :])
     assert second is not None
+    if rows < second.shape[-2]:  # the other rows get no gradient
+        grad = th.cat([grad, grad.new_zeros(second.shape[-2] - rows, *grad.shape[1:])])
     (result,) = th.autograd.grad(second, first, grad)
-    return result
+    return result[..., :rows, :]
 
 
 class MLP:
@@ -106,13 +109,17 @@ class MLP:
                  grads: Sequence[th.Tensor] | None, input_grad: bool = False) -> th.Tensor | None:
         """Back-propagate ``grad`` (of the output): the parameter gradients into ``grads`` (views in
         ``weights``' layout; None: not wanted) and, with ``input_grad``, the input's gradient
-        (summed over the stack, as for a shared input)."""
-        n_linear = len(saved.inputs)
-        linear, act = n_linear, len(saved.activations)
+        (summed over the stack, as for a shared input).
+
+        ``grad`` may cover only the first rows of the forward pass's batch (one MLP, not a stack):
+        the other rows then take no part, as if the forward pass had been run on those rows only.
+        """
+        rows = grad.shape[-2]
+        linear, act = len(saved.inputs), len(saved.activations)
         for layer in reversed(self.layers):
             if layer is not None:
                 act -= 1
-                grad = _activation_backward(layer, grad, saved.activations[act])
+                grad = _activation_backward(layer, grad, saved.activations[act], rows)
                 continue
             linear -= 1
             w, inp = weights[2 * linear], saved.inputs[linear]
@@ -121,7 +128,7 @@ class MLP:
                     th.bmm(grad.transpose(1, 2), inp, out=grads[2 * linear])
                     th.sum(grad, dim=1, out=grads[2 * linear + 1])
                 else:
-                    th.mm(grad.t(), inp, out=grads[2 * linear])
+                    th.mm(grad.t(), inp[:rows], out=grads[2 * linear])
                     th.sum(grad, dim=0, out=grads[2 * linear + 1])
             if linear == 0 and not input_grad:
                 return None

@@ -66,18 +66,23 @@ def train_soft(model: Any, nets: Nets, gradient_steps: int, batch_size: int, cri
     epsilon = policy.actor.action_dist.epsilon
     fixed = None if nets.ent is not None else model.ent_coef_tensor
     actor, actor_mlp, critic_mlp = nets.actor, nets.actor_mlp, nets.critic_mlp
+    # The actor sees each step's observations and next observations in one pass (the same
+    # weights: SB3 updates the actor at the end of the step), block after block.
+    actor_input = th.stack([obs_actor.unflatten(0, (gradient_steps, batch_size)),
+                            next_actor.unflatten(0, (gradient_steps, batch_size))], dim=1).flatten(0, 2)
     rows = []
     with th.no_grad():
         for step, batch in enumerate(batches):
             rows_of_step = slice(step * batch_size, (step + 1) * batch_size)
             discounts = batch.discounts if batch.discounts is not None else model.gamma
             actor_saved = Saved()
-            head = actor_mlp.forward(actor.views, obs_actor[rows_of_step], actor_saved)
-            actions_pi, log_prob, sample = squashed_sample(head, action_dim, epsilon)
-            log_prob = log_prob.reshape(-1, 1)
+            head = actor_mlp.forward(actor.views, actor_input[2 * step * batch_size : 2 * (step + 1) * batch_size],
+                                     actor_saved)
+            both_actions, both_log_probs, both = squashed_sample(head, action_dim, epsilon, draws=2)
+            actions_pi, next_actions = both_actions[:batch_size], both_actions[batch_size:]
+            log_prob, next_log_prob = both_log_probs[:batch_size].reshape(-1, 1), both_log_probs[batch_size:]
+            sample = both.first(batch_size)
             ent_coef, ent_coef_loss = entropy_step(nets, log_prob, model.target_entropy, fixed)
-            next_head = actor_mlp.forward(actor.views, next_actor[rows_of_step])
-            next_actions, next_log_prob, _ = squashed_sample(next_head, action_dim, epsilon)
             next_q = critic_mlp.forward(nets.critic_target.views,
                                         th.cat([next_critic[rows_of_step], next_actions], dim=1))
             target = critic.target(next_q, next_log_prob.reshape(-1, 1), ent_coef, batch.rewards, batch.dones,
