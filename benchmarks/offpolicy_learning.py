@@ -28,6 +28,7 @@ import stable_baselines3
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.noise import NormalActionNoise
 
 from hlynr.algos.offpolicy import SAC, TD3, TQC
@@ -47,7 +48,7 @@ class Scores(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.num_timesteps % self.every == 0:
-            env = gym.make("Pendulum-v1")
+            env = Monitor(gym.make("Pendulum-v1"))
             env.reset(seed=10_000 + self.seed)
             mean, _ = evaluate_policy(self.model, env, n_eval_episodes=self.episodes, deterministic=True)
             self.scores.append(float(mean))

@@ -61,6 +61,8 @@ def _extractor_problem(model: BaseModel, what: str) -> str | None:
         return f"the {what} has no features extractor"
     if any(True for _ in extractor.parameters()) or any(True for _ in extractor.buffers()):
         return f"the {what}'s features extractor {type(extractor).__name__} has parameters"
+    if any(isinstance(m, nn.modules.dropout._DropoutNd) for m in extractor.modules()):
+        return f"the {what}'s features extractor {type(extractor).__name__} has dropout"
     return None
 
 

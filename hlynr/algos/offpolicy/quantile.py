@@ -9,7 +9,8 @@ loss and autograd's derivative formulas for them (``abs``, ``where``, ``pow``, t
 broadcast subtraction), and ``torch.compile`` fuses them into loops that never store the pairs:
 several times faster than the eager loss alone (measured in ``benchmarks/bench_offpolicy.py``).
 Where compiling fails (no C++ compiler, an unsupported platform) it warns once and runs the
-same function eagerly. Compiled code may round a few operations differently (fused multiply-adds,
+same function eagerly from then on; under a Python dispatch mode (which ``torch.compile`` does not
+support) that call runs eagerly. Compiled code may round a few operations differently (fused multiply-adds,
 the order of the mean's sum): the loss and gradients agree with sb3-contrib's to float32 rounding
 (tested).
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch as th
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 LossAndGrad = Callable[[th.Tensor, th.Tensor], tuple[th.Tensor, th.Tensor]]
 
@@ -50,7 +52,7 @@ _compiled: dict[str, Any] = {}
 
 def loss_and_grad(current: th.Tensor, target: th.Tensor, compiled: bool = True) -> tuple[th.Tensor, th.Tensor]:
     """:func:`eager_loss_and_grad`, compiled unless ``compiled`` is False or compiling failed."""
-    if compiled and _compiled.get("failed") is None:
+    if compiled and _compiled.get("failed") is None and _get_current_dispatch_mode() is None:
         function = _compiled.get("function")
         if function is None:
             function = _compiled["function"] = th.compile(eager_loss_and_grad, dynamic=False, fullgraph=True)
