@@ -27,17 +27,16 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import random
 import statistics
 import subprocess
 import time
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import sb3_contrib
 import stable_baselines3
 import torch as th
+from bench_recurrent_ppo import restore_rng, save_rng  # the interleaving's random states
 from stable_baselines3.common.logger import configure
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -113,16 +112,6 @@ def update_case(name: str, arch: int, rounds: int, steps: int) -> dict[str, Any]
             times[label].append(cpu_us(lambda m=model: m.train(gradient_steps=1, batch_size=BATCH), steps))
     out.update({label: statistics.median(values) for label, values in times.items()})
     return out
-
-
-def save_rng() -> tuple:
-    return random.getstate(), np.random.get_state(), th.get_rng_state()
-
-
-def restore_rng(state: tuple) -> None:
-    random.setstate(state[0])
-    np.random.set_state(state[1])
-    th.set_rng_state(state[2])
 
 
 def end_to_end(name: str, arch: int, total: int, chunk: int) -> dict[str, float]:
