@@ -60,6 +60,7 @@ from hlynr.config.pretrain import (
     PretrainConfig,
 )
 from hlynr.config.schema import ComponentSpec, ExperimentConfig, PettingZooEnvConfig, dump_config
+from hlynr.config.signatures import policy_kwargs_model
 from hlynr.config.stages import StageError, resolve_stage
 from hlynr.config.tuning import (
     MISSING,
@@ -343,6 +344,20 @@ def _check_train_freq(config: ExperimentConfig, env: _Probe) -> Problem:
     return None
 
 
+def _check_quantiles(config: ExperimentConfig, env: _Probe) -> Problem:
+    """TQC's targets keep ``n_quantiles - top_quantiles_to_drop_per_net`` quantiles per critic."""
+    drop = config.algo.hyperparam("top_quantiles_to_drop_per_net")
+    if drop is None:
+        return None
+    field = policy_kwargs_model(config.algo.name, config.algo.policy or "MlpPolicy").model_fields.get("n_quantiles")
+    n = config.algo.policy_kwargs.get("n_quantiles", field.default if field else None)
+    if isinstance(n, int) and drop >= n:
+        return ("algo", "hyperparams", "top_quantiles_to_drop_per_net"), (
+            f"top_quantiles_to_drop_per_net ({drop}) must be smaller than n_quantiles ({n}): "
+            "no target quantile would remain")
+    return None
+
+
 def _check_evaluation_stage(config: ExperimentConfig, env: _Probe) -> Problem:
     for i, spec in enumerate(config.callbacks):
         stage = getattr(spec.params, "stage", None) if spec.name == "evaluation" else None
@@ -477,8 +492,8 @@ def _check_teacher(pre: PretrainConfig, config: ExperimentConfig, env: _Probe) -
 
 
 _CHECKS = (_check_wrapper_chain, _check_callbacks, _check_wrappers_fit_env, _check_action_space,
-           _check_rollout, _check_train_freq, _check_evaluation_stage, _check_global_state,
-           _check_value_loss, _check_pretrain)
+           _check_rollout, _check_train_freq, _check_quantiles, _check_evaluation_stage,
+           _check_global_state, _check_value_loss, _check_pretrain)
 
 
 # --- helpers of the components' own checks ----------------------------------------------------

@@ -41,12 +41,14 @@ from hlynr.config.schedules import FloatOrSchedule, LinearSchedule, Schedule
 from hlynr.registries import BASELINES, UnknownNameError
 
 CENTRALISED = ("MAPPO", "AsymmetricPPO")
-FEED_FORWARD = ("PPO", "A2C", *CENTRALISED, "SAC", "TD3")
+SAC = ("SAC", "stable_baselines3.SAC")
+TD3 = ("TD3", "stable_baselines3.TD3")
+FEED_FORWARD = ("PPO", "A2C", *CENTRALISED, *SAC, *TD3)
 RECURRENT = ("RecurrentPPO", "sb3_contrib.RecurrentPPO")
 ON_POLICY = ("PPO", "A2C", *CENTRALISED, *RECURRENT)
-STOCHASTIC = ("PPO", "A2C", *CENTRALISED, "SAC", *RECURRENT)
+STOCHASTIC = ("PPO", "A2C", *CENTRALISED, *SAC, *RECURRENT)
 CLOSED_FORM_ENTROPY = ("PPO", "A2C", *CENTRALISED, *RECURRENT)
-DETERMINISTIC = ("TD3",)
+DETERMINISTIC = TD3
 
 
 class TeacherSpec(StrictModel):
