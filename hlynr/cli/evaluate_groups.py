@@ -12,9 +12,8 @@ from typing import Any
 
 from rich.table import Table
 
-from hlynr.cli.common import CliError, err_console, make_console
+from hlynr.cli.common import CliError, err_console, make_console, stage_selector
 from hlynr.cli.evaluate import _parse_baseline
-from hlynr.config.stages import StageSelector
 from hlynr.evaluation.episodes import EvaluationSummary
 from hlynr.evaluation.groups import (
     ALPHA,
@@ -52,17 +51,6 @@ def _refuse_single_run_options(args: argparse.Namespace) -> None:
                            "(--which best, final, ...)")
 
 
-def _stage(text: str) -> StageSelector:
-    if text == "final":
-        return "final"
-    if text == "none":
-        return "none"
-    try:
-        return int(text)
-    except ValueError:
-        raise CliError(f"--stage must be final, none or a stage index, not {text!r}") from None
-
-
 def evaluate_groups(args: argparse.Namespace) -> int:
     """Entry point for group targets (``args`` from ``evaluate.py``'s parser)."""
     _refuse_single_run_options(args)
@@ -83,7 +71,7 @@ def evaluate_groups(args: argparse.Namespace) -> int:
     if not any(s.target is not None for r in results for s in r.seeds):
         _print_left_out(results)
         raise CliError("no seed of the groups named has a model to score")
-    stage = _stage(args.stage)
+    stage = stage_selector(args.stage)
     settings = ScoreSettings(args.episodes, args.seed, not args.stochastic, args.n_envs, stage)
     differ = env_kwargs_differ(results, stage)
     for r in results:

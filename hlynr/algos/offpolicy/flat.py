@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import torch as th
 
+from hlynr.algos.fused_adam import fused_adam_step
+
 
 class FlatParams:
     """Parameters stored group by group in one flat tensor; each group is one contiguous view.
@@ -180,24 +182,8 @@ class FlatAdam:
             return
         assert self._state is not None
         exp_avg, exp_avg_sq, steps = self._state
-        group = self.optimizer.param_groups[0]
-        beta1, beta2 = group["betas"]
-        steps.add_(1)
-        th._fused_adam_(
-            [self.params.flat],
-            [flat_grad],
-            [exp_avg],
-            [exp_avg_sq],
-            [],
-            [steps[0]],
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-        )
+        fused_adam_step(self.params.flat, flat_grad, exp_avg, exp_avg_sq, steps,
+                        self.optimizer.param_groups[0])
 
     def _ordinary_step(self, flat_grad: th.Tensor) -> None:
         for p, offset in zip(self.params.params, self.params.offsets):

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import torch as th
 
+from hlynr.algos.fused_adam import fused_adam_step
+
 _has_foreach_support: Callable[[list[th.Tensor], th.device], bool] | None
 try:  # private helpers of torch (present in the supported range); without them: torch's public path
     from torch.nn.utils.clip_grad import _has_foreach_support
@@ -202,22 +204,5 @@ class FlatFusedAdam:
         total_norm = th.linalg.vector_norm(th.stack(th._foreach_norm(present, 2.0)), 2.0)
         th.cat([g.reshape(-1) for g in present], out=flat_g)
         flat_g.mul_(th.clamp(max_norm / (total_norm + 1e-6), max=1.0))
-        group = self.optimizer.param_groups[0]
-        beta1, beta2 = group["betas"]
-        flat_steps.add_(1)
-        th._fused_adam_(
-            [flat_p],
-            [flat_g],
-            [flat_m],
-            [flat_v],
-            [],
-            [flat_steps[0]],
-            amsgrad=False,
-            lr=group["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-        )
+        fused_adam_step(flat_p, flat_g, flat_m, flat_v, flat_steps, self.optimizer.param_groups[0])
         return True
