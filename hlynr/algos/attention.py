@@ -21,7 +21,6 @@ import torch as th
 from gymnasium import spaces
 from pydantic import Field
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import VecEnv
 from torch import nn
 
 from hlynr.registries import EntityLayout
@@ -101,18 +100,3 @@ def attention_extractors(policy: nn.Module) -> list[AttentionExtractor]:
     if isinstance(actor, AttentionExtractor):
         found.sort(key=lambda m: m is not actor)
     return found
-
-
-def entity_layout_of(venv: VecEnv) -> EntityLayout | None:
-    """The ``entity_layout`` an env declares (VecEnv wrappers, the VecEnv, or its first env)."""
-    seen: object = venv
-    while seen is not None:
-        layout = getattr(seen, "entity_layout", None)
-        if isinstance(layout, EntityLayout):
-            return layout
-        seen = getattr(seen, "venv", None)
-    try:
-        (layout,) = venv.get_attr("entity_layout", indices=[0])
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return layout if isinstance(layout, EntityLayout) else None

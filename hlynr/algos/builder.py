@@ -13,7 +13,6 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecEnv
 
-from hlynr.algos.attention import entity_layout_of
 from hlynr.config.imports import is_path
 from hlynr.config.schema import ExperimentConfig
 from hlynr.config.signatures import ActionNoiseSpec, policy_class
@@ -23,6 +22,7 @@ from hlynr.registries import (
     FEATURES_EXTRACTORS,
     OPTIMIZERS,
     REPLAY_BUFFERS,
+    entity_layout_of,
 )
 
 

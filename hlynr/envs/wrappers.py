@@ -22,7 +22,7 @@ from pydantic import Field
 from stable_baselines3.common.vec_env import VecEnv, VecFrameStack, VecNormalize
 
 from hlynr.config.base import StrictModel
-from hlynr.registries import ChecksSpaces, WrapContext
+from hlynr.registries import ChecksSpaces, WrapContext, entity_layout_of
 
 
 class FrameStackParams(StrictModel):
@@ -112,8 +112,6 @@ class SlotFlagsVecNormalize(VecNormalize):
 def validity_indices(venv: VecEnv) -> list[int] | None:
     """Indices of the slot validity flags in the flat observation of an env that declares an
     entity layout (None otherwise)."""
-    from hlynr.algos.attention import entity_layout_of
-
     layout = entity_layout_of(venv)
     space = venv.observation_space
     if layout is None or not isinstance(space, gym.spaces.Box) or space.shape != (layout.size,):

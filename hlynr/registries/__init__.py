@@ -18,7 +18,7 @@ from hlynr.registries.base import Registry, UnknownNameError, suggest
 from hlynr.registries.baselines import BASELINES, BaselineEntry, Policy
 from hlynr.registries.callbacks import CALLBACKS, CallbackEntry
 from hlynr.registries.context import EventLog, RunContext, StageInfo
-from hlynr.registries.entities import EntityLayout
+from hlynr.registries.entities import EntityLayout, entity_layout_of
 from hlynr.registries.envs import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, PettingZooEntry
 from hlynr.registries.protocols import (
     CallbackPhase,
@@ -44,7 +44,8 @@ __all__ = [
     "ACTIVATIONS", "ALGORITHMS", "BASELINES", "BATCHED_ENVS", "CALLBACKS", "ENV_PARAMS",
     "FEATURES_EXTRACTORS", "OPTIMIZERS", "PETTINGZOO_ENVS", "REPLAY_BUFFERS", "WRAPPERS",
     "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "CallbackPhase", "ChecksChain",
-    "ChecksConfig", "ChecksSpaces", "CriticStateSource", "EntityLayout", "EvalResult", "EvaluationListener",
+    "ChecksConfig", "ChecksSpaces", "CriticStateSource", "EntityLayout", "entity_layout_of",
+    "EvalResult", "EvaluationListener",
     "EvaluationSource", "EventLog", "MetricError", "Phased", "Policy", "PettingZooEntry",
     "PreparesModel", "Registry", "Resumable", "RunContext", "RunStatus", "StageInfo", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "phase_of", "suggest",

@@ -8,6 +8,7 @@ declares it with an ``entity_layout`` attribute, so a config needs no offsets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,19 @@ class EntityLayout:
     def slot_offset(self, k: int) -> int:
         """Index of the first entry of slot ``k``."""
         return self.own_size + k * self.slot_size
+
+
+def entity_layout_of(venv: Any) -> EntityLayout | None:
+    """The ``entity_layout`` an env declares (VecEnv wrappers, the VecEnv, or its first env)."""
+    seen: object = venv
+    while seen is not None:
+        layout = getattr(seen, "entity_layout", None)
+        if isinstance(layout, EntityLayout):
+            return layout
+        seen = getattr(seen, "venv", None)
+    try:
+        (layout,) = venv.get_attr("entity_layout", indices=[0])
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return layout if isinstance(layout, EntityLayout) else None
+
