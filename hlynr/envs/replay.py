@@ -49,24 +49,29 @@ def _nearest_first(pos: np.ndarray, live: np.ndarray, k: int) -> np.ndarray:
     return order
 
 
-def _atc() -> AttentionGeometry:
-    from hlynr.envs.atc import render
+def _slot_geometry(module: str, live_field: str) -> AttentionGeometry:
+    """Geometry of an env whose snapshots hold ``pos`` and a per-entity flag ``live_field``, and
+    whose slots list the nearest live entities first; ``module`` is its renderer."""
+    import importlib
+
+    render = importlib.import_module(module)
+
+    def live(s: Any) -> np.ndarray:
+        return np.asarray(getattr(s, live_field), dtype=bool)
 
     return AttentionGeometry(
         positions=lambda s: np.asarray(s.pos, dtype=float),
-        live=lambda s: np.asarray(s.flying, dtype=bool),
-        slots=lambda s, k: _nearest_first(np.asarray(s.pos, dtype=float), np.asarray(s.flying, dtype=bool), k),
+        live=live,
+        slots=lambda s, k: _nearest_first(np.asarray(s.pos, dtype=float), live(s), k),
         view=render.view)
+
+
+def _atc() -> AttentionGeometry:
+    return _slot_geometry("hlynr.envs.atc.render", "flying")
 
 
 def _swarm() -> AttentionGeometry:
-    from hlynr.envs.swarm import render
-
-    return AttentionGeometry(
-        positions=lambda s: np.asarray(s.pos, dtype=float),
-        live=lambda s: np.asarray(s.alive, dtype=bool),
-        slots=lambda s, k: _nearest_first(np.asarray(s.pos, dtype=float), np.asarray(s.alive, dtype=bool), k),
-        view=render.view)
+    return _slot_geometry("hlynr.envs.swarm.render", "alive")
 
 
 GEOMETRIES: dict[str, Callable[[], AttentionGeometry]] = {
