@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from hlynr.runs.files import write_text_atomic
 
 
 def _clean(value: Any) -> Any:
@@ -49,9 +50,7 @@ class ProgressLog:
         if not self.path.exists():
             return
         keep = [line for line, rec in _records(self.path) if rec.get("timesteps", 0) <= timesteps]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(k + "\n" for k in keep))
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(k + "\n" for k in keep))
 
 
 def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:

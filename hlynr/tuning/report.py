@@ -19,7 +19,7 @@ from rich.table import Table
 
 from hlynr.config import ExperimentConfig, dump_config, validate_config
 from hlynr.config.tuning import TuneConfig
-from hlynr.runs.files import write_json
+from hlynr.runs.files import write_json, write_text_atomic
 from hlynr.tuning.space import decode_params, trial_config_data
 
 BEST_FILE = "best.yaml"
@@ -158,9 +158,7 @@ def export_best(study: optuna.Study, config: ExperimentConfig, base: dict[str, A
     plain.pop("tune", None)
     text += yaml.safe_dump(plain, sort_keys=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, text)
     return path, best
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 
 from hlynr.cli.study import run_study_from_config
 from hlynr.config import ConfigError, validate_config
@@ -259,3 +260,41 @@ def test_pruners_are_built_from_the_section(pruner, cls) -> None:
     with pytest.raises(ConfigError, match="'reduction_factor' does not apply to the median"):
         validate_config(make_config({"pruner": {"name": "median", "reduction_factor": 2},
                                      "params": {LR: {"type": "float", "low": 1, "high": 2}}}))
+
+
+def test_processes_finishing_together_export_best_yaml_without_clashing(tmp_path: Path) -> None:
+    """Workers of one study finish at the same time and all write ``best.yaml`` and
+    ``study.json``: each write goes through its own temporary file, so none of them fails."""
+    import threading
+
+    from hlynr.tuning.report import export_best, write_summary
+
+    tune = {"n_trials": 4, "params": {LR: {"type": "float", "low": 1e-4, "high": 3e-2, "log": True}}}
+    path = tmp_path / "tune.yaml"
+    path.write_text(yaml.safe_dump(make_config(tune), sort_keys=False))
+    config = load_config(path).config
+    base = base_config(config)
+    study = optuna.create_study(direction="maximize")
+    dist = optuna.distributions.FloatDistribution(1e-4, 3e-2, log=True)
+    for i, lr in enumerate([1e-3, 2e-3, 3e-3]):
+        study.add_trial(optuna.trial.create_trial(
+            params={LR: lr}, distributions={LR: dist}, value=float(i),
+            user_attrs={"values": {LR: lr}}))
+    errors: list[BaseException] = []
+
+    def finish() -> None:
+        try:
+            for _ in range(25):
+                export_best(study, config, base, tmp_path / "best.yaml", "memory")
+                write_summary(study, config.tune, tmp_path / "study.json", "memory", None)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finish) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert load_config(tmp_path / "best.yaml").config.algo.hyperparams["learning_rate"] == 3e-3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.yaml", "study.json", "tune.yaml"]
