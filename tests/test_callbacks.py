@@ -167,6 +167,42 @@ def test_curriculum_frozen_holds_stage_and_eval_uses_final_stage(runs_dir: Path)
     assert all(e.stage == 1 for e in res.evaluations)
 
 
+@pytest.mark.parametrize(("shares", "rate"), [([1, 3], 0.25), ([3, 1], 0.75), (None, 0.5)])
+def test_curriculum_mixed_trains_each_stage_on_its_share_of_copies(
+        runs_dir: Path, shares: list[int] | None, rate: float) -> None:
+    # stage "win" always succeeds, stage "lose" never; 4 copies, episodes of 4 steps everywhere:
+    # the training success is exactly the share of copies at "win"
+    mixed: dict[str, Any] = {"mode": "mixed", "stages": [{"p": 1.0}, {"p": 0.0}],
+                             "names": ["win", "lose"]}
+    if shares is not None:
+        mixed["shares"] = shares
+    res = _run(runs_dir, total_timesteps=512, env={"id": "HlynrTest/Coin-v0", "n_envs": 4},
+               callbacks=[{"curriculum": mixed}, {"evaluation": {"every": 256, "episodes": 4}}])
+    rollouts = [r for r in read_progress(res.run_dir / "progress.jsonl") if r["type"] == "rollout"]
+    assert rollouts[-1]["success_rate"] == pytest.approx(rate)
+    assert rollouts[-1]["stage_success"] == {"win": 1.0, "lose": 0.0}
+    assert _stages(res.run_dir) == []
+    assert all(e.stage == 1 and e.metrics["success_rate"] == 0.0 for e in res.evaluations)
+
+
+def test_curriculum_mixed_rejects_shares_it_cannot_honour() -> None:
+    from hlynr.config import ConfigError
+
+    def config(n_envs: int, **mixed: Any) -> dict[str, Any]:
+        return coin_config(env={"id": "HlynrTest/Coin-v0", "n_envs": n_envs}, callbacks=[
+            {"curriculum": {"mode": "mixed", "stages": [{"p": 1.0}, {"p": 0.0}], **mixed}}])
+
+    with pytest.raises(ConfigError, match="2 positive numbers"):
+        validate_config(config(4, shares=[1.0]))
+    with pytest.raises(ConfigError, match="rounds to no copy"):
+        validate_config(config(4, shares=[1.0, 0.01]))
+    with pytest.raises(ConfigError, match=r"env.n_envs >= 2"):
+        validate_config(config(1))
+    with pytest.raises(ConfigError, match="only used in mixed mode"):
+        validate_config(coin_config(callbacks=[{"curriculum": {
+            "mode": "adaptive", "stages": [{"p": 1.0}], "shares": [1.0]}}]))
+
+
 def test_off_policy_progress_is_logged_every_1000_steps_not_every_step(runs_dir: Path) -> None:
     """SAC has an ``n_steps`` attribute too (n-step returns); it must not mean a rollout size."""
     config = validate_config(coin_config(

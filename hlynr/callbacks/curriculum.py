@@ -6,7 +6,10 @@ Modes:
 * ``schedule``: move to stage ``i + 1`` when the timestep counter reaches ``at[i]``;
 * ``adaptive``: advance when the rolling training success rate over the last ``window``
   episodes reaches ``threshold`` (after at least ``min_episodes`` episodes in the stage);
-  optionally regress when it falls below ``regress_below``.
+  optionally regress when it falls below ``regress_below``;
+* ``mixed``: every stage at once, each on its ``shares`` of the env copies (default: equal) for
+  the whole run, so that training on the hard stages never stops sampling the easy ones. Training
+  success is logged per stage; ``current`` (for evaluation and replays) is the last stage.
 
 New parameters reach each env through ``apply_params`` and take effect from its next reset.
 """
@@ -23,14 +26,20 @@ from stable_baselines3.common.callbacks import BaseCallback
 from hlynr.config.base import StrictModel
 from hlynr.config.checks import stage_params_problem
 from hlynr.config.schema import ExperimentConfig
+from hlynr.envs.stages import share_counts, spread_stages
 from hlynr.registries import CallbackPhase, ChecksConfig, Phased, Resumable, RunContext, StageInfo
+
+STAGE_SUCCESS = "curriculum/success_"
+"""Logger key prefix of a mixed curriculum's per-stage training success (``+ stage name``)."""
 
 
 class CurriculumParams(StrictModel, ChecksConfig):
     """Stages of env parameters and the rule that moves between them."""
 
-    mode: Literal["frozen", "schedule", "adaptive"]
+    mode: Literal["frozen", "schedule", "adaptive", "mixed"]
     stages: list[dict[str, Any]] = Field(..., min_length=1)
+    shares: list[float] | None = Field(
+        None, description="mixed: each stage's share of the env copies (default: equal)")
     names: list[str] | None = None
     stage: int = Field(0, ge=0, description="frozen: the stage to hold; others: first stage")
     at: list[int] | None = Field(None, description="schedule: timesteps of each advance")
@@ -55,6 +64,14 @@ class CurriculumParams(StrictModel, ChecksConfig):
                 raise ValueError("'at' must be positive and strictly increasing")
         elif self.at is not None:
             raise ValueError(f"'at' is only used in schedule mode, not {self.mode}")
+        if self.shares is not None:
+            if self.mode != "mixed":
+                raise ValueError(f"'shares' is only used in mixed mode, not {self.mode}")
+            if len(self.shares) != n or any(not s > 0.0 for s in self.shares):
+                raise ValueError(f"shares needs {n} positive numbers, one per stage")
+        if self.mode == "mixed" and (self.stage != 0 or self.regress_below is not None):
+            raise ValueError("mixed mode trains every stage at once: 'stage' and "
+                             "'regress_below' do not apply")
         if self.regress_below is not None and self.regress_below >= self.threshold:
             raise ValueError("regress_below must be lower than threshold")
         return self
@@ -62,7 +79,18 @@ class CurriculumParams(StrictModel, ChecksConfig):
     def check_against(self, config: Any) -> tuple[tuple[Any, ...], str] | None:
         """Validate every stage's parameters against the env's parameter model."""
         problem = stage_params_problem(config, self.stages)
-        return None if problem is None else (("stages", *problem[0]), problem[1])
+        if problem is not None:
+            return ("stages", *problem[0]), problem[1]
+        if self.mode == "mixed":
+            copies = config.env.n_envs
+            if copies < len(self.stages):
+                return (("stages",), f"mixed mode puts every stage on its own env copies: "
+                        f"{len(self.stages)} stages need env.n_envs >= {len(self.stages)}, "
+                        f"got {copies}")
+            if 0 in share_counts(copies, self.shares or [1.0] * len(self.stages)):
+                return (("shares",), f"a share of {copies} env copies rounds to no copy at all; "
+                        "raise env.n_envs or that share")
+        return None
 
     def stage_name(self, index: int) -> str:
         """The display name of stage ``index``."""
@@ -82,10 +110,14 @@ class Curriculum(BaseCallback, Resumable, Phased):
         self.outcomes: deque[bool] = deque(maxlen=params.window)
         self.episodes_in_stage = 0
         self.transitions: list[dict[str, Any]] = []
+        self.row_stage: np.ndarray | None = None  # mixed: the stage of every env row
+        self.stage_outcomes = [deque[bool](maxlen=params.window) for _ in params.stages]
+        if params.mode == "mixed":
+            self.stage = len(params.stages) - 1
         ctx.set_stage_source(self.current)
 
     def current(self) -> StageInfo:
-        """The current stage: ``(index, env parameters)``."""
+        """The current stage: ``(index, env parameters)`` (mixed: the last stage)."""
         return self.stage, dict(self.params.stages[self.stage])
 
     def state_dict(self) -> dict[str, Any]:
@@ -98,6 +130,9 @@ class Curriculum(BaseCallback, Resumable, Phased):
         self.episodes_in_stage = int(state["episodes_in_stage"])
 
     def _apply(self) -> None:
+        if self.params.mode == "mixed":
+            self.row_stage = spread_stages(self.training_env, self.params.stages, self.params.shares)
+            return
         self.training_env.env_method("apply_params", **self.params.stages[self.stage])
         self.logger.record("curriculum/stage", self.stage)
 
@@ -136,7 +171,21 @@ class Curriculum(BaseCallback, Resumable, Phased):
                     self.outcomes.append(bool(info.get(success_key, False)))
                     self.episodes_in_stage += 1
             self._adapt()
+        elif mode == "mixed":
+            self._record_by_stage()
         return True
+
+    def _record_by_stage(self) -> None:
+        """Mixed mode: the rolling training success of each stage, from its own rows."""
+        assert self.row_stage is not None
+        success_key = self.ctx.config.env.success_key
+        for row, info in enumerate(self.locals.get("infos", [])):
+            if "episode" in info:
+                self.stage_outcomes[self.row_stage[row]].append(bool(info.get(success_key, False)))
+        for k, outcomes in enumerate(self.stage_outcomes):
+            if outcomes:
+                self.logger.record(STAGE_SUCCESS + self.params.stage_name(k),
+                                   sum(outcomes) / len(outcomes))
 
     def _adapt(self) -> None:
         p = self.params

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from hlynr.callbacks.curriculum import STAGE_SUCCESS
 from hlynr.config.schema import ExperimentConfig
 from hlynr.registries import CallbackPhase, Phased, Resumable, RunContext
 
@@ -101,12 +102,16 @@ class ProgressCallback(BaseCallback, Resumable, Phased):
         stage = self.ctx.current_stage()
         losses = {k.split("/", 1)[1]: v for k, v in model.logger.name_to_value.items()
                   if k.startswith("train/")}
+        by_stage = {k.removeprefix(STAGE_SUCCESS): v for k, v in model.logger.name_to_value.items()
+                    if k.startswith(STAGE_SUCCESS)}
         record = {"timesteps": int(self.num_timesteps), "total_timesteps":
                   self.ctx.config.total_timesteps, "wall_time": self.ctx.wall_time(),
                   "steps_per_s": sps, **self.episodes.summary(),
                   "ent_coef": float(ent) if isinstance(ent, (int, float)) else None,
                   "learning_rate": float(lr), "stage": stage[0] if stage else None,
                   "losses": losses, "ep_rewards": self.episodes.take_fresh()}
+        if by_stage:  # a mixed curriculum: the training success of each stage
+            record["stage_success"] = by_stage
         if record["success_rate"] is not None:
             self.logger.record("rollout/hlynr_success_rate", record["success_rate"])
         self.ctx.log.write("rollout", **record)

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -27,13 +26,13 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.config.schema import ExperimentConfig
 from hlynr.envs.factory import find_tap
+from hlynr.envs.stages import spread_stages
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import EpochStats, fit
 from hlynr.imitation.collect import collect_round, prepare
 from hlynr.imitation.dataset import Dataset
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.imitation.warmup import WarmupRound, warm_up_critic
-from hlynr.multiagent.workers import share_bounds
 from hlynr.registries import BASELINES, EventLog, Policy
 from hlynr.runs.artifacts import MODEL_FILE, restore_vecnormalize, save_model_dir
 
@@ -64,14 +63,6 @@ def _teacher(config: ExperimentConfig, venv: VecEnv) -> Policy:
         return BASELINES.get(spec.name).policy(tap.observation_space, tap.action_space, spec.params)
     except ValueError as exc:
         raise PretrainError(f"teacher '{spec.name}' cannot drive this env: {exc}") from None
-
-
-def spread_stages(venv: VecEnv, stages: list[dict[str, Any]]) -> None:
-    """Cut the env copies into ``len(stages)`` near-equal shares; share ``k`` takes ``stages[k]``
-    from its next reset (multi-agent rows: whole copies of ``rows_per_episode`` rows)."""
-    rows = int(getattr(venv, "rows_per_episode", 1))
-    for (lo, hi), params in zip(share_bounds(venv.num_envs // rows, len(stages)), stages):
-        venv.env_method("apply_params", indices=list(range(lo * rows, hi * rows)), **params)
 
 
 def clone_teacher(model: BaseAlgorithm, venv: VecEnv, config: ExperimentConfig, log: EventLog,

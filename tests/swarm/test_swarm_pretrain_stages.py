@@ -9,9 +9,9 @@ import pytest
 
 from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
+from hlynr.envs.stages import spread_stages
 from hlynr.envs.swarm import layout as L
 from hlynr.imitation.collect import collect_round
-from hlynr.imitation.pretrain import spread_stages
 from hlynr.registries import BASELINES
 
 STAGES = [{"stage": "basic"}, {"stage": "intermediate"}, {"stage": "advanced"}]
