@@ -18,7 +18,9 @@
   (:class:`~hlynr.registries.CriticStateSource`);
 * ``huber_delta`` only with ``value_loss: huber``;
 * the ``pretrain:`` section against the algorithm, wrappers, curriculum and env (the teacher
-  drives the env through the config's own sensor path and accepts its spaces);
+  drives the env through the config's own sensor path and accepts its spaces; a truth-fed
+  teacher needs a batched VecEnv that publishes a privileged observation,
+  :class:`~hlynr.registries.PrivilegedObservationSource`);
 * the ``tune:`` search space: every candidate value of every tuned key gives a valid config
   (all of its problems are reported, not just the first).
 
@@ -40,6 +42,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from hlynr.config.env import merged_kwargs
 from hlynr.config.loader import (
     ConfigError,
     Origin,
@@ -82,6 +85,7 @@ from hlynr.registries import (
     ChecksConfig,
     ChecksSpaces,
     CriticStateSource,
+    PrivilegedObservationSource,
     WrapContext,
 )
 
@@ -131,6 +135,10 @@ class EnvProbe:
     """Batched probes only: the VecEnv publishes a critic state."""
     wrapper_problem: Problem = None
     """``((k, *sub-path), message)``: env-level wrapper ``k`` does not fit the env."""
+    privileged_space: Any = None
+    """Batched probes only: the space of the privileged observation the VecEnv publishes."""
+    privileged_overrides: dict[str, Any] | None = None
+    """Batched probes only: the env parameters whose observation the privileged one is."""
 
 
 _PROBE_CACHE_SIZE = 32
@@ -160,9 +168,17 @@ class _Probe:
 
 
 def _batched_probe(config: ExperimentConfig) -> bool:
-    """A critic state is only published by the batched VecEnv: then the probe is one, else a
-    single env (PettingZoo: a ParallelEnv)."""
-    return config.algo.entry.centralised_critic and config.env.vectoriser == "batched"
+    """A critic state or a privileged observation is only published by the batched VecEnv: then
+    the probe is one, else a single env (PettingZoo: a ParallelEnv)."""
+    if config.env.vectoriser != "batched":
+        return False
+    return config.algo.entry.centralised_critic or (
+        _truth_teacher(config) and config.env.type == "gymnasium" and config.env.id in BATCHED_ENVS)
+
+
+def _truth_teacher(config: ExperimentConfig) -> bool:
+    pre = config.pretrain
+    return pre is not None and pre.teacher is not None and pre.teacher.observes == "truth"
 
 
 def _env_level(config: ExperimentConfig) -> list[tuple[int, ComponentSpec]]:
@@ -212,7 +228,10 @@ def _build_probe(config: ExperimentConfig) -> EnvProbe:
             try:
                 critic = (isinstance(venv, CriticStateSource)
                           and venv.critic_observation_space is not None)
-                return EnvProbe(venv.observation_space, venv.action_space, venv.num_envs, critic)
+                privileged = isinstance(venv, PrivilegedObservationSource)
+                return EnvProbe(venv.observation_space, venv.action_space, venv.num_envs, critic,
+                                privileged_space=venv.privileged_observation_space if privileged else None,
+                                privileged_overrides=venv.privileged_env_overrides if privileged else None)
             finally:
                 venv.close()
         env: Any = env_cfg.make_single()
@@ -478,16 +497,40 @@ def _check_teacher(pre: PretrainConfig, config: ExperimentConfig, env: _Probe) -
         return ("pretrain", "teacher", "name"), (
             f"teacher '{pre.teacher.name}' cannot drive {config.env.id}: it drives "
             f"{', '.join(entry.env_ids)}")
-    problem = baseline_env_problem(entry, config)
-    if problem:
-        return ("pretrain", "teacher", "name"), (
-            f"teacher '{pre.teacher.name}' {problem}; the teacher sees the student's own "
-            "sensor path")
+    truth = pre.teacher.observes == "truth"
+    if truth:
+        problem = _privileged_problem(config, env)
+        if problem:
+            return ("pretrain", "teacher", "observes"), f"observes: truth {problem}"
     probe = env()  # the spaces after the task's (env-level) wrappers
+    problem = baseline_env_problem(entry, config, probe.privileged_overrides if truth else None)
+    if problem:
+        sees = (f"env as with {probe.privileged_overrides} (observes: truth)" if truth
+                else "student's own sensor path")
+        return ("pretrain", "teacher", "name"), (
+            f"teacher '{pre.teacher.name}' {problem}; the teacher sees the {sees}")
+    space = probe.privileged_space if truth else probe.observation_space
     try:
-        entry.policy(probe.observation_space, probe.action_space, pre.teacher.params)
+        entry.policy(space, probe.action_space, pre.teacher.params)
     except ValueError as exc:
         return ("pretrain", "teacher", "name"), f"the teacher cannot drive this env: {exc}"
+    return None
+
+
+def _privileged_problem(config: ExperimentConfig, env: _Probe) -> str | None:
+    """Why the env of ``config`` cannot show a teacher the truth, or None."""
+    where = f"env '{config.env.id}'"
+    if config.env.type != "gymnasium" or config.env.id not in BATCHED_ENVS:
+        return f"needs a batched engine that publishes the true state; {where} has none"
+    if config.env.vectoriser != "batched":
+        return (f"needs env.vectoriser: batched ({where} with vectoriser "
+                f"'{config.env.vectoriser}' publishes no true state)")
+    if env().privileged_space is None:
+        return f"needs a batched engine that publishes the true state; that of {where} does not"
+    for spec in config.wrappers:
+        if WRAPPERS.get(spec.name).env is not None:  # a task wrapper (sensor model, time limit)
+            return (f"shows the teacher the engine's own observation, which the task wrapper "
+                    f"'{spec.name}' would not reach: remove it or use observes: own")
     return None
 
 
@@ -520,16 +563,20 @@ def stage_params_problem(config: Any, stages: list[dict[str, Any]]) -> Problem:
     return None
 
 
-def baseline_env_problem(entry: Any, config: ExperimentConfig) -> str | None:
+def baseline_env_problem(entry: Any, config: ExperimentConfig,
+                         sees: dict[str, Any] | None = None) -> str | None:
     """What the config's env lacks that the baseline ``entry`` needs (its ``env_overrides``,
     e.g. ``sensor: {filter: ca}``), as ``"needs env.kwargs... (the config has ...)"``, or None.
 
     A baseline used inside training (residual guidance, a teacher) must act through the
-    config's own sensor path, so its needs are checked rather than applied.
+    config's own sensor path, so its needs are checked rather than applied. ``sees``: env
+    parameters merged into the config's first (a truth-fed teacher sees the env as with
+    ``sensor: {mode: truth}``).
     """
     if not entry.env_overrides:
         return None
-    env = ENV_PARAMS.get(config.env.id).model_validate(config.env.kwargs)
+    kwargs = merged_kwargs(config.env.kwargs, sees) if sees else config.env.kwargs
+    env = ENV_PARAMS.get(config.env.id).model_validate(kwargs)
     for section, wanted in entry.env_overrides.items():
         have = getattr(env, section)
         pairs = wanted.items() if isinstance(wanted, dict) else [(None, wanted)]

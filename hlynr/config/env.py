@@ -17,6 +17,16 @@ from hlynr.registries import BATCHED_ENVS, ENV_PARAMS, PETTINGZOO_ENVS, UnknownN
 _MONITOR_CONTROLLED = frozenset({"self", "env", "filename"})
 
 
+def merged_kwargs(kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``overrides`` applied: a mapping merged into a mapping of the same key,
+    anything else replacing the value (e.g. ``{"sensor": {"mode": "truth"}}``)."""
+    out = dict(kwargs)
+    for key, value in overrides.items():
+        old = out.get(key)
+        out[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
+
+
 def _import_env_module(env_id: str) -> None:
     if ":" in env_id:  # gymnasium's "module:EnvName-v0" form imports the module first
         importlib.import_module(env_id.split(":", 1)[0])

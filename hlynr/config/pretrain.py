@@ -4,6 +4,7 @@
 
     pretrain:
       teacher: {name: pn, params: {N: 6}}    # any registered baseline that drives the env
+      # teacher: {name: pn, params: {N: 6}, observes: truth}   # privileged: acts on the truth
       method: dagger                         # bc | dagger
       steps: 50000                           # env steps of data (dagger: split over the rounds)
       rounds: 4                              # dagger rounds (bc: 1)
@@ -52,10 +53,18 @@ DETERMINISTIC = TD3
 
 
 class TeacherSpec(StrictModel):
-    """A registered baseline and its parameters (validated by the baseline's parameter model)."""
+    """A registered baseline and its parameters (validated by the baseline's parameter model).
+
+    ``observes``: ``own`` (the observation the student's sensor path gives, as any baseline
+    sees it) or ``truth`` (a privileged teacher: the observation the truth sensor would give at
+    the same step, from an env that publishes one; its actions are carried into the student's
+    own action frame before they are executed and used as labels).
+    """
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    observes: Literal["own", "truth"] = Field(
+        "own", description="own: the student's sensor path; truth: the true state (privileged)")
 
     @field_validator("name")
     @classmethod

@@ -24,6 +24,7 @@ from stable_baselines3.common.vec_env import (
 )
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
+from hlynr.config.env import merged_kwargs
 from hlynr.config.schema import ComponentSpec, ExperimentConfig, GymEnvConfig, PettingZooEnvConfig
 from hlynr.registries import BATCHED_ENVS, WRAPPERS, WrapContext, suggest
 
@@ -179,16 +180,6 @@ def _has_apply_params(env: gym.Env) -> bool:
     except AttributeError:
         return False
     return True
-
-
-def merged_kwargs(kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` with ``overrides`` applied: a mapping merged into a mapping of the same key,
-    anything else replacing the value (e.g. ``{"sensor": {"mode": "truth"}}``)."""
-    out = dict(kwargs)
-    for key, value in overrides.items():
-        old = out.get(key)
-        out[key] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
-    return out
 
 
 def task_wrappers(config: ExperimentConfig) -> list[ComponentSpec]:

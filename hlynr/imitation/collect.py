@@ -10,6 +10,10 @@ is stored and normalised with the final statistics when training (:func:`prepare
 In a round with student probability ``p``, each row at each step is driven by the student with
 probability ``p`` and by the teacher otherwise; the label is always the teacher's action on the
 state actually visited (Ross et al., DAgger).
+
+What the teacher acts on is its :class:`~hlynr.imitation.feed.TeacherFeed`: the tap's
+observation by default, or a privileged (truth) observation whose actions the env carries into
+the student's frame; either way the label is the action the teacher's feed executes.
 """
 
 from __future__ import annotations
@@ -20,18 +24,10 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
-from hlynr.envs.factory import find_tap
 from hlynr.imitation.dataset import Obs, Round, stack
+from hlynr.imitation.feed import TeacherFeed, teacher_feed, vec_obs
 from hlynr.registries import Policy
-
-
-def _obs(obs: VecEnvObs | None) -> Obs:
-    """A VecEnv's observations as the data set holds them (SB3 has no tuple observations)."""
-    if obs is None or isinstance(obs, tuple):
-        raise TypeError(f"expected array or dict observations, got {type(obs).__name__}")
-    return obs
 
 
 def _copy(obs: Obs) -> Obs:
@@ -60,14 +56,14 @@ def _active(infos: list[dict[str, Any]]) -> np.ndarray:
 def collect_round(
     venv: VecEnv, teacher: Policy, student: BaseAlgorithm, n_steps: int, student_prob: float,
     rng: np.random.Generator, should_stop: Callable[[], bool] = lambda: False,
+    feed: TeacherFeed | None = None,
 ) -> Round:
     """Run ``n_steps`` steps of every row from a reset and return the labelled round (fewer
-    steps, at least one, once ``should_stop()`` is true)."""
-    tap = find_tap(venv)
-    if tap is None:
-        raise ValueError("the env was built without an observation tap for the teacher")
+    steps, at least one, once ``should_stop()`` is true). ``feed``: what the teacher acts on
+    (default: the observation tap's observation)."""
+    feed = feed or teacher_feed(venv)
     n = venv.num_envs
-    obs = _obs(venv.reset())
+    obs = vec_obs(venv.reset())
     starts = np.ones(n, dtype=bool)
     active = np.ones(n, dtype=bool)
     t_state = s_state = None
@@ -76,9 +72,9 @@ def collect_round(
         if t and should_stop():
             break
         # Policy types observations as arrays; a model teacher may also read a dict of them.
-        label, t_state = teacher.predict(_obs(tap.obs), state=t_state,  # type: ignore[arg-type]
-                                         episode_start=starts, deterministic=True)
-        label = np.asarray(label)
+        chosen, t_state = teacher.predict(feed.observe(), state=t_state,  # type: ignore[arg-type]
+                                          episode_start=starts, deterministic=True)
+        label = feed.label(np.asarray(chosen))
         rec_obs.append(stored_observation(venv, obs))
         rec_act.append(label.copy())
         rec_starts.append(starts.copy())
@@ -90,7 +86,7 @@ def collect_round(
             drive = rng.random(n) < student_prob
             action = np.where(drive.reshape((n,) + (1,) * (label.ndim - 1)), mine, label)
         step_obs, _, dones, infos = venv.step(action)
-        obs = _obs(step_obs)
+        obs = vec_obs(step_obs)
         starts = np.asarray(dones, dtype=bool)
         active = _active(infos) | starts  # a reset row is live again
     return Round(stack(rec_obs), np.stack(rec_act), np.stack(rec_starts), np.stack(rec_mask),

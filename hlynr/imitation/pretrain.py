@@ -25,12 +25,12 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
 from hlynr.config.schema import ExperimentConfig
-from hlynr.envs.factory import find_tap
 from hlynr.envs.stages import spread_stages
 from hlynr.imitation.actor import ActorView
 from hlynr.imitation.clone import EpochStats, fit
 from hlynr.imitation.collect import collect_round, prepare
 from hlynr.imitation.dataset import Dataset
+from hlynr.imitation.feed import TeacherFeed, teacher_feed
 from hlynr.imitation.regularizer import FineTuneRegularizer
 from hlynr.imitation.warmup import WarmupRound, warm_up_critic
 from hlynr.registries import BASELINES, EventLog, Policy
@@ -53,14 +53,21 @@ class PretrainOutcome:
     warmup: list[WarmupRound]
 
 
-def _teacher(config: ExperimentConfig, venv: VecEnv) -> Policy:
-    tap = find_tap(venv)
-    if tap is None:
-        raise PretrainError("the training env has no observation tap for the teacher")
+def _feed(config: ExperimentConfig, venv: VecEnv) -> TeacherFeed:
+    """What the config's teacher acts on in ``venv`` (``teacher.observes``)."""
+    assert config.pretrain is not None and config.pretrain.teacher is not None
+    try:
+        return teacher_feed(venv, config.pretrain.teacher.observes)
+    except ValueError as exc:
+        raise PretrainError(f"the teacher cannot observe this env: {exc}") from None
+
+
+def _teacher(config: ExperimentConfig, venv: VecEnv, feed: TeacherFeed | None = None) -> Policy:
     assert config.pretrain is not None and config.pretrain.teacher is not None
     spec = config.pretrain.teacher
+    feed = feed or _feed(config, venv)
     try:
-        return BASELINES.get(spec.name).policy(tap.observation_space, tap.action_space, spec.params)
+        return BASELINES.get(spec.name).policy(feed.observation_space, feed.action_space, spec.params)
     except ValueError as exc:
         raise PretrainError(f"teacher '{spec.name}' cannot drive this env: {exc}") from None
 
@@ -71,7 +78,8 @@ def clone_teacher(model: BaseAlgorithm, venv: VecEnv, config: ExperimentConfig, 
     ``should_stop()`` is true, the round in progress is cut short and fitted, and no other starts."""
     cfg = config.pretrain
     assert cfg is not None
-    teacher = _teacher(config, venv)
+    feed = _feed(config, venv)
+    teacher = _teacher(config, venv, feed)
     view = ActorView(model)
     rng = np.random.default_rng(config.seed)
     per_round = max(1, math.ceil(cfg.steps / cfg.rounds / venv.num_envs))
@@ -83,7 +91,8 @@ def clone_teacher(model: BaseAlgorithm, venv: VecEnv, config: ExperimentConfig, 
         if cfg.stages is not None:
             spread_stages(venv, cfg.stages)  # collect_round resets: every share at its stage
         t0 = time.perf_counter()
-        dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng, should_stop))
+        dataset.rounds.append(collect_round(venv, teacher, model, per_round, p, rng, should_stop,
+                                            feed))
         collect_s = time.perf_counter() - t0
         t1 = time.perf_counter()
 

@@ -32,6 +32,7 @@ from hlynr.registries.protocols import (
     MetricError,
     Phased,
     PreparesModel,
+    PrivilegedObservationSource,
     Resumable,
     RunStatus,
     Stopper,
@@ -47,6 +48,7 @@ __all__ = [
     "ChecksConfig", "ChecksSpaces", "CriticStateSource", "EntityLayout", "entity_layout_of",
     "EvalResult", "EvaluationListener",
     "EvaluationSource", "EventLog", "MetricError", "Phased", "Policy", "PettingZooEntry",
-    "PreparesModel", "Registry", "Resumable", "RunContext", "RunStatus", "StageInfo", "Stopper",
+    "PreparesModel", "PrivilegedObservationSource", "Registry", "Resumable", "RunContext",
+    "RunStatus", "StageInfo", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "phase_of", "suggest",
 ]

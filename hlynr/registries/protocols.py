@@ -11,6 +11,8 @@
   missing.
 * :class:`TrainingDiverged`: an update produced non-finite parameters or losses.
 * :class:`RunStatus`: how a run ended (or that it is still running).
+* :class:`CriticStateSource` and :class:`PrivilegedObservationSource`: VecEnvs that publish
+  state the acting policy never sees, for a critic or a teacher.
 """
 
 from __future__ import annotations
@@ -164,6 +166,31 @@ class CriticStateSource(ABC):
     @abstractmethod
     def critic_observations(self) -> Any:
         """Critic rows ``(num_envs, *critic_observation_space.shape)`` of the current observations."""
+
+
+class PrivilegedObservationSource(ABC):
+    """A VecEnv that can show a teacher, for every row, the observation a privileged sensor would
+    produce at the current step (e.g. the true state where the agent sees a radar track), and
+    carry the teacher's actions on it over into the frame of the row's own observation.
+
+    Only a teacher reads it (``pretrain.teacher.observes: truth``); the agent's observations,
+    spaces and trajectories are the same whether or not it is read.
+    """
+
+    privileged_observation_space: Any
+    privileged_env_overrides: dict[str, Any]
+    """The env parameters whose own observation the privileged one is (e.g. ``{"sensor":
+    {"mode": "truth"}}``): a teacher's needs are checked against the env with them applied."""
+
+    @abstractmethod
+    def privileged_observations(self) -> Any:
+        """Privileged observations ``(num_envs, *privileged_observation_space.shape)`` of the
+        rows' current states."""
+
+    @abstractmethod
+    def privileged_to_own_actions(self, actions: Any) -> Any:
+        """``actions`` chosen on the last :meth:`privileged_observations` (no step since) as the
+        actions that command the same thing from each row's own observation."""
 
 
 class ChecksChain:

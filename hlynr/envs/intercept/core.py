@@ -45,12 +45,28 @@ from hlynr.envs.intercept.reward import (
 from hlynr.envs.intercept.sampling import N_CACHE_ROWS, sample_initial
 from hlynr.envs.intercept.sensing import make_tracker, radar_scan, write_target_estimate
 
-__all__ = ["FINAL_STATS", "TERMINATION_REASONS", "InterceptCore", "Reason", "final_info"]
+__all__ = ["FINAL_STATS", "TERMINATION_REASONS", "InterceptCore", "Reason", "commands", "final_info"]
 
 # the observation inputs start with the true positions, velocities and achieved acceleration
 # in the state's row order, so they are copied in one call
 assert all(ROWS[s] == INPUT_ROWS[i] for s, i in (("tp", "tgt_p"), ("mp", "own_p"), ("tv", "tgt_v"),
                                                    ("mv", "own_v"), ("ma", "own_a")))
+
+
+def commands(actions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normalised commands ``u`` (2, n) from ``actions`` (n, 2) as the engine reads them:
+    non-finite entries -> 0, then each clipped to [-1, 1] (as np.clip), transposed to contiguous
+    rows u0, u1; their norms ``mag`` (n,) and the factor ``scale`` (n,) that limits the norm of
+    ``u`` to 1 (the commanded lateral acceleration is ``a_max * scale * (u0 e_y + u1 e_z)``)."""
+    a = np.asarray(actions, dtype=np.float64).reshape(n, 2)
+    finite = np.isfinite(a)
+    if not finite.all():
+        a = np.where(finite, a, 0.0)
+    u = np.maximum(a.T, -1.0, out=np.empty((2, n)))
+    np.minimum(u, 1.0, out=u)
+    u0, u1 = u
+    mag = np.sqrt(u0 * u0 + u1 * u1)
+    return u, mag, 1.0 / np.maximum(mag, 1.0)
 
 
 class InterceptCore:
@@ -199,19 +215,22 @@ class InterceptCore:
         self.e_yz[:, :, sel] = e_yz
         return obs
 
-    def observation_inputs(self, idx: np.ndarray | None) -> np.ndarray:
+    def observation_inputs(self, idx: np.ndarray | None, truth: bool = False) -> np.ndarray:
         """The inputs of :func:`~hlynr.envs.intercept.observation.observe_inputs` for envs ``idx``
         (all envs if ``None``): a ``(N_INPUTS, len(idx))`` matrix, rows ``INPUT_ROWS``.
+        ``truth``: the inputs the truth sensor (``sensor.mode: truth``) would give for the same
+        state, whatever this engine's sensor is.
 
         Observations are computed column by column, so the inputs of several groups of envs can
         be concatenated and observed in one call with identical results.
         """
         out = np.empty((N_INPUTS, self.n if idx is None else len(idx)))
-        self._write_inputs(out, slice(None) if idx is None else idx)
+        self._write_inputs(out, slice(None) if idx is None else idx, truth)
         return out
 
-    def _write_inputs(self, out: np.ndarray, sel: Any) -> None:
-        """Write the observation inputs of envs ``sel`` into ``out`` (N_INPUTS, m)."""
+    def _write_inputs(self, out: np.ndarray, sel: Any, truth: bool = False) -> None:
+        """Write the observation inputs of envs ``sel`` into ``out`` (N_INPUTS, m) (``truth``:
+        those of the truth sensor)."""
         R = INPUT_ROWS
         out[:OWN_AND_TRUTH] = self.S[:OWN_AND_TRUTH, sel]
         np.divide(self.fuel[sel], self.P["fuel_mass"][sel], out=out[R["fuel_frac"]])
@@ -222,7 +241,7 @@ class InterceptCore:
                          maneuver_magnitude(self._sv, self.man_code, self.D["level"], sel, self.t[sel],
                                             self._mix), out=rows)
 
-        write_target_estimate(out, sel, self.tracker, truth_accel)
+        write_target_estimate(out, sel, None if truth else self.tracker, truth_accel)
 
     def observe_after_reset(self, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Observations of all envs ``(n, OBS_DIM)`` and, in the same batch, of the extra columns
@@ -241,20 +260,6 @@ class InterceptCore:
         return self._observe(None)
 
     # ------------------------------------------------------------------ step
-    def _commands(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalised commands ``u`` (2, n) from ``actions`` (n, 2): non-finite entries -> 0,
-        then each clipped to [-1, 1] (as np.clip), transposed to contiguous rows u0, u1; and the
-        factor ``scale`` (n,) that limits the norm of ``u`` to 1."""
-        a = np.asarray(actions, dtype=np.float64).reshape(self.n, 2)
-        finite = np.isfinite(a)
-        if not finite.all():
-            a = np.where(finite, a, 0.0)
-        u = np.maximum(a.T, -1.0, out=np.empty((2, self.n)))
-        np.minimum(u, 1.0, out=u)
-        u0, u1 = u
-        mag = np.sqrt(u0 * u0 + u1 * u1)
-        return u, mag, 1.0 / np.maximum(mag, 1.0)
-
     def step(self, actions: np.ndarray, observe: bool = True) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray,
                                                                         np.ndarray]:
         """Advance all envs one control step with ``actions`` (n, 2) in [-1, 1] (see the module
@@ -264,7 +269,7 @@ class InterceptCore:
         ``None`` with ``observe=False`` (see :meth:`observation_inputs`, :meth:`observe_after_reset`).
         """
         P, D = self.P, self.D
-        (u0, u1), mag, scale = self._commands(actions)
+        (u0, u1), mag, scale = commands(actions, self.n)
         k = D["a_max"] * scale
         a_cmd = (k * u0) * self.e_y + (k * u1) * self.e_z
         self.last_accel_cmd = a_cmd

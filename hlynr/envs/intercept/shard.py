@@ -19,6 +19,7 @@ import numpy as np
 from hlynr.envs.intercept.core import InterceptCore, final_info
 from hlynr.envs.intercept.critic import TRUTH_DIM, truth_rows
 from hlynr.envs.intercept.observation import OBS_DIM
+from hlynr.envs.intercept.privileged import truth_view
 
 _LAYOUT: tuple[tuple[str, Any, tuple[int, ...]], ...] = (
     ("actions", np.float64, (2,)),
@@ -159,9 +160,14 @@ class Shard:
         self.critic = True
         self.buf.truth[...] = truth_rows(self.core)
 
+    def truth_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """The truth sensor's observations of the share's current states and the rotations into
+        each env's own action frame (:func:`~hlynr.envs.intercept.privileged.truth_view`)."""
+        return truth_view(self.core)
+
 
 CONTROL_METHODS: frozenset[str] = frozenset({"reset", "check_params", "apply_params", "models",
-                                             "enable_critic"})
+                                             "enable_critic", "truth_view"})
 """The :class:`Shard` methods a worker process runs on request (besides ``step``)."""
 
 

@@ -19,6 +19,13 @@ truth blocks (in each worker for its share) and finished envs carry
 ``info["terminal_critic_observation"]``. Observations, rewards and trajectories are the same
 either way.
 
+Privileged teacher view (a :class:`~hlynr.registries.PrivilegedObservationSource`):
+:meth:`~BatchedInterceptVecEnv.privileged_observations` gives every row the observation the
+truth sensor would produce at its current state (computed on request, in each worker for its
+share), and :meth:`~BatchedInterceptVecEnv.privileged_to_own_actions` carries actions chosen on
+it into each row's own action frame (:mod:`hlynr.envs.intercept.privileged`). Nothing else
+changes.
+
 Rendering: with ``render_mode="rgb_array"``, :meth:`~BatchedInterceptVecEnv.get_images` returns one
 frame, of env :attr:`~BatchedInterceptVecEnv.render_copy` (default 0), so ``render()`` and SB3's
 ``VecVideoRecorder`` show that engagement (:mod:`hlynr.envs.intercept.render`); the step where
@@ -40,13 +47,14 @@ from hlynr.envs.intercept.core import InterceptCore
 from hlynr.envs.intercept.critic import critic_space
 from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
+from hlynr.envs.intercept.privileged import PRIVILEGED_ENV_OVERRIDES, to_own_frame
 from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
 from hlynr.envs.intercept.workers import WorkerPool, context, share_bounds, shared_block
 from hlynr.envs.rendering import CopyFrames, check_render_mode, draws
-from hlynr.registries import CriticStateSource
+from hlynr.registries import CriticStateSource, PrivilegedObservationSource
 
 
-class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
+class BatchedInterceptVecEnv(VecEnv, CriticStateSource, PrivilegedObservationSource):
     """``n_envs`` Intercept engagements as one vectorised environment.
 
     :param workers: processes stepping the envs: 1 (default) steps all of them in this process;
@@ -92,6 +100,11 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         """The Box of one privileged critic row (see :mod:`hlynr.envs.intercept.critic`)."""
         self._critic_on = False
         self._last_obs: np.ndarray | None = None
+        self.privileged_observation_space = observation_space()
+        """The Box of one privileged (truth sensor) observation: the observation's own layout."""
+        self.privileged_env_overrides = PRIVILEGED_ENV_OVERRIDES
+        self._rotation: np.ndarray | None = None
+        """Rotations of the last privileged view into the own frames (None once stepped)."""
         super().__init__(n_envs, observation_space(), action_space())
         cast(dict[str, Any], self.metadata)["render_fps"] = 1.0 / self.core.dt
         self._stepping = False
@@ -115,6 +128,7 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         self.reset_infos = [{} for _ in range(self.num_envs)]
         obs = self._buf.obs.copy()
         self._last_obs = obs.copy() if self._critic_on else obs
+        self._rotation = None
         if self._frames is not None:
             self._frames.reset(self.core)
         for w in self._watchers:
@@ -149,6 +163,7 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
         if done_idx.size:
             done_infos(buf, infos, done_idx.tolist(), critic=self._critic_on)
         self._last_obs = obs.copy() if self._critic_on else obs
+        self._rotation = None
         if self._frames is not None:
             self._frames.after_step(self.core)
         for w in self._watchers:
@@ -165,6 +180,24 @@ class BatchedInterceptVecEnv(VecEnv, CriticStateSource):
             self._critic_on = True
             self._last_obs = self._last_obs.copy()
         return np.concatenate([self._buf.truth, self._last_obs], axis=1)
+
+    def privileged_observations(self) -> np.ndarray:
+        """The observations ``(n_envs, OBS_DIM)`` the truth sensor would give at the current
+        states (a teacher's view; the agent's observations are unchanged). Remembers each row's
+        truth frame for :meth:`privileged_to_own_actions`."""
+        if self._last_obs is None:
+            raise RuntimeError("reset the env before asking for privileged observations")
+        views = self._call("truth_view", [() for _ in self._bounds])
+        self._rotation = np.concatenate([rot for _, rot in views])
+        return np.concatenate([obs for obs, _ in views])
+
+    def privileged_to_own_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Actions ``(n_envs, 2)`` chosen on the last :meth:`privileged_observations` as the actions
+        commanding the same world-frame lateral acceleration from each row's own observation."""
+        if self._rotation is None:
+            raise RuntimeError("privileged_to_own_actions needs privileged_observations() of the "
+                               "current step (the env was reset or stepped since)")
+        return to_own_frame(np.asarray(actions).reshape(self.num_envs, 2), self._rotation)
 
     def close(self) -> None:
         """Stop the worker processes, if any (idempotent)."""
