@@ -75,3 +75,23 @@ def test_cli_json_on_synthetic_log(tmp_path: Path, capsys) -> None:
     assert code == 1  # a collapse alert makes the exit code non-zero for scripts
     assert out["stage"] == 2 and out["success"] == 0.2 and out["peak_success"] == 0.8
     assert any(a["kind"] == "collapse" for a in out["alerts"])
+
+
+def test_newest_run_is_found_inside_groups_grids_and_studies(tmp_path: Path) -> None:
+    import os
+
+    from hlynr.cli.monitor import newest_run
+
+    runs = tmp_path / "runs"
+    folders = [runs / "a" / "20260101-000000", runs / "b" / "group-1" / "seed_3",
+               runs / "c" / "group-2" / "algo.name=PPO" / "seed_0",
+               runs / "d" / "tune-s" / "trial-4" / "seed-0"]
+    for k, folder in enumerate(folders):
+        folder.mkdir(parents=True)
+        log = folder / "progress.jsonl"
+        log.write_text(json.dumps(rollout(1000)) + "\n")
+        os.utime(log, (1000 + k, 1000 + k))
+    for k, folder in enumerate(folders):
+        os.utime(folder / "progress.jsonl", (5000, 5000))
+        assert newest_run(runs) == folder
+        os.utime(folder / "progress.jsonl", (1000 + k, 1000 + k))

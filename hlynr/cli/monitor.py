@@ -40,11 +40,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+RUN_DEPTHS = (2, 3, 4)
+"""Folder levels below ``--runs-dir`` at which run folders live (single runs, group seeds, grid
+cells' seeds and tuning trials' seeds)."""
+
+
 def newest_run(runs_dir: Path) -> Path:
-    """The run folder under ``runs_dir`` whose progress log changed last."""
-    logs = list(runs_dir.glob("*/*/progress.jsonl")) if runs_dir.is_dir() else []
+    """The run folder under ``runs_dir`` whose progress log changed last: a single run
+    (``<name>/<timestamp>/``), a seed of a run group (``<name>/group-*/seed_<s>/``, in a grid
+    ``<name>/group-*/<cell>/seed_<s>/``) or a tuning trial's seed (``<name>/tune-*/trial-<n>/seed-<s>/``)."""
+    logs = [log for depth in RUN_DEPTHS for log in runs_dir.glob("*/" * depth + "progress.jsonl")
+            ] if runs_dir.is_dir() else []
     if not logs:
-        raise CliError(f"no runs found under {runs_dir}/ (expected <name>/<timestamp>/progress.jsonl)")
+        raise CliError(f"no runs found under {runs_dir}/ (expected <name>/<timestamp>/progress.jsonl, "
+                       "or a run group's or a tuning study's seeds below <name>/)")
     return max(logs, key=lambda p: p.stat().st_mtime).parent
 
 
