@@ -26,8 +26,9 @@ from typing import Any
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
 from hlynr.config import validate_config
 from hlynr.evaluation import replay as draw
+from hlynr.evaluation.recording import TrajectoryCollector
 from hlynr.evaluation.scoring import ScoreSettings, score_baseline
-from hlynr.evaluation.trajectories import Trajectories, TrajectoryCollector
+from hlynr.evaluation.trajectories import Trajectories
 
 CASES: dict[str, tuple[dict[str, Any], str]] = {
     "intercept, pn": ({"id": "hlynr/Intercept-v0", "vectoriser": "batched"}, "pn"),

@@ -92,8 +92,8 @@ class ReplayRecorder(EvaluationListener, Resumable):
         from hlynr.callbacks.evaluation import EVAL_SEED_OFFSET
         from hlynr.evaluation import replay as draw
         from hlynr.evaluation.episodes import run_episodes
+        from hlynr.evaluation.recording import TrajectoryCollector
         from hlynr.evaluation.scoring import eval_vec_env
-        from hlynr.evaluation.trajectories import TrajectoryCollector
 
         config = self.ctx.config
         evaluation = config.callback("evaluation")

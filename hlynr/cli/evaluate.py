@@ -265,7 +265,7 @@ def _trajectory_collector(path: str | None, config: Any, targets: list[Any]) -> 
     writable and every row of one env."""
     if path is None:
         return None
-    from hlynr.evaluation.trajectories import TrajectoryCollector
+    from hlynr.evaluation.recording import TrajectoryCollector
 
     folder = Path(path).resolve().parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):

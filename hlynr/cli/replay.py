@@ -93,9 +93,9 @@ def _check_replayable(config: Any) -> None:
 def _simulate(args: argparse.Namespace) -> tuple[Any, str | None, Path]:
     """Run the seeded episodes of the policy (and the baseline) with trajectories recorded."""
     from hlynr.cli.evaluate import _parse_baseline
+    from hlynr.evaluation.recording import TrajectoryCollector
     from hlynr.evaluation.scoring import ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
-    from hlynr.evaluation.trajectories import TrajectoryCollector
     from hlynr.registries import BASELINES
     from hlynr.zoo import load_config
 
