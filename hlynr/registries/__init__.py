@@ -29,6 +29,7 @@ from hlynr.registries.protocols import (
     EvalResult,
     EvaluationListener,
     EvaluationSource,
+    LiveRowsSource,
     MetricError,
     Phased,
     PreparesModel,
@@ -46,7 +47,7 @@ __all__ = [
     "AlgorithmEntry", "BaselineEntry", "CallbackEntry", "CallbackPhase", "ChecksChain",
     "ChecksConfig", "ChecksSpaces", "CriticStateSource", "EntityLayout", "entity_layout_of",
     "EvalResult", "EvaluationListener",
-    "EvaluationSource", "EventLog", "MetricError", "Phased", "Policy", "PettingZooEntry",
+    "EvaluationSource", "EventLog", "LiveRowsSource", "MetricError", "Phased", "Policy", "PettingZooEntry",
     "PreparesModel", "Registry", "Resumable", "RunContext", "RunStatus", "StageInfo", "Stopper",
     "TrainingDiverged", "UnknownNameError", "WrapContext", "WrapperEntry", "phase_of", "suggest",
 ]

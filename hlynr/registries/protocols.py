@@ -11,6 +11,8 @@
   missing.
 * :class:`TrainingDiverged`: an update produced non-finite parameters or losses.
 * :class:`RunStatus`: how a run ended (or that it is still running).
+* :class:`CriticStateSource`, :class:`LiveRowsSource`: what a VecEnv of multi-agent rows
+  publishes besides its rows (a critic state; which rows carried a live agent).
 """
 
 from __future__ import annotations
@@ -164,6 +166,20 @@ class CriticStateSource(ABC):
     @abstractmethod
     def critic_observations(self) -> Any:
         """Critic rows ``(num_envs, *critic_observation_space.shape)`` of the current observations."""
+
+
+class LiveRowsSource(ABC):
+    """A VecEnv of multi-agent rows that says which rows carried a live agent in its last step.
+
+    After each ``step``: ``live_before[i]``, row ``i`` had a live agent when the step began (its
+    action moved an agent; a row without one is an empty slot or an agent already gone);
+    ``live_after[i]``, the agent is still live at the end of the step (read before a finished
+    episode is reset). Both are ``(num_envs,)`` bool arrays; a replay buffer of agent rows stores
+    the rows that were live before the step and ends those no longer live after it.
+    """
+
+    live_before: Any
+    live_after: Any
 
 
 class ChecksChain:
