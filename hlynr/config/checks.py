@@ -16,6 +16,9 @@
 * an evaluation at a curriculum stage index needs a curriculum with that stage;
 * a centralised or privileged critic needs a batched VecEnv that publishes a critic state
   (:class:`~hlynr.registries.CriticStateSource`);
+* ``updates_per_row`` and ``replay_buffer_class: RowReplayBuffer`` need a batched VecEnv of
+  multi-agent rows (:class:`~hlynr.registries.LiveRowsSource`) and an algorithm that fills the
+  row buffer; ``updates_per_row`` excludes ``gradient_steps`` and another buffer;
 * ``huber_delta`` only with ``value_loss: huber``;
 * the ``pretrain:`` section against the algorithm, wrappers, curriculum and env (the teacher
   drives the env through the config's own sensor path and accepts its spaces);
@@ -77,11 +80,13 @@ from hlynr.registries import (
     CALLBACKS,
     ENV_PARAMS,
     PETTINGZOO_ENVS,
+    REPLAY_BUFFERS,
     WRAPPERS,
     ChecksChain,
     ChecksConfig,
     ChecksSpaces,
     CriticStateSource,
+    LiveRowsSource,
     WrapContext,
 )
 
@@ -131,6 +136,8 @@ class EnvProbe:
     """Batched probes only: the VecEnv publishes a critic state."""
     wrapper_problem: Problem = None
     """``((k, *sub-path), message)``: env-level wrapper ``k`` does not fit the env."""
+    live_rows: bool = False
+    """Batched probes only: the VecEnv says which rows carry a live agent (agent rows)."""
 
 
 _PROBE_CACHE_SIZE = 32
@@ -160,9 +167,10 @@ class _Probe:
 
 
 def _batched_probe(config: ExperimentConfig) -> bool:
-    """A critic state is only published by the batched VecEnv: then the probe is one, else a
-    single env (PettingZoo: a ParallelEnv)."""
-    return config.algo.entry.centralised_critic and config.env.vectoriser == "batched"
+    """A critic state and live agent rows are only published by the batched VecEnv: then the
+    probe is one, else a single env (PettingZoo: a ParallelEnv)."""
+    wants = config.algo.entry.centralised_critic or _row_buffer_key(config) is not None
+    return wants and config.env.vectoriser == "batched"
 
 
 def _env_level(config: ExperimentConfig) -> list[tuple[int, ComponentSpec]]:
@@ -212,7 +220,8 @@ def _build_probe(config: ExperimentConfig) -> EnvProbe:
             try:
                 critic = (isinstance(venv, CriticStateSource)
                           and venv.critic_observation_space is not None)
-                return EnvProbe(venv.observation_space, venv.action_space, venv.num_envs, critic)
+                return EnvProbe(venv.observation_space, venv.action_space, venv.num_envs, critic,
+                                live_rows=isinstance(venv, LiveRowsSource))
             finally:
                 venv.close()
         env: Any = env_cfg.make_single()
@@ -387,6 +396,46 @@ def _check_global_state(config: ExperimentConfig, env: _Probe) -> Problem:
     return None
 
 
+def _is_row_buffer(name: str | None) -> bool:
+    """Whether the replay buffer named ``name`` is (a subclass of) the row replay buffer."""
+    return name is not None and issubclass(REPLAY_BUFFERS.get(name), REPLAY_BUFFERS.get("RowReplayBuffer"))
+
+
+def _row_buffer_key(config: ExperimentConfig) -> str | None:
+    """``updates_per_row`` or ``replay_buffer_class`` when the config asks for the row replay
+    buffer (the first of the two it sets), else None."""
+    hp = config.algo.hyperparams
+    if "updates_per_row" in hp:
+        return "updates_per_row"
+    return "replay_buffer_class" if _is_row_buffer(hp.get("replay_buffer_class")) else None
+
+
+def _check_agent_rows(config: ExperimentConfig, env: _Probe) -> Problem:
+    key = _row_buffer_key(config)
+    if key is None:
+        return None
+    algo, hp, env_cfg = config.algo, config.algo.hyperparams, config.env
+    where = ("algo", "hyperparams", key)
+    what = ("updates_per_row counts the transitions a RowReplayBuffer stores" if key == "updates_per_row"
+            else "RowReplayBuffer stores the rows of a batched VecEnv of multi-agent rows")
+    if key == "updates_per_row" and "gradient_steps" in hp:
+        return where, ("updates_per_row sets the gradient steps from the rows stored: give it or "
+                       "gradient_steps, not both")
+    name = hp.get("replay_buffer_class")
+    if name is not None and not _is_row_buffer(name):
+        return where, f"{what}, and replay_buffer_class is {name}"
+    if not algo.entry.agent_rows:
+        return where, f"{what}, which {algo.name} does not fill (hlynr's SAC, TD3 and TQC do)"
+    for other, bad in (("optimize_memory_usage", hp.get("optimize_memory_usage")),
+                       ("n_steps", (hp.get("n_steps") or 1) > 1)):
+        if bad:
+            return where, f"{what}, which cannot hold {other}: {hp[other]}"
+    if not env().live_rows:  # a batched VecEnv of agent rows (only batched probes can be one)
+        return where, (f"{what}: env '{env_cfg.id}' with vectoriser '{env_cfg.vectoriser}' is not "
+                       "one (use a PettingZoo env with vectoriser: batched)")
+    return None
+
+
 def _check_value_loss(config: ExperimentConfig, env: _Probe) -> Problem:
     if (config.algo.hyperparam("huber_delta", None) is not None
             and config.algo.hyperparam("value_loss", "mse") != "huber"):
@@ -493,7 +542,7 @@ def _check_teacher(pre: PretrainConfig, config: ExperimentConfig, env: _Probe) -
 
 _CHECKS = (_check_wrapper_chain, _check_callbacks, _check_wrappers_fit_env, _check_action_space,
            _check_rollout, _check_train_freq, _check_quantiles, _check_evaluation_stage,
-           _check_global_state, _check_value_loss, _check_pretrain)
+           _check_global_state, _check_agent_rows, _check_value_loss, _check_pretrain)
 
 
 # --- helpers of the components' own checks ----------------------------------------------------
