@@ -117,23 +117,32 @@ def update_case(name: str, arch: int, rounds: int, steps: int) -> dict[str, Any]
 def end_to_end(name: str, arch: int, total: int, chunk: int) -> dict[str, float]:
     """Env steps per second of ``learn()`` (wall time), both models interleaved chunk by chunk."""
     learning_starts = min(1000, total // 2)
-    runs = []
+    models = []
     for cls in PAIRS[name]:
         model = make(cls, arch, learning_starts)
         model.learn(learning_starts)  # random exploration, no update: not timed
-        runs.append({"model": model, "seconds": 0.0, "rng": save_rng()})
-    done = learning_starts
+        models.append(model)
+    timed = total - learning_starts
+    seconds = interleaved_learn(models, timed, chunk)
+    return {"sb3": timed / seconds[0], "hlynr": timed / seconds[1]}
+
+
+def interleaved_learn(models: list[Any], total: int, chunk: int) -> list[float]:
+    """Wall seconds each model's ``learn()`` took for ``total`` more timesteps, the models run
+    chunk by chunk in turn, each with its own random state (load hits them alike)."""
+    states = [save_rng() for _ in models]
+    seconds = [0.0] * len(models)
+    done = 0
     while done < total:
         steps = min(chunk, total - done)
-        for run in runs:
-            restore_rng(run["rng"])
+        for k, model in enumerate(models):
+            restore_rng(states[k])
             start = time.perf_counter()
-            run["model"].learn(steps, reset_num_timesteps=False)
-            run["seconds"] += time.perf_counter() - start
-            run["rng"] = save_rng()
+            model.learn(steps, reset_num_timesteps=False)
+            seconds[k] += time.perf_counter() - start
+            states[k] = save_rng()
         done += steps
-    timed = total - learning_starts
-    return {"sb3": timed / runs[0]["seconds"], "hlynr": timed / runs[1]["seconds"]}
+    return seconds
 
 
 def compile_check(arch: int, rounds: int, steps: int) -> None:

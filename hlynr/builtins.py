@@ -48,6 +48,7 @@ from hlynr.registries.base import Loader, load_object
 _ANY_SPACE = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 _ON_POLICY: dict[str, Any] = dict(action_spaces=_ANY_SPACE, entropy_coef=True)
 _CONTINUOUS: dict[str, Any] = dict(action_spaces=(spaces.Box,), off_policy=True)
+_HLYNR_OFF_POLICY: dict[str, Any] = dict(_CONTINUOUS, agent_rows=True)
 _DISCRETE: dict[str, Any] = dict(action_spaces=(spaces.Discrete,), off_policy=True)
 
 # An AlgorithmEntry is itself light: it imports its class only when asked (``entry.load()``).
@@ -55,12 +56,12 @@ _ALGORITHMS = {
     "PPO": AlgorithmEntry("stable_baselines3:PPO", "MlpPolicy", **_ON_POLICY),
     "A2C": AlgorithmEntry("stable_baselines3:A2C", "MlpPolicy", **_ON_POLICY),
     "TRPO": AlgorithmEntry("sb3_contrib:TRPO", "MlpPolicy", action_spaces=_ANY_SPACE),
-    "SAC": AlgorithmEntry("hlynr.algos.offpolicy:SAC", "MlpPolicy", **_CONTINUOUS),
+    "SAC": AlgorithmEntry("hlynr.algos.offpolicy:SAC", "MlpPolicy", **_HLYNR_OFF_POLICY),
     "stable_baselines3.SAC": AlgorithmEntry("stable_baselines3:SAC", "MlpPolicy", **_CONTINUOUS),
-    "TD3": AlgorithmEntry("hlynr.algos.offpolicy:TD3", "MlpPolicy", **_CONTINUOUS),
+    "TD3": AlgorithmEntry("hlynr.algos.offpolicy:TD3", "MlpPolicy", **_HLYNR_OFF_POLICY),
     "stable_baselines3.TD3": AlgorithmEntry("stable_baselines3:TD3", "MlpPolicy", **_CONTINUOUS),
     "DDPG": AlgorithmEntry("stable_baselines3:DDPG", "MlpPolicy", **_CONTINUOUS),
-    "TQC": AlgorithmEntry("hlynr.algos.offpolicy:TQC", "MlpPolicy", **_CONTINUOUS),
+    "TQC": AlgorithmEntry("hlynr.algos.offpolicy:TQC", "MlpPolicy", **_HLYNR_OFF_POLICY),
     "sb3_contrib.TQC": AlgorithmEntry("sb3_contrib:TQC", "MlpPolicy", **_CONTINUOUS),
     "CrossQ": AlgorithmEntry("sb3_contrib:CrossQ", "MlpPolicy", **_CONTINUOUS),
     "DQN": AlgorithmEntry("stable_baselines3:DQN", "MlpPolicy", **_DISCRETE),
@@ -88,7 +89,8 @@ _OPTIMIZERS = {"adam": "torch.optim:Adam", "adamw": "torch.optim:AdamW",
 
 _REPLAY_BUFFERS = {"ReplayBuffer": "stable_baselines3.common.buffers:ReplayBuffer",
                    "DictReplayBuffer": "stable_baselines3.common.buffers:DictReplayBuffer",
-                   "HerReplayBuffer": "stable_baselines3:HerReplayBuffer"}
+                   "HerReplayBuffer": "stable_baselines3:HerReplayBuffer",
+                   "RowReplayBuffer": "hlynr.algos.offpolicy.row_buffer:RowReplayBuffer"}
 _FEATURES_EXTRACTORS = {"FlattenExtractor": "stable_baselines3.common.torch_layers:FlattenExtractor",
                         "NatureCNN": "stable_baselines3.common.torch_layers:NatureCNN",
                         "CombinedExtractor": "stable_baselines3.common.torch_layers:CombinedExtractor",

@@ -129,17 +129,23 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
 
 
-def test_resume_through_train_py_keeps_replay_buffer_optimizers_and_entropy_coefficient(tmp_path: Path) -> None:
-    cfg = tmp_path / "sac.yaml"
-    cfg.write_text(yaml.safe_dump(SAC_CONFIG))
+def train_then_resume(tmp_path: Path, config: dict[str, Any], total: int) -> Path:
+    """Train ``config`` through ``train.py``, then resume it to ``total`` timesteps; the run folder."""
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
     runs = tmp_path / "runs"
     res = cli("train.py", "--config", str(cfg), "--runs-dir", str(runs), "--quiet")
     assert res.returncode == 0, res.stderr
     (run,) = runs.glob("*/*/")
+    res = cli("train.py", "--resume", str(run), "--set", f"total_timesteps={total}", "--quiet")
+    assert res.returncode == 0, res.stderr
+    return run
+
+
+def test_resume_through_train_py_keeps_replay_buffer_optimizers_and_entropy_coefficient(tmp_path: Path) -> None:
+    run = train_then_resume(tmp_path, SAC_CONFIG, 180)
     stopped = SAC.load(checkpoint_dir(run, 120) / MODEL_FILE, device="cpu")
     stopped.load_replay_buffer(checkpoint_dir(run, 120) / REPLAY_FILE)
-    res = cli("train.py", "--resume", str(run), "--set", "total_timesteps=180", "--quiet")
-    assert res.returncode == 0, res.stderr
     resumed = SAC.load(checkpoint_dir(run, 180) / MODEL_FILE, device="cpu")
     resumed.load_replay_buffer(checkpoint_dir(run, 180) / REPLAY_FILE)
     # the buffer continued (120 old transitions kept, 60 new ones after them)...

@@ -16,6 +16,9 @@
 * an evaluation at a curriculum stage index needs a curriculum with that stage;
 * a centralised or privileged critic needs a batched VecEnv that publishes a critic state
   (:class:`~hlynr.registries.CriticStateSource`);
+* ``updates_per_row`` and ``replay_buffer_class: RowReplayBuffer`` need a batched VecEnv of
+  multi-agent rows (:class:`~hlynr.registries.LiveRowsSource`) and an algorithm that fills the
+  row buffer; ``updates_per_row`` excludes ``gradient_steps`` and another buffer;
 * ``huber_delta`` only with ``value_loss: huber``;
 * the ``pretrain:`` section against the algorithm, wrappers, curriculum and env (the teacher
   drives the env through the config's own sensor path and accepts its spaces; a truth-fed
@@ -80,11 +83,13 @@ from hlynr.registries import (
     CALLBACKS,
     ENV_PARAMS,
     PETTINGZOO_ENVS,
+    REPLAY_BUFFERS,
     WRAPPERS,
     ChecksChain,
     ChecksConfig,
     ChecksSpaces,
     CriticStateSource,
+    LiveRowsSource,
     PrivilegedObservationSource,
     WrapContext,
 )
@@ -139,6 +144,8 @@ class EnvProbe:
     """Batched probes only: the space of the privileged observation the VecEnv publishes."""
     privileged_overrides: dict[str, Any] | None = None
     """Batched probes only: the env parameters whose observation the privileged one is."""
+    live_rows: bool = False
+    """Batched probes only: the VecEnv says which rows carry a live agent (agent rows)."""
 
 
 _PROBE_CACHE_SIZE = 32
@@ -168,11 +175,11 @@ class _Probe:
 
 
 def _batched_probe(config: ExperimentConfig) -> bool:
-    """A critic state or a privileged observation is only published by the batched VecEnv: then
-    the probe is one, else a single env (PettingZoo: a ParallelEnv)."""
+    """A critic state, live agent rows and a privileged observation are only published by the
+    batched VecEnv: then the probe is one, else a single env (PettingZoo: a ParallelEnv)."""
     if config.env.vectoriser != "batched":
         return False
-    return config.algo.entry.centralised_critic or (
+    return config.algo.entry.centralised_critic or _row_buffer_key(config) is not None or (
         _truth_teacher(config) and config.env.type == "gymnasium" and config.env.id in BATCHED_ENVS)
 
 
@@ -231,7 +238,8 @@ def _build_probe(config: ExperimentConfig) -> EnvProbe:
                 privileged = isinstance(venv, PrivilegedObservationSource)
                 return EnvProbe(venv.observation_space, venv.action_space, venv.num_envs, critic,
                                 privileged_space=venv.privileged_observation_space if privileged else None,
-                                privileged_overrides=venv.privileged_env_overrides if privileged else None)
+                                privileged_overrides=venv.privileged_env_overrides if privileged else None,
+                                live_rows=isinstance(venv, LiveRowsSource))
             finally:
                 venv.close()
         env: Any = env_cfg.make_single()
@@ -406,6 +414,46 @@ def _check_global_state(config: ExperimentConfig, env: _Probe) -> Problem:
     return None
 
 
+def _is_row_buffer(name: str | None) -> bool:
+    """Whether the replay buffer named ``name`` is (a subclass of) the row replay buffer."""
+    return name is not None and issubclass(REPLAY_BUFFERS.get(name), REPLAY_BUFFERS.get("RowReplayBuffer"))
+
+
+def _row_buffer_key(config: ExperimentConfig) -> str | None:
+    """``updates_per_row`` or ``replay_buffer_class`` when the config asks for the row replay
+    buffer (the first of the two it sets), else None."""
+    hp = config.algo.hyperparams
+    if "updates_per_row" in hp:
+        return "updates_per_row"
+    return "replay_buffer_class" if _is_row_buffer(hp.get("replay_buffer_class")) else None
+
+
+def _check_agent_rows(config: ExperimentConfig, env: _Probe) -> Problem:
+    key = _row_buffer_key(config)
+    if key is None:
+        return None
+    algo, hp, env_cfg = config.algo, config.algo.hyperparams, config.env
+    where = ("algo", "hyperparams", key)
+    what = ("updates_per_row counts the transitions a RowReplayBuffer stores" if key == "updates_per_row"
+            else "RowReplayBuffer stores the rows of a batched VecEnv of multi-agent rows")
+    if key == "updates_per_row" and "gradient_steps" in hp:
+        return where, ("updates_per_row sets the gradient steps from the rows stored: give it or "
+                       "gradient_steps, not both")
+    name = hp.get("replay_buffer_class")
+    if name is not None and not _is_row_buffer(name):
+        return where, f"{what}, and replay_buffer_class is {name}"
+    if not algo.entry.agent_rows:
+        return where, f"{what}, which {algo.name} does not fill (hlynr's SAC, TD3 and TQC do)"
+    for other, bad in (("optimize_memory_usage", hp.get("optimize_memory_usage")),
+                       ("n_steps", (hp.get("n_steps") or 1) > 1)):
+        if bad:
+            return where, f"{what}, which cannot hold {other}: {hp[other]}"
+    if not env().live_rows:  # a batched VecEnv of agent rows (only batched probes can be one)
+        return where, (f"{what}: env '{env_cfg.id}' with vectoriser '{env_cfg.vectoriser}' is not "
+                       "one (use a PettingZoo env with vectoriser: batched)")
+    return None
+
+
 def _check_value_loss(config: ExperimentConfig, env: _Probe) -> Problem:
     if (config.algo.hyperparam("huber_delta", None) is not None
             and config.algo.hyperparam("value_loss", "mse") != "huber"):
@@ -536,7 +584,7 @@ def _privileged_problem(config: ExperimentConfig, env: _Probe) -> str | None:
 
 _CHECKS = (_check_wrapper_chain, _check_callbacks, _check_wrappers_fit_env, _check_action_space,
            _check_rollout, _check_train_freq, _check_quantiles, _check_evaluation_stage,
-           _check_global_state, _check_value_loss, _check_pretrain)
+           _check_global_state, _check_agent_rows, _check_value_loss, _check_pretrain)
 
 
 # --- helpers of the components' own checks ----------------------------------------------------

@@ -67,6 +67,7 @@ BOUNDS: dict[str, Bound] = {
     # counts
     "n_steps": _COUNT, "batch_size": _COUNT, "n_epochs": _COUNT, "buffer_size": _COUNT,
     "learning_starts": _NON_NEGATIVE, "gradient_steps": (-1.0, True, None, False),
+    "updates_per_row": (0.0, False, 128.0, True),  # agent_rows.MAX_UPDATES_PER_ROW
     "policy_delay": _COUNT, "target_update_interval": _COUNT, "stats_window_size": _COUNT,
     "n_critic_updates": _COUNT, "cg_max_steps": _COUNT, "line_search_max_iter": _COUNT,
     "sub_sampling_factor": _COUNT, "top_quantiles_to_drop_per_net": _NON_NEGATIVE,

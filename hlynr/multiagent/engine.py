@@ -31,7 +31,12 @@ class RowsStep:
     ``terminated``/``truncated`` (N,), ``team_reward`` (N,) (the team's return increment) and
     ``stats`` (N, len(end_keys)) (end-of-episode values, read for finished copies only);
     per-row ``active`` (N, R): the row has a live agent after the step (inactive slots and lost
-    agents are False: their observations are zeros and their actions change nothing)."""
+    agents are False: their observations are zeros and their actions change nothing).
+
+    An observation row (``obs`` here, and the rows ``reset`` returns) is all zeros exactly when it
+    has no live agent: a live agent's row is never all zeros (its own block carries an active
+    flag). :class:`~hlynr.multiagent.rows.AgentRowsVecEnv` reads which rows carry an agent from
+    this, also for the rows of a finished copy (its terminal observations)."""
 
     obs: np.ndarray
     reward: np.ndarray

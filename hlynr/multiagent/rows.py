@@ -14,6 +14,13 @@ policy acts for every row (parameter sharing). The semantics are those of
   so episode counters count team episodes (do not wrap in ``VecMonitor``);
 * every row's info has ``active``: False for a row without a live agent after the step (an
   inactive slot, a lost agent, an aircraft past its exit); cloning masks such rows out of its loss;
+* :attr:`live` marks the rows whose current observation belongs to a live agent, and after each
+  step :attr:`live_before` and :attr:`live_after` (:class:`~hlynr.registries.LiveRowsSource`)
+  mark the rows that had a live agent when the step began and still have it at its end (a
+  finished copy: in its terminal observation). They follow the engine's observations: a row
+  is all zeros exactly when it has no live agent (:class:`~hlynr.multiagent.engine.RowsStep`),
+  so they hold under any observation wrapper; hlynr's off-policy replay buffer of agent rows
+  reads them;
 * ``env_method("apply_params", **params)`` changes the selected copies from their next reset;
 * with ``render_mode="rgb_array"`` and the frames of the env's renderer, ``get_images()``/``render()``
   draw copy ``render_copy`` (:class:`~hlynr.multiagent.copies.CopyRendering`).
@@ -33,10 +40,10 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvO
 
 from hlynr.multiagent.copies import CopyFrames, CopyRendering, CopySeeds
 from hlynr.multiagent.engine import AgentRowsEngine
-from hlynr.registries import CriticStateSource
+from hlynr.registries import CriticStateSource, LiveRowsSource
 
 
-class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
+class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource, LiveRowsSource):
     """SB3 VecEnv over an :class:`~hlynr.multiagent.engine.AgentRowsEngine` (see the module docstring)."""
 
     def __init__(self, engine: AgentRowsEngine, seed: int | None = None, render_mode: str | None = None,
@@ -58,6 +65,10 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
         self._actions: np.ndarray | None = None
         self._obs_shape = engine.observation_space.shape
         self._all = np.arange(self.n_copies)
+        self.live = np.zeros(self.num_envs, dtype=bool)
+        """Rows whose current observation belongs to a live agent."""
+        self.live_before = np.zeros(self.num_envs, dtype=bool)
+        self.live_after = np.zeros(self.num_envs, dtype=bool)
         if seed is not None:
             self.seed(seed)
 
@@ -74,7 +85,11 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
         self._reset_options()
         self.reset_infos = [{} for _ in range(self.num_envs)]
         self._render_reset()
-        return obs.reshape(self.num_envs, *self._obs_shape).copy()
+        rows = obs.reshape(self.num_envs, *self._obs_shape).copy()
+        self.live = self._has_agent(rows)
+        self.live_before = np.zeros(self.num_envs, dtype=bool)
+        self.live_after = np.zeros(self.num_envs, dtype=bool)
+        return rows
 
     def step_async(self, actions: np.ndarray) -> None:
         """Store one action per row."""
@@ -90,6 +105,8 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
         self._len += 1
         ended = res.terminated | res.truncated
         obs = res.obs.reshape(self.num_envs, *self._obs_shape).copy()
+        self.live_before, self.live_after = self.live, self._has_agent(obs)
+        live = self.live_after.copy()
         infos: list[dict[str, Any]] = [
             {"active": a} for a in np.asarray(res.active, dtype=bool).reshape(-1).tolist()]
         done_copies = np.flatnonzero(ended)
@@ -117,9 +134,16 @@ class AgentRowsVecEnv(CopySeeds, CopyRendering, CriticStateSource):
             self._render_before_reset(done_copies)
             new = eng.reset(done_copies)
             obs.reshape(self.n_copies, n, *self._obs_shape)[done_copies] = new
+            live.reshape(self.n_copies, n)[done_copies] = self._has_agent(new)
+        self.live = live
         self._render_after_step()
         dones = np.repeat(ended, n)
         return obs, res.reward.reshape(-1).copy(), dones, infos
+
+    def _has_agent(self, rows: np.ndarray) -> np.ndarray:
+        """Which observation rows (``(..., *obs)``) belong to a live agent: any entry not zero."""
+        n = len(self._obs_shape)
+        return np.any(rows != 0, axis=tuple(range(rows.ndim - n, rows.ndim)))
 
     def critic_observations(self) -> np.ndarray:
         """Critic rows (num_envs, *critic) of the current observations (centralised critics)."""

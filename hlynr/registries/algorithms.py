@@ -21,6 +21,9 @@ class AlgorithmEntry:
     off_policy: bool = False
     centralised_critic: bool = False
     """Its critic reads the global state the env publishes (:class:`CriticStateSource`)."""
+    agent_rows: bool = False
+    """It fills a replay buffer of agent rows from a :class:`LiveRowsSource` (the registered
+    ``RowReplayBuffer``) and takes ``updates_per_row``."""
 
     def load(self) -> type[Any]:
         """Import and return the algorithm class."""

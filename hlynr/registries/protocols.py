@@ -13,6 +13,7 @@
 * :class:`RunStatus`: how a run ended (or that it is still running).
 * :class:`CriticStateSource` and :class:`PrivilegedObservationSource`: VecEnvs that publish
   state the acting policy never sees, for a critic or a teacher.
+* :class:`LiveRowsSource`: a VecEnv of multi-agent rows that says which rows carried a live agent.
 """
 
 from __future__ import annotations
@@ -191,6 +192,20 @@ class PrivilegedObservationSource(ABC):
     def privileged_to_own_actions(self, actions: Any) -> Any:
         """``actions`` chosen on the last :meth:`privileged_observations` (no step since) as the
         actions that command the same thing from each row's own observation."""
+
+
+class LiveRowsSource(ABC):
+    """A VecEnv of multi-agent rows that says which rows carried a live agent in its last step.
+
+    After each ``step``: ``live_before[i]``, row ``i`` had a live agent when the step began (its
+    action moved an agent; a row without one is an empty slot or an agent already gone);
+    ``live_after[i]``, the agent is still live at the end of the step (read before a finished
+    episode is reset). Both are ``(num_envs,)`` bool arrays; a replay buffer of agent rows stores
+    the rows that were live before the step and ends those no longer live after it.
+    """
+
+    live_before: Any
+    live_after: Any
 
 
 class ChecksChain:

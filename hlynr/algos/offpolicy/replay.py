@@ -11,12 +11,15 @@ minibatch *k* holds exactly the transitions of SB3's *k*-th ``sample()``. It the
 ``(buffer_size * n_envs, ...)``), normalises them with the ``VecNormalize`` statistics as
 ``_get_samples`` does (the statistics do not change during ``train()``), and converts each field
 once. Every value equals SB3's bit for bit (tested). Only the plain ``ReplayBuffer`` and
-``DictReplayBuffer`` are gathered this way; any other buffer (HER, n-step, a user's subclass) is
-sampled through its own ``sample()``, once per gradient step, exactly as SB3 does.
+``DictReplayBuffer`` are gathered this way with SB3's draws, and a buffer that draws its own
+indices (:class:`OwnDraws`, hlynr's replay buffer of agent rows) with its draws; any other buffer
+(HER, n-step, a user's subclass) is sampled through its own ``sample()``, once per gradient step,
+exactly as SB3 does.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,11 +32,23 @@ from stable_baselines3.common.vec_env import VecNormalize
 Samples = ReplayBufferSamples | DictReplayBufferSamples
 
 
+class OwnDraws(ABC):
+    """A ``ReplayBuffer`` whose minibatch indices are its own draws (not SB3's); :func:`gather`
+    reads its fields as those of a plain buffer."""
+
+    @abstractmethod
+    def draw(self, batch_size: int, n_batches: int) -> tuple[np.ndarray, np.ndarray]:
+        """Transition and env indices of ``n_batches`` calls of ``sample(batch_size)``, concatenated."""
+
+
 def draw_indices(buffer: ReplayBuffer, batch_size: int, n_batches: int) -> tuple[np.ndarray, np.ndarray]:
-    """SB3's index draws for ``n_batches`` calls of ``buffer.sample(batch_size)``, concatenated.
+    """SB3's index draws for ``n_batches`` calls of ``buffer.sample(batch_size)``, concatenated
+    (an :class:`OwnDraws` buffer's own draws).
 
     :return: transition indices and env indices, ``n_batches * batch_size`` of each.
     """
+    if isinstance(buffer, OwnDraws):
+        return buffer.draw(batch_size, n_batches)
     rows, envs = [], []
     for _ in range(n_batches):
         if buffer.optimize_memory_usage and buffer.full:  # ReplayBuffer.sample's own draw
@@ -91,7 +106,7 @@ def gather(buffer: ReplayBuffer, rows: np.ndarray, envs: np.ndarray, env: VecNor
 
 def gathers_at_once(buffer: Any) -> bool:
     """Whether :func:`sample_minibatches` gathers this buffer's minibatches in one go."""
-    return type(buffer) in (ReplayBuffer, DictReplayBuffer)
+    return type(buffer) in (ReplayBuffer, DictReplayBuffer) or isinstance(buffer, OwnDraws)
 
 
 def split(samples: Samples, batch_size: int) -> list[Samples]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stable_baselines3
 import torch as th
 
+from hlynr.algos.offpolicy.agent_rows import AgentRowsMixin, rows_init
 from hlynr.algos.offpolicy.base import FALLBACK_STATE, FAST_STATE, fast_nets
 from hlynr.algos.offpolicy.soft import Discount, train_soft
 
@@ -37,8 +38,10 @@ class SACCritic:
 SAC_CRITIC = SACCritic()
 
 
-class SAC(stable_baselines3.SAC):
+class SAC(AgentRowsMixin, stable_baselines3.SAC):
     """Drop-in for ``stable_baselines3.SAC``: same arguments, policies, saved files and numbers; faster.
+    Over a VecEnv of multi-agent rows it stores only rows with a live agent and takes
+    ``updates_per_row`` (:mod:`hlynr.algos.offpolicy.agent_rows`).
 
     ``train()`` runs :func:`~hlynr.algos.offpolicy.soft.train_soft`. The policy is SB3's own
     ``SACPolicy`` (its parameters live in flat tensors during training), so files saved by
@@ -46,6 +49,8 @@ class SAC(stable_baselines3.SAC):
     extractor with parameters, layers other than linear and elementwise activations), the model
     warns once and runs SB3's ``train()``.
     """
+
+    __init__ = rows_init(stable_baselines3.SAC)
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         """SB3's SAC update, ``gradient_steps`` times (see :mod:`hlynr.algos.offpolicy.soft`)."""

@@ -8,6 +8,7 @@ import sb3_contrib
 import torch as th
 
 from hlynr.algos.offpolicy import quantile
+from hlynr.algos.offpolicy.agent_rows import AgentRowsMixin, rows_init
 from hlynr.algos.offpolicy.base import FALLBACK_STATE, FAST_STATE, fast_nets
 from hlynr.algos.offpolicy.soft import Discount, train_soft
 
@@ -40,8 +41,10 @@ class TQCCritic:
         return (grad / n_critics / n_quantiles).reshape(1, batch_size, 1).expand(n_critics, batch_size, n_quantiles)
 
 
-class TQC(sb3_contrib.TQC):
+class TQC(AgentRowsMixin, sb3_contrib.TQC):
     """Drop-in for ``sb3_contrib.TQC``: same arguments, policies, saved files and numbers; faster.
+    Over a VecEnv of multi-agent rows it stores only rows with a live agent and takes
+    ``updates_per_row`` (:mod:`hlynr.algos.offpolicy.agent_rows`).
 
     ``train()`` runs :func:`~hlynr.algos.offpolicy.soft.train_soft` with :class:`TQCCritic`; the
     critics' quantile networks are one stacked computation, and the quantile Huber loss is
@@ -49,6 +52,8 @@ class TQC(sb3_contrib.TQC):
     :attr:`compile_critic_loss` to False, on the class or a model, to run it eagerly). Where the
     fast update does not apply, the model warns once and runs sb3-contrib's ``train()``.
     """
+
+    __init__ = rows_init(sb3_contrib.TQC)
 
     compile_critic_loss: ClassVar[bool] = True
     """Whether the quantile Huber loss runs compiled (the first ``train()`` then compiles it)."""
