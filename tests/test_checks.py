@@ -12,8 +12,8 @@ from hlynr_testing import REPO, coin_config
 from hlynr.cli.common import run_main
 from hlynr.cli.train import main as train_main
 from hlynr.config import ConfigError, validate_config
-from hlynr.config.checks import clear_probe_cache, probe_key
 from hlynr.config.env import GymEnvConfig, PettingZooEnvConfig
+from hlynr.config.probe import clear_probe_cache, probe_key
 from hlynr.registries import BATCHED_ENVS
 from hlynr.zoo import load_config
 

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
-from hlynr.config.checks import stage_params_problem
+from hlynr.config.env_params_checks import stage_params_problem
 from hlynr.config.schema import ExperimentConfig
 from hlynr.envs.stages import share_counts, spread_stages
 from hlynr.registries import CallbackPhase, ChecksConfig, Phased, Resumable, RunContext, StageInfo

@@ -1,8 +1,9 @@
 """Typed, validated experiment configuration (YAML -> config objects).
 
 :func:`validate_config` turns plain data into an :class:`ExperimentConfig`: each section is
-validated, then every check across sections runs once (:mod:`hlynr.config.checks`, the
-``tune:`` search space included), then every cell of a ``grid:`` (:mod:`hlynr.config.grid`).
+validated, then every check across sections runs once (:func:`check_config`: those of
+:mod:`hlynr.config.checks`, then the ``tune:`` search space, :mod:`hlynr.config.search_space_checks`),
+then every cell of a ``grid:`` (:mod:`hlynr.config.grid`).
 Config *files* are read by :func:`hlynr.zoo.load_config`, the one entry point for every command,
 the dashboard and tests: it also reads a ``zoo:`` key (an RL Zoo entry to start from), which the
 layer above this one translates.
@@ -14,10 +15,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hlynr.config.checks import check_config
+from hlynr.config.checks import first_problem
 from hlynr.config.grid import check_grid
-from hlynr.config.loader import ConfigError, Origin, format_validation_error
+from hlynr.config.loader import ConfigError, Origin, format_problems, format_validation_error
 from hlynr.config.schema import ExperimentConfig, dump_config
+from hlynr.config.search_space_checks import Lines, check_search_space
+
+
+def check_config(config: ExperimentConfig, source: str = "<config>",
+                 origins: Lines | None = None) -> None:
+    """Run every cross-section check of ``config`` (its sections already valid) once; raise
+    :class:`ConfigError` naming the file, line and key of the first problem."""
+    problem = first_problem(config)
+    if problem is not None:
+        raise ConfigError(format_problems([problem], source, dict(origins or {})))
+    if config.tune is not None:
+        check_search_space(config, source, origins)
 
 
 def validate_config(

@@ -28,7 +28,7 @@ callback, which sets every copy to its stage when RL starts.
 
 ``from_run: RUN`` starts from the pretrained model of another run instead of cloning again.
 The checks against the rest of the config (the teacher drives the env through the config's own
-sensor path; the algorithm's policy can take the loss) are in :mod:`hlynr.config.checks`.
+sensor path; the algorithm's policy can take the loss) are in :mod:`hlynr.config.pretrain_checks`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Only the section's own structure is checked here (bounds, choices, option combinations); that
 every tuned key path gives a valid experiment config needs the whole config, and is checked with
-the other cross-checks whenever a config is validated (:func:`hlynr.config.checks.check_search_space`).
+the other cross-checks whenever a config is validated
+(:func:`hlynr.config.search_space_checks.check_search_space`).
 
 A tuned key path (``algo.hyperparams.learning_rate``, ``wrappers.0.normalize.gamma``) names a
 key of the plain-data config; integers index lists. A trial's config is the base config with

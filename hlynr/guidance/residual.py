@@ -33,7 +33,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from hlynr.config.base import StrictModel
-from hlynr.config.checks import baseline_env_problem
+from hlynr.config.env_params_checks import baseline_env_problem
 from hlynr.registries import (
     BASELINES,
     WRAPPERS,

@@ -35,7 +35,8 @@ EngineFactory = Callable[[int], AgentRowsEngine]
 
 
 def share_bounds(n: int, workers: int) -> list[tuple[int, int]]:
-    """Contiguous ``[lo, hi)`` copy ranges of ``workers`` near-equal shares of ``n`` copies."""
+    """Contiguous ``[lo, hi)`` copy ranges of ``workers`` near-equal shares of ``n`` copies
+    (env copies of an engine, or envs of the batched Intercept VecEnv)."""
     cuts = [n * k // workers for k in range(workers + 1)]
     return [(cuts[k], cuts[k + 1]) for k in range(workers)]
 

@@ -4,7 +4,8 @@ A tuned key path (``algo.hyperparams.learning_rate``, ``wrappers.0.normalize.gam
 key of the plain-data config; integers index lists. A trial's config is the base config with
 each sampled value written at its path, then validated like any config file. The key-path
 helpers and the search-space check live with the config (:mod:`hlynr.config.tuning`,
-:mod:`hlynr.config.checks`), which validates a ``tune:`` section whenever a config is loaded.
+:mod:`hlynr.config.search_space_checks`), which validates a ``tune:`` section whenever a config
+is loaded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import optuna
 
-from hlynr.config.checks import Lines, base_config, check_search_space
+from hlynr.config.search_space_checks import Lines, base_config, check_search_space
 from hlynr.config.tuning import (
     MISSING,
     ParamSpec,

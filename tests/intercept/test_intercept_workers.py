@@ -17,7 +17,7 @@ from test_intercept_env import batched_and_single, step_and_compare
 from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.envs.intercept import BatchedInterceptVecEnv
-from hlynr.envs.intercept.workers import share_bounds
+from hlynr.multiagent.workers import share_bounds
 
 
 def _alive(pid: int) -> bool:

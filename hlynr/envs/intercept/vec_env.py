@@ -49,8 +49,9 @@ from hlynr.envs.intercept.env import action_space, observation_space
 from hlynr.envs.intercept.params import InterceptParams
 from hlynr.envs.intercept.privileged import PRIVILEGED_ENV_OVERRIDES, to_own_frame
 from hlynr.envs.intercept.shard import Shard, StepBuffers, done_infos
-from hlynr.envs.intercept.workers import WorkerPool, context, share_bounds, shared_block
+from hlynr.envs.intercept.workers import WorkerPool, context, shared_block
 from hlynr.envs.rendering import CopyFrames, check_render_mode, draws
+from hlynr.multiagent.workers import share_bounds
 from hlynr.registries import CriticStateSource, PrivilegedObservationSource
 
 

@@ -39,12 +39,6 @@ _STEP, _OK, _ERR, _CLOSE = b"s", b"k", b"e", b"c"
 START_METHODS: tuple[str, ...] = ("forkserver", "spawn", "fork")
 
 
-def share_bounds(n: int, workers: int) -> list[tuple[int, int]]:
-    """Contiguous ``[lo, hi)`` env ranges of ``workers`` near-equal shares of ``n`` envs."""
-    cuts = [n * k // workers for k in range(workers + 1)]
-    return [(cuts[k], cuts[k + 1]) for k in range(workers)]
-
-
 def _worker_main(conn: Connection, block: Any, n_total: int, lo: int, hi: int, params: Any) -> None:
     """Worker process: build the share's engine over rows ``lo:hi`` of the shared buffers and serve."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and closes us
