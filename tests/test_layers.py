@@ -318,3 +318,18 @@ print(json.dumps(names))
     assert {"evaluation", "curriculum", "collapse_guard"} <= set(names["callbacks"])
     assert {"pn", "swarm_intercept_point"} <= set(names["baselines"])
     assert "RecurrentPPO" in names["algorithms"] and "hlynr/Swarm-v0" in names["pettingzoo"]
+
+
+def test_reading_run_folders_and_groups_loads_no_learning_library() -> None:
+    """Monitoring, the dashboard's lists and group tools read run folders and group layouts
+    without torch or SB3."""
+    code = """
+import json, sys
+import hlynr.runs.group, hlynr.runs.checkpoints, hlynr.runs.progress_log, hlynr.runs.files
+print(json.dumps(sorted(sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=PACKAGE.parent)
+    assert out.returncode == 0, out.stderr
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

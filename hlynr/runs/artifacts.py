@@ -13,11 +13,11 @@ import pickle
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize
+if TYPE_CHECKING:  # imported where used: reading a run folder's files loads no learning library
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from hlynr.runs.files import write_json
 
@@ -35,6 +35,9 @@ def save_model_dir(
     replay_buffer: bool = False,
 ) -> Path:
     """Save ``model`` (+ VecNormalize stats, + optionally its replay buffer) into ``folder``."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+    from stable_baselines3.common.vec_env import unwrap_vec_normalize
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp"))
     old = folder.with_name(f".{folder.name}.old")
@@ -79,6 +82,8 @@ def restore_vecnormalize(folder: Path, venv: VecEnv, *, training: bool) -> None:
     Evaluation uses ``training=False``: statistics frozen, rewards reported raw. Raises
     ``ValueError`` when the saved model and the env chain disagree about normalisation.
     """
+    from stable_baselines3.common.vec_env import unwrap_vec_normalize
+
     path = folder / VECNORM_FILE
     target = unwrap_vec_normalize(venv)
     if target is None:
