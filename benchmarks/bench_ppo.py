@@ -17,6 +17,7 @@ losses of the first update on the shared rollout are compared as a check.
 
     python benchmarks/bench_ppo.py                    # default run, under 2 minutes
     python benchmarks/bench_ppo.py --rounds 3 --e2e-rollouts 2 --batch-sizes 1024
+    python benchmarks/bench_ppo.py --arch 256 --batch-sizes 1024 --e2e-rollouts 0   # ATC's width
 """
 
 from __future__ import annotations
@@ -48,10 +49,13 @@ def make_env(seed: int) -> Any:
     return VecNormalize(VecFrameStack(VecMonitor(venv), 4))
 
 
+ARCH = [64]  # hidden width of the two layers (--arch)
+
+
 def make(cls: type, batch_size: int, seed: int = 0) -> Any:
     model = cls("MlpPolicy", make_env(seed), n_steps=N_STEPS, batch_size=batch_size, n_epochs=N_EPOCHS,
                 learning_rate=3e-4, gamma=0.99, gae_lambda=0.95, clip_range=0.2, ent_coef=0.0, seed=seed,
-                device="cpu", policy_kwargs=dict(net_arch=[64, 64], activation_fn=th.nn.Tanh, log_std_init=-1.0))
+                device="cpu", policy_kwargs=dict(net_arch=ARCH * 2, activation_fn=th.nn.Tanh, log_std_init=-1.0))
     model.set_logger(configure(None, []))
     return model
 
@@ -109,12 +113,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7, help="timed train() calls per model and batch size")
     ap.add_argument("--batch-sizes", type=int, nargs="+", default=[1024, 256, 64])
+    ap.add_argument("--arch", type=int, default=64, help="hidden width of the MLP's two layers")
     ap.add_argument("--e2e-rollouts", type=int, default=6, help="timed rollouts+updates per model (0: skip)")
     args = ap.parse_args()
     th.set_num_threads(1)
+    ARCH[0] = args.arch
     print(f"cores: {os.cpu_count()}  load average: {os.getloadavg()[0]:.2f}  torch threads: 1")
-    print(f"hlynr/Intercept-v0 standard, {N_ENVS} batched envs, frame stack 4, VecNormalize, MLP 64x64 tanh, "
-          f"n_steps {N_STEPS}, {N_EPOCHS} epochs")
+    print(f"hlynr/Intercept-v0 standard, {N_ENVS} batched envs, frame stack 4, VecNormalize, "
+          f"MLP {args.arch}x{args.arch} tanh, n_steps {N_STEPS}, {N_EPOCHS} epochs")
     rows = []
     for batch_size in args.batch_sizes:
         ref, ours = update_times(batch_size, args.rounds)
