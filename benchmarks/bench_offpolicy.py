@@ -157,8 +157,8 @@ def compile_check(arch: int, rounds: int, steps: int) -> None:
     print(f"  TQC [{arch}, {arch}] update: quantile loss compiled {statistics.median(times['compiled']):.0f} us, "
           f"eager {statistics.median(times['eager']):.0f} us per gradient step")
 
+    from hlynr.algos.mlp import Saved
     from hlynr.algos.offpolicy.base import fast_nets
-    from hlynr.algos.offpolicy.mlp import Saved
 
     model = make(SAC, arch, learning_starts=2000).learn(2000)
     model.train(1, BATCH)

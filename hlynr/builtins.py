@@ -53,7 +53,8 @@ _DISCRETE: dict[str, Any] = dict(action_spaces=(spaces.Discrete,), off_policy=Tr
 
 # An AlgorithmEntry is itself light: it imports its class only when asked (``entry.load()``).
 _ALGORITHMS = {
-    "PPO": AlgorithmEntry("stable_baselines3:PPO", "MlpPolicy", **_ON_POLICY),
+    "PPO": AlgorithmEntry("hlynr.algos.ppo:PPO", "MlpPolicy", **_ON_POLICY),
+    "stable_baselines3.PPO": AlgorithmEntry("stable_baselines3:PPO", "MlpPolicy", **_ON_POLICY),
     "A2C": AlgorithmEntry("stable_baselines3:A2C", "MlpPolicy", **_ON_POLICY),
     "TRPO": AlgorithmEntry("sb3_contrib:TRPO", "MlpPolicy", action_spaces=_ANY_SPACE),
     "SAC": AlgorithmEntry("hlynr.algos.offpolicy:SAC", "MlpPolicy", **_HLYNR_OFF_POLICY),

@@ -24,11 +24,11 @@ from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import VecNormalize
 from stable_baselines3.sac.policies import Actor
 
+from hlynr.algos.flat import FlatAdam, FlatParams, polyak
+from hlynr.algos.mlp import MLP, Saved, structure
 from hlynr.algos.offpolicy import quantile
 from hlynr.algos.offpolicy.actors import squashed_sample
-from hlynr.algos.offpolicy.flat import FlatAdam, FlatParams, polyak
-from hlynr.algos.offpolicy.mlp import MLP, Saved
-from hlynr.algos.offpolicy.nets import mlp_params, squashed_actor_params, stacked_params, structure
+from hlynr.algos.offpolicy.nets import mlp_params, squashed_actor_params, stacked_params
 from hlynr.algos.offpolicy.replay import sample_minibatches
 
 th.set_num_threads(1)

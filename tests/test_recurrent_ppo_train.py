@@ -26,11 +26,11 @@ from stable_baselines3.common.distributions import (
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 
-from hlynr.algos.recurrent_ppo import FastRecurrentActorCriticCnnPolicy, RecurrentPPO
-from hlynr.algos.recurrent_ppo.distributions import (
+from hlynr.algos.distributions import (
     categorical_log_prob_entropy,
     diag_gaussian_log_prob_entropy,
 )
+from hlynr.algos.recurrent_ppo import FastRecurrentActorCriticCnnPolicy, RecurrentPPO
 from hlynr.algos.recurrent_ppo.optim import FlatFusedAdam, clip_grad_norm
 from tests.test_recurrent_ppo import (
     ACT_SPACE,

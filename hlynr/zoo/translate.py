@@ -18,13 +18,13 @@ from hlynr.config.signatures import hyperparams_model
 from hlynr.zoo.expressions import UnsupportedExpression, parse_expression
 
 ZOO_ALGOS = {
-    "a2c": "A2C", "ppo": "PPO", "trpo": "TRPO", "sac": "stable_baselines3.SAC",
+    "a2c": "A2C", "ppo": "stable_baselines3.PPO", "trpo": "TRPO", "sac": "stable_baselines3.SAC",
     "td3": "stable_baselines3.TD3", "ddpg": "DDPG", "tqc": "sb3_contrib.TQC", "crossq": "CrossQ",
     "dqn": "DQN", "qrdqn": "QRDQN", "ppo_lstm": "sb3_contrib.RecurrentPPO",
 }
 """The Zoo's algorithm names (its ``--algo`` and file names) -> hlynr's algorithm names: the
-Zoo's own classes, so a Zoo file trains exactly what the Zoo trains (``--set algo.name=SAC``
-picks hlynr's faster drop-in, as ``RecurrentPPO`` does for ``ppo_lstm``)."""
+Zoo's own classes, so a Zoo file trains exactly what the Zoo trains (``--set algo.name=SAC`` or
+``PPO`` picks hlynr's faster drop-in, as ``RecurrentPPO`` does for ``ppo_lstm``)."""
 
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf", "delta_std")
 """Keys whose ``lin_X`` strings the Zoo turns into linear schedules (``progress_remaining * X``)."""

@@ -210,7 +210,7 @@ def _train(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_zoo_check_and_errors(tmp_path: Path) -> None:
     ok = _train("--zoo", str(ZOO / "ppo.yml"), "--env", "CartPole-v1", "--check")
     assert ok.returncode == 0, ok.stderr
-    assert "config OK (PPO on CartPole-v1, 100,000 timesteps)" in ok.stdout
+    assert "config OK (stable_baselines3.PPO on CartPole-v1, 100,000 timesteps)" in ok.stdout
     bad = _write(tmp_path, "CartPole-v1:\n  n_timesteps: 1000\n  policy_kwargs: 'exec(1)'\n")
     out = _train("--zoo", str(bad), "--env", "CartPole-v1", "--check")
     assert out.returncode == 2 and out.stderr.startswith("error:") and "Traceback" not in out.stderr
@@ -228,7 +228,7 @@ def test_a_config_with_a_zoo_key_passes_check_like_any_config(tmp_path: Path) ->
                       "total_timesteps: 2000\n")
     out = _train("--config", str(config), "--set", "algo.hyperparams.n_epochs=3", "--check")
     assert out.returncode == 0, out.stderr
-    assert "config OK (PPO on CartPole-v1, 2,000 timesteps)" in out.stdout
+    assert "config OK (stable_baselines3.PPO on CartPole-v1, 2,000 timesteps)" in out.stdout
 
 
 def test_cli_zoo_run_writes_the_translated_config(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import Schedule
 
 from hlynr.algos.centralised.policy import CriticHeadMixin
-from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
+from hlynr.algos.distributions import has_closed_form, log_prob_entropy
 from hlynr.algos.recurrent_ppo.policies import (
     FastRecurrentActorCriticPolicy,
     _run_rnn,

@@ -23,13 +23,12 @@ from stable_baselines3.td3.policies import Actor as TD3Actor
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
-from hlynr.algos.offpolicy.flat import FlatAdam, FlatParams
-from hlynr.algos.offpolicy.mlp import MLP
+from hlynr.algos.flat import FlatAdam, FlatParams
+from hlynr.algos.mlp import MLP, structure
 from hlynr.algos.offpolicy.nets import (
     mlp_params,
     squashed_actor_params,
     stacked_params,
-    structure,
     unsupported,
 )
 

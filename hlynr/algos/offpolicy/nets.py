@@ -1,8 +1,8 @@
 """SB3's actor and critic networks as flat parameters, in layouts the fast update computes with.
 
 The networks stay SB3's modules (``Actor``, ``ContinuousCritic``, TQC's ``Critic``): their
-parameters move into flat tensors (:class:`~hlynr.algos.offpolicy.flat.FlatParams`) laid out
-layer by layer, and the update (:mod:`hlynr.algos.offpolicy.mlp`) evaluates them through views:
+parameters move into flat tensors (:class:`~hlynr.algos.flat.FlatParams`) laid out
+layer by layer, and the update (:mod:`hlynr.algos.mlp`) evaluates them through views:
 
 * the ``n_critics`` Q-networks (or TQC's quantile networks) as one stack: each layer is one
   ``torch.baddbmm`` over ``(n_critics, out, in)`` weights instead of ``n_critics`` ``addmm``;
@@ -27,32 +27,11 @@ from stable_baselines3.sac.policies import Actor as SACActor
 from stable_baselines3.td3.policies import Actor as TD3Actor
 from torch import nn
 
-from hlynr.algos.offpolicy.flat import FlatParams
-
-ELEMENTWISE: tuple[type[nn.Module], ...] = (
-    nn.ReLU, nn.Tanh, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.SELU, nn.Mish, nn.Sigmoid,
-    nn.Softplus, nn.Identity, nn.Hardtanh, nn.CELU, nn.ReLU6, nn.Softsign, nn.Hardswish,
-)
-"""Parameter-free activations that act elementwise, so they apply to stacked tensors unchanged."""
-
-Structure = list[nn.Module | None]
-"""An MLP's layers in order: ``None`` for a linear layer (weights taken from a list), else the
-activation module."""
+from hlynr.algos.flat import FlatParams
+from hlynr.algos.mlp import mlp_problem
 
 SQUASHED_ACTORS = (SACActor, TQCActor)
 CRITICS = (ContinuousCritic, TQCCritic)
-
-
-def _mlp_problem(seq: nn.Module, what: str) -> str | None:
-    if not isinstance(seq, nn.Sequential):
-        return f"{what} is a {type(seq).__name__}, not an nn.Sequential"
-    for layer in seq:
-        if type(layer) is nn.Linear:
-            if layer.bias is None:
-                return f"{what} has a linear layer without bias"
-        elif type(layer) not in ELEMENTWISE:
-            return f"{what} has a {type(layer).__name__} layer (only nn.Linear and elementwise activations)"
-    return None
 
 
 def _extractor_problem(model: BaseModel, what: str) -> str | None:
@@ -78,11 +57,11 @@ def unsupported(actor: nn.Module, critic: nn.Module) -> str | None:
     if not isinstance(critic, CRITICS) or type(critic) not in CRITICS:
         return f"the critic is a {type(critic).__name__}, not SB3's"
     if isinstance(actor, TD3Actor):
-        problem = _mlp_problem(actor.mu, "the actor")
+        problem = mlp_problem(actor.mu, "the actor")
     elif actor.use_sde:
         problem = "gSDE (use_sde) draws its exploration matrix per gradient step"
     else:
-        problem = _mlp_problem(actor.latent_pi, "the actor")
+        problem = mlp_problem(actor.latent_pi, "the actor")
         if problem is None and not (_is_linear(actor.mu) and _is_linear(actor.log_std)):
             problem = "the actor's mu and log_std are not nn.Linear"
     problem = problem or _extractor_problem(actor, "actor") or _extractor_problem(critic, "critic")
@@ -90,7 +69,7 @@ def unsupported(actor: nn.Module, critic: nn.Module) -> str | None:
         return problem
     nets: list[nn.Module] = list(critic.q_networks)
     for i, net in enumerate(nets):
-        problem = _mlp_problem(net, f"critic {i}")
+        problem = mlp_problem(net, f"critic {i}")
         if problem:
             return problem
     shapes = [[tuple(p.shape) for p in net.parameters()] for net in nets]
@@ -101,11 +80,6 @@ def unsupported(actor: nn.Module, critic: nn.Module) -> str | None:
     if any(p.dtype != th.float32 or p.device != params[0].device for p in params):
         return "the parameters are not all float32 on one device"
     return None
-
-
-def structure(seq: nn.Sequential) -> Structure:
-    """The layers of a qualifying MLP (``None`` for each linear layer)."""
-    return [None if type(layer) is nn.Linear else layer for layer in seq]
 
 
 def _linear_pairs(seq: nn.Sequential) -> list[tuple[th.Tensor, th.Tensor]]:

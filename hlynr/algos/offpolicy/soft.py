@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 import torch as th
 
+from hlynr.algos.flat import polyak
+from hlynr.algos.mlp import Saved
 from hlynr.algos.offpolicy.actors import squashed_sample
 from hlynr.algos.offpolicy.base import Nets, entropy_step, record_means
-from hlynr.algos.offpolicy.flat import polyak
-from hlynr.algos.offpolicy.mlp import Saved
 from hlynr.algos.offpolicy.replay import sample_minibatches
 
 Discount = th.Tensor | float

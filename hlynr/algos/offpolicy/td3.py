@@ -14,10 +14,10 @@ import stable_baselines3
 import torch as th
 from stable_baselines3.common.preprocessing import get_action_dim
 
+from hlynr.algos.flat import polyak
+from hlynr.algos.mlp import Saved
 from hlynr.algos.offpolicy.agent_rows import AgentRowsMixin, rows_init
 from hlynr.algos.offpolicy.base import FALLBACK_STATE, FAST_STATE, Nets, fast_nets, record_means
-from hlynr.algos.offpolicy.flat import polyak
-from hlynr.algos.offpolicy.mlp import Saved
 from hlynr.algos.offpolicy.replay import sample_minibatches
 
 

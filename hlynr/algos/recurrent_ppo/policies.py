@@ -28,7 +28,7 @@ from sb3_contrib.common.recurrent.policies import (
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from torch import _VF, nn
 
-from hlynr.algos.recurrent_ppo.distributions import has_closed_form, log_prob_entropy
+from hlynr.algos.distributions import has_closed_form, log_prob_entropy
 
 if TYPE_CHECKING:
     # The mixin only ever sits in front of sb3-contrib's recurrent policy (or a subclass): type

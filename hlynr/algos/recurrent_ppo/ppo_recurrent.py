@@ -34,8 +34,8 @@ from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import TensorDict
-from stable_baselines3.common.utils import explained_variance
 
+from hlynr.algos.ppo.records import clip_ranges, record_update
 from hlynr.algos.recurrent_ppo.buffers import (
     FastRecurrentDictRolloutBuffer,
     FastRecurrentRolloutBuffer,
@@ -173,19 +173,11 @@ class RecurrentPPO(Sb3RecurrentPPO):
         policy.set_training_mode(True)
         optimizer = policy.optimizer
         self._update_learning_rate(optimizer)
-        progress = self._current_progress_remaining
-        # Schedules since _setup_model; sb3-contrib types them as float | Schedule.
-        clip_range = self.clip_range(progress)  # type: ignore[operator]
-        clip_range_vf = None
-        if self.clip_range_vf is not None:
-            clip_range_vf = self.clip_range_vf(progress)  # type: ignore[operator]
+        clip_range, clip_range_vf = clip_ranges(self)
         discrete = isinstance(self.action_space, spaces.Discrete)
         parameters = list(policy.parameters())
         ent_coef, vf_coef, target_kl = self.ent_coef, self.vf_coef, self.target_kl
-        entropy_losses: list[float] = []
-        pg_losses: list[float] = []
-        value_losses: list[float] = []
-        clip_fractions: list[float] = []
+        losses: list[th.Tensor] = []
         approx_kl_divs: list[np.float32] = []
         continue_training = True
         flat_adam: FlatFusedAdam | None = self._flat_adam()
@@ -253,33 +245,14 @@ class RecurrentPPO(Sb3RecurrentPPO):
                 clip_grad_norm(parameters, self.max_grad_norm)
                 optimizer.step()
             table = th.stack(stats).cpu()
-            pg, clip_frac, value, entropy_l = table[:, :4].T.tolist()
-            pg_losses += pg
-            clip_fractions += clip_frac
-            value_losses += value
-            entropy_losses += entropy_l
+            losses.append(table[:, :4])
             approx_kl_divs = list(table[:, 4].numpy())
             self._n_updates += 1
             if not continue_training:
                 break
         if flat_adam is not None and flat_steps:
             flat_adam.expose_clipped_grads()
-        explained_var = explained_variance(
-            self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
-        )
-        self.logger.record("train/entropy_loss", np.mean(entropy_losses))
-        self.logger.record("train/policy_gradient_loss", np.mean(pg_losses))
-        self.logger.record("train/value_loss", np.mean(value_losses))
-        self.logger.record("train/approx_kl", np.mean(approx_kl_divs))
-        self.logger.record("train/clip_fraction", np.mean(clip_fractions))
-        self.logger.record("train/loss", loss.item())
-        self.logger.record("train/explained_variance", explained_var)
-        if hasattr(policy, "log_std"):
-            self.logger.record("train/std", th.exp(policy.log_std).mean().item())
-        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
-        self.logger.record("train/clip_range", clip_range)
-        if clip_range_vf is not None:
-            self.logger.record("train/clip_range_vf", clip_range_vf)
+        record_update(self, th.cat(losses), approx_kl_divs, loss, clip_range, clip_range_vf)
 
     def save(
         self,

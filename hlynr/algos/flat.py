@@ -1,13 +1,13 @@
 """Module parameters kept in one flat tensor per network, laid out so that layers can be stacked.
 
-The fast update needs, for instance, the first-layer weights of both critics as one
-``(2, out, in)`` tensor, and their gradient in the same layout. :class:`FlatParams` lays the
-parameters of SB3's modules out in one flat tensor, group after group (e.g. ``qf0.0.weight,
-qf1.0.weight`` and then ``qf0.0.bias, qf1.0.bias``), and points every ``Parameter``'s ``.data``
-at its slice. The modules, their ``state_dict`` keys and shapes and the optimizers stay SB3's;
-only the storage moved. Each group is then one contiguous view (:attr:`FlatParams.views`), which
-the update uses as stacked weights, with a view of the same shape into a flat gradient tensor
-(:attr:`FlatParams.grad_views`), which the backward pass fills.
+The fast updates (off-policy, PPO) need, for instance, the first-layer weights of both critics
+(or of PPO's actor and critic) as one ``(2, out, in)`` tensor, and their gradient in the same
+layout. :class:`FlatParams` lays the parameters of SB3's modules out in one flat tensor, group
+after group (e.g. ``qf0.0.weight, qf1.0.weight`` and then ``qf0.0.bias, qf1.0.bias``), and points
+every ``Parameter``'s ``.data`` at its slice. The modules, their ``state_dict`` keys and shapes
+and the optimizers stay SB3's; only the storage moved. Each group is then one contiguous view
+(:attr:`FlatParams.views`), which the update uses as stacked weights, with a view of the same
+shape into a flat gradient tensor (:attr:`FlatParams.grad_views`), which the backward pass fills.
 
 :class:`FlatAdam` steps a ``torch.optim.Adam`` over such a flat tensor with one
 ``torch._fused_adam_`` call: its ``exp_avg``/``exp_avg_sq`` and ``step`` states become views

@@ -1,7 +1,7 @@
 """Forward and backward passes of SB3's MLPs on flat weights, without building an autograd graph.
 
-An off-policy update differentiates small MLPs (``nn.Linear`` layers and elementwise
-activations) three times per gradient step. Autograd records every operation, then replays the
+hlynr's off-policy updates and its PPO differentiate small MLPs (``nn.Linear`` layers and
+elementwise activations) at every gradient step. Autograd records every operation, then replays the
 graph; for networks of this size that bookkeeping costs as much as the arithmetic. :class:`MLP`
 runs the forward pass keeping what the backward pass needs (each linear layer's input, each
 activation's output or input), and the backward pass with the operations autograd itself runs
@@ -26,7 +26,33 @@ import torch as th
 import torch.nn.functional as F
 from torch import nn
 
-from hlynr.algos.offpolicy.nets import Structure
+ELEMENTWISE: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.Tanh, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.SELU, nn.Mish, nn.Sigmoid,
+    nn.Softplus, nn.Identity, nn.Hardtanh, nn.CELU, nn.ReLU6, nn.Softsign, nn.Hardswish,
+)
+"""Parameter-free activations that act elementwise, so they apply to stacked tensors unchanged."""
+
+Structure = list[nn.Module | None]
+"""An MLP's layers in order: ``None`` for a linear layer (weights taken from a list), else the
+activation module."""
+
+
+def mlp_problem(seq: nn.Module, what: str) -> str | None:
+    """Why ``seq`` is not an MLP :class:`MLP` can run (``what`` names it in the message), or None."""
+    if not isinstance(seq, nn.Sequential):
+        return f"{what} is a {type(seq).__name__}, not an nn.Sequential"
+    for layer in seq:
+        if type(layer) is nn.Linear:
+            if layer.bias is None:
+                return f"{what} has a linear layer without bias"
+        elif type(layer) not in ELEMENTWISE:
+            return f"{what} has a {type(layer).__name__} layer (only nn.Linear and elementwise activations)"
+    return None
+
+
+def structure(seq: nn.Sequential) -> Structure:
+    """The layers of a qualifying MLP (``None`` for each linear layer)."""
+    return [None if type(layer) is nn.Linear else layer for layer in seq]
 
 
 @dataclass
