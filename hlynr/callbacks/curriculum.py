@@ -176,12 +176,16 @@ class Curriculum(BaseCallback, Resumable, Phased):
         return True
 
     def _record_by_stage(self) -> None:
-        """Mixed mode: the rolling training success of each stage, from its own rows."""
+        """Mixed mode: each ended episode's outcome, kept with the stage of its row."""
         assert self.row_stage is not None
         success_key = self.ctx.config.env.success_key
         for row, info in enumerate(self.locals.get("infos", [])):
             if "episode" in info:
                 self.stage_outcomes[self.row_stage[row]].append(bool(info.get(success_key, False)))
+
+    def _on_rollout_end(self) -> None:
+        """Mixed mode: the rolling training success of each stage, into the logger once per
+        rollout (this phase runs before the progress record reads it)."""
         for k, outcomes in enumerate(self.stage_outcomes):
             if outcomes:
                 self.logger.record(STAGE_SUCCESS + self.params.stage_name(k),
