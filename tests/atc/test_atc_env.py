@@ -160,6 +160,26 @@ def test_reward_terms_and_bounds(rollout) -> None:
     assert abs(sum(s["rew"]["aircraft_0"] for s in steps)) <= 0.6 + 1e-9
 
 
+def test_detour_term_charges_the_distance_flown_beyond_progress() -> None:
+    quiet = dict(scenario="head_on", rotate=False, jitter_nm=0.0, speed_jitter_kt=0.0, progress_per_km=0.0,
+                 los_entry_penalty=0.0, los_depth_penalty=0.0, drift_per_deg=0.0, team_weight=0.0)
+    eng = ATCEngine(ATCParams(**quiet, detour_per_km=1.0))
+    eng.reset([0])
+    dtg0 = np.linalg.norm(eng.exit - eng.pos, axis=-1)[0]
+    straight = sum(eng.step(np.zeros((1, 4, 2)))[1][0] for _ in range(10))
+    assert np.abs(straight[:2]).max() < 1e-6  # the direct route costs nothing
+    turn = np.zeros((1, 4, 2))
+    turn[0, :2, 0] = 0.6
+    ret = sum(eng.step(turn)[1][0] for _ in range(12))
+    flown = eng.metrics.flown[0, :2]
+    progress = dtg0[:2] - np.linalg.norm(eng.exit - eng.pos, axis=-1)[0, :2]
+    assert (flown - progress).min() > 5 * NM  # a real detour
+    np.testing.assert_allclose(ret[:2], -(flown - progress) / 1000.0, rtol=1e-6)
+    off = ATCEngine(ATCParams(**quiet))
+    off.reset([0])
+    assert not any(off.step(turn)[1].any() for _ in range(12))  # 0 switches it off
+
+
 def test_curriculum_apply_params_switches_scenario() -> None:
     env = ATCEnv(scenario="head_on", max_aircraft=4, k_intruders=3)
     env.reset(seed=0)

@@ -217,6 +217,8 @@ class ATCEngine:
         r -= p.los_depth_penalty * R.los_depth(self.dist, in_los1, self.R)
         r += p.drift_per_deg * np.rad2deg(drift0 - drift1) * self.active
         r += (self.phi - phi0)[:, None]
+        if p.detour_per_km > 0.0:
+            r -= p.detour_per_km * R.detour(step_len, dtg0 - dtg1) / 1000.0
         rew = np.where(act0, r, 0.0)
         # episode ends
         terminated = run & ~self.active.any(axis=1)

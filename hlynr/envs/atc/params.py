@@ -70,6 +70,8 @@ class ATCParams(StrictModel):
     drift_per_deg: float = Field(0.01, ge=0.0, le=1.0, description="per degree of drift reduced")
     team_weight: float = Field(0.6, ge=0.0, le=10.0, description="team potential; 0 switches it off")
     team_sensitivity_nm: float = Field(5.0, gt=0.0, le=50.0, description="team potential range beyond the PZ")
+    detour_per_km: float = Field(
+        0.0, ge=0.0, le=10.0, description="per km flown beyond the progress made; 0 switches it off")
 
     @field_validator("scenario")
     @classmethod
