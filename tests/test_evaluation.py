@@ -118,6 +118,33 @@ def test_paired_interval_matches_the_large_sample_wald_interval() -> None:
     assert d["ci_high"] - d["ci_low"] < 1.2 * (hi1 - lo1) * np.sqrt(2)
 
 
+def test_paired_mean_difference_is_the_paired_t_test_and_interval() -> None:
+    from scipy.stats import ttest_rel
+
+    from hlynr.evaluation.episodes import EpisodeRecord, EvaluationSummary
+    from hlynr.evaluation.stats import paired_mean_difference
+
+    rng = np.random.default_rng(3)
+    first = rng.poisson(0.3, 400).astype(float)
+    second = first + rng.normal(0.05, 0.2, 400)
+    d = paired_mean_difference(first, second)
+    assert d["difference"] == pytest.approx(float(np.mean(first - second)))
+    assert d["t_test_p"] == pytest.approx(ttest_rel(first, second).pvalue, rel=1e-9)
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx(mean_interval(first - second))
+    assert d["ci_high"] < 0  # the 0.05 shift is found in 400 pairs
+    assert paired_mean_difference([1.0, 2.0], [1.0, 2.0])["t_test_p"] == 1.0
+    with pytest.raises(ValueError, match="equal episode counts"):
+        paired_mean_difference([1.0], [1.0, 2.0])
+    a = EvaluationSummary([EpisodeRecord(i, 0.0, 1, True, {"los_events": float(i % 3)}) for i in range(6)])
+    b = EvaluationSummary([EpisodeRecord(i, 0.0, 1, True, {"los_events": 1.0}) for i in range(6)])
+    assert a.paired_info(b, "los_events")["difference"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="did you mean 'los_events'"):
+        a.paired_info(b, "los_event")
+    shifted = EvaluationSummary([EpisodeRecord(i + 1, 0.0, 1, True, {"los_events": 1.0}) for i in range(6)])
+    with pytest.raises(ValueError, match="different episodes"):
+        a.paired_info(shifted, "los_events")
+
+
 def test_final_step_metrics_are_the_numeric_entries_without_bookkeeping() -> None:
     info = {"miss_distance": np.float32(3.5), "is_success": True, "n_agents": 3, "active": False,
             "TimeLimit.truncated": False, "terminal_observation": np.zeros(3), "name": "x",

@@ -142,6 +142,28 @@ def test_against_a_scripted_baseline_and_another_group(
     assert "other env parameters" in out  # b trained (and is scored) on p = 0.3
 
 
+def test_paired_info_per_seed_against_the_baseline(groups: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    out_json = tmp_path / "info.json"
+    code, out, err = evaluate(capsys, str(groups / "a"), "--baseline", "coin_p03", "-n", "40",
+                              "--paired", "is_success", "--paired", "p_used", "--json", str(out_json))
+    assert code == 0, err
+    (a,) = json.loads(out_json.read_text())["groups"]
+    success, p_used = a["paired_info"]
+    assert (success["key"], success["reference"], success["n"]) == ("is_success", "baseline:coin_p03", 3)
+    assert success["higher"] == 3 and success["lower"] == 0  # p = 0.9 against 0.3, every seed
+    for d, seed in zip(success["per_seed"], a["seeds"]):
+        rate = seed["metrics"]["success_rate"]
+        base = np.mean([e["success"] for e in json.loads(out_json.read_text())["baselines"][0]["episodes"]])
+        assert d["difference"] == pytest.approx(rate - base) and d["t_test_p"] < 0.05
+    assert all(d["difference"] == pytest.approx(0.6) and d["t_test_p"] == 0.0 for d in p_used["per_seed"])
+    assert "3 of 3" in out and "is_success" in out
+    code, _, err = evaluate(capsys, str(groups / "a"), "--paired", "is_success", "-n", "4")
+    assert code == 2 and "--paired compares with a reference" in err
+    code, _, err = evaluate(capsys, str(groups / "a"), "--baseline", "coin_p03", "-n", "4", "--paired", "p_use")
+    assert code == 2 and "did you mean 'p_used'" in err
+
+
 def test_identical_groups_have_probability_of_improvement_one_half(
         groups: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_json = tmp_path / "same.json"

@@ -13,7 +13,7 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from rich.table import Table
@@ -24,6 +24,9 @@ from hlynr.config.stages import StageSelector
 from hlynr.evaluation.stats import paired_difference
 from hlynr.registries import BASELINES, UnknownNameError
 from hlynr.zoo import load_config
+
+if TYPE_CHECKING:
+    from hlynr.evaluation.episodes import EvaluationSummary
 
 console = make_console()
 
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "or all (one row per stage)")
     p.add_argument("--below", action="append", default=[], metavar="KEY=R1,R2,...",
                    help="also report P(KEY < R) with 95%% intervals, e.g. miss_distance=5,10,20")
+    p.add_argument("--paired", action="append", default=[], metavar="KEY",
+                   help="also compare the final-info KEY with the first --baseline (or the rank-1 "
+                        "policy) on the same episodes: mean difference, 95%% interval, paired "
+                        "t-test (repeatable), e.g. --paired los_events --paired path_efficiency")
     p.add_argument("--json", dest="json_path", metavar="FILE", help="write all results as JSON")
     p.add_argument("--attention", metavar="FILE",
                    help="write the actor's attention weights per step (JSON lines; one model)")
@@ -120,6 +127,23 @@ def _add_paired(ranked: list[dict[str, Any]]) -> None:
             [bool(e["success"]) for e in top], [bool(e["success"]) for e in eps])}
 
 
+def _add_paired_info(ranked: list[tuple[dict[str, Any], EvaluationSummary]], keys: list[str],
+                     reference: str | None) -> None:
+    """Give every row but the reference the paired difference of each info ``key`` to it: the
+    row labelled ``reference`` (the first baseline) or, without one, the rank-1 row."""
+    if not keys or len(ranked) < 2:
+        return
+    ref_row, ref = next(((r, s) for r, s in ranked if r["label"] == reference), ranked[0])
+    for row, summary in ranked:
+        if row is ref_row:
+            continue
+        try:
+            row["paired_info"] = {"reference": ref_row["label"],
+                                  "keys": {k: summary.paired_info(ref, k) for k in keys}}
+        except ValueError as exc:
+            raise CliError(f"--paired: {row['label']} against {ref_row['label']}: {exc}") from None
+
+
 def _rank_key(row: dict[str, Any]) -> tuple[float, float]:
     m = row["metrics"]
     return (m.get("success_rate", float("-inf")), m["mean_reward"])
@@ -149,6 +173,7 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
                           f"{d['ci_high']:+.1%}]", f"{d['only_first']} / {d['only_second']}",
                           f"{d['mcnemar_p']:.2g}")
         console.print(table)
+    _print_paired_info(rows)
     _print_info(rows, "info", "final-step info: mean / median / p95")
     _print_info(rows, "info_success", "successful episodes only: mean / median / p95")
     if rows and rows[0]["below"]:
@@ -164,6 +189,25 @@ def _print(rows: list[dict[str, Any]], settings: Any) -> None:
         for key, counts in row["counts"].items():
             text = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items(), key=lambda x: -x[1]))
             console.print(f"{row['label']} {key}: {text}")
+
+
+def _print_paired_info(rows: list[dict[str, Any]]) -> None:
+    paired = [r for r in rows if "paired_info" in r]
+    if not paired:
+        return
+    table = Table(title="paired on the same seeds: final-step info of this policy minus the reference's, "
+                        "mean difference [95% CI], paired t-test p")
+    table.add_column("policy")
+    table.add_column("vs")
+    keys = list(paired[0]["paired_info"]["keys"])
+    for k in keys:
+        table.add_column(k, justify="right")
+    for row in paired:
+        d = row["paired_info"]
+        table.add_row(row["label"], d["reference"], *(
+            f"{c['difference']:+.4g} [{c['ci_low']:+.4g}, {c['ci_high']:+.4g}], p={c['t_test_p']:.2g}"
+            for c in (d["keys"][k] for k in keys)))
+    console.print(table)
 
 
 def _print_info(rows: list[dict[str, Any]], field: str, title: str) -> None:
@@ -218,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     record = collect.recorder if collect is not None else None
     rows: list[dict[str, Any]] = []
     for stage in stages:
-        stage_rows = []
+        stage_rows: list[tuple[dict[str, Any], EvaluationSummary]] = []
         settings = ScoreSettings(args.episodes, args.seed, not args.stochastic, args.n_envs, stage)
         suffix = f" @stage {stage}" if len(stages) > 1 else ""
         for t in targets:
@@ -232,18 +276,19 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 err_console.print(f"skipped {label}: {exc}", markup=False)
                 continue
-            stage_rows.append(_row(label + suffix, summary, below))
+            stage_rows.append((_row(label + suffix, summary, below), summary))
             if collect is not None:
                 collect.add(label + suffix, {"kind": "model", "model": str(t.model_path), "stage": stage})
         for text, (name, params) in zip(args.baseline, baselines):
-            stage_rows.append(_row(f"baseline:{text}{suffix}",
-                                   score_baseline(name, config, settings, params, record=record), below))
+            scored = score_baseline(name, config, settings, params, record=record)
+            stage_rows.append((_row(f"baseline:{text}{suffix}", scored, below), scored))
             if collect is not None:
                 collect.add(f"baseline:{text}{suffix}", {"kind": "baseline", "name": name,
                                                          "params": params, "stage": stage})
-        ranked = sorted(stage_rows, key=_rank_key, reverse=True)  # ranked within each stage
-        _add_paired(ranked)
-        rows += ranked
+        ranked = sorted(stage_rows, key=lambda pair: _rank_key(pair[0]), reverse=True)  # within each stage
+        _add_paired([r for r, _ in ranked])
+        _add_paired_info(ranked, args.paired, f"baseline:{args.baseline[0]}{suffix}" if args.baseline else None)
+        rows += [r for r, _ in ranked]
     if not rows:
         raise CliError("no model could be scored (every one named above is damaged)")
     _print(rows, settings)

@@ -22,6 +22,7 @@ from hlynr.evaluation.groups import (
     aggregate,
     check_one_env,
     compare,
+    compare_info,
     env_kwargs_differ,
     expand_groups,
     group_labels,
@@ -64,6 +65,8 @@ def evaluate_groups(args: argparse.Namespace) -> int:
         check_one_env(groups + ref_groups)
     except GroupEvaluationError as exc:
         raise CliError(str(exc)) from None
+    if args.paired and not scripted and not ref_groups and len(groups) < 2:
+        raise CliError("--paired compares with a reference: name a --baseline or a second group")
     baselines = [_parse_baseline(text) for text in scripted]
     labels = group_labels(groups + ref_groups)
     results = [resolve_seeds(g, label, args.which, tuple(args.overrides))
@@ -97,10 +100,18 @@ def evaluate_groups(args: argparse.Namespace) -> int:
     comparisons = {r.label: [compare(r, label, ref, success) for label, ref in references
                              if label != r.label] for r in compared}
     metric = "success_rate" if success else "mean_reward"
+    try:
+        info_comparisons = {r.label: [compare_info(r, references[0][0], references[0][1], key)
+                                      for key in args.paired]
+                            for r in compared if references and references[0][0] != r.label}
+    except ValueError as exc:
+        raise CliError(f"--paired: {exc}") from None
     _print(results, scored_baselines, comparisons, settings, metric, differ)
+    _print_info_comparisons(info_comparisons)
     if args.json_path:
         out = {"settings": {**vars(settings)}, "metric": metric,
-               "groups": [_group_json(r, comparisons.get(r.label, [])) for r in results],
+               "groups": [_group_json(r, comparisons.get(r.label, []), info_comparisons.get(r.label, []))
+                          for r in results],
                "baselines": [{"label": label, "metrics": s.metrics(),
                               "episodes": _episodes(s)} for label, s in scored_baselines]}
         Path(args.json_path).write_text(json.dumps(out, indent=2, default=float))
@@ -113,10 +124,12 @@ def _episodes(summary: EvaluationSummary) -> list[dict[str, Any]]:
             for e in summary.episodes]
 
 
-def _group_json(r: GroupResult, comparisons: list[dict[str, Any]]) -> dict[str, Any]:
+def _group_json(r: GroupResult, comparisons: list[dict[str, Any]],
+                info_comparisons: list[dict[str, Any]]) -> dict[str, Any]:
     g = r.group
     return {"label": r.label, "path": str(g.path), "name": g.name, "env_id": g.env_id,
             "algo": g.algo, "cell": g.cell, "aggregate": r.aggregate, "comparisons": comparisons,
+            "paired_info": info_comparisons,
             "seeds": [{"seed": s.seed, "run": str(s.run_dir), "scored": s.scored,
                        "left_out": s.reason,
                        "model": str(s.target.model_path) if s.target is not None else None,
@@ -190,6 +203,22 @@ def _print(results: list[GroupResult], baselines: list[tuple[str, EvaluationSumm
                           f"{poi['ci_high']:.2f}]",
                           claim, held)
         console.print(table)
+
+
+def _print_info_comparisons(info_comparisons: dict[str, list[dict[str, Any]]]) -> None:
+    rows = [(label, c) for label, cs in info_comparisons.items() for c in cs if c["n"]]
+    if not rows:
+        return
+    table = Table(title=f"paired final-step info on the same episodes: the seed's model minus the reference's, "
+                        f"mean difference [95% CI], t-test p; seeds significantly (p < {ALPHA:g}) lower / higher")
+    for col in ("group", "vs", "key", "per seed", "lower in", "higher in"):
+        table.add_column(col, justify="right" if col.endswith(" in") else "left")
+    for label, c in rows:
+        seeds = "; ".join(f"{d['seed']}: {d['difference']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}], "
+                          f"p={d['t_test_p']:.2g}" for d in c["per_seed"])
+        table.add_row(label, c["reference"], c["key"], seeds, f"{c['lower']} of {c['n']}",
+                      f"{c['higher']} of {c['n']}")
+    console.print(table)
 
 
 def _metric_cells(summary: EvaluationSummary) -> list[str]:

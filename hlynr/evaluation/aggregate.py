@@ -150,12 +150,12 @@ def probability_of_improvement_ci(x: Any, y: Any, *, reps: int = REPS, size: flo
 def holds_in(comparisons: Sequence[dict[str, float]], direction: int, alpha: float = 0.05) -> int:
     """How many paired per-seed comparisons are significant in ``direction`` (+1: the seed's
     model is better than the reference, -1: worse): a p-value below ``alpha`` (the exact McNemar
-    test of :func:`hlynr.evaluation.stats.paired_difference`, or ``sign_test_p``) and a
+    test of :func:`hlynr.evaluation.stats.paired_difference`, ``sign_test_p`` or ``t_test_p``) and a
     difference of that sign. Each comparison is of the seed's model (first) against the
     reference (second) on the same episodes."""
     held = 0
     for c in comparisons:
-        p = c.get("mcnemar_p", c.get("sign_test_p"))
+        p = c.get("mcnemar_p", c.get("sign_test_p", c.get("t_test_p")))
         if c.get("n") and p is not None and p < alpha and c["difference"] * direction > 0:
             held += 1
     return held

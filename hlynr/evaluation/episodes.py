@@ -21,7 +21,8 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs
 
-from hlynr.evaluation.stats import numeric_items, summarize, wilson_interval
+from hlynr.evaluation.stats import numeric_items, paired_mean_difference, summarize, wilson_interval
+from hlynr.registries.base import suggest
 
 
 @dataclass
@@ -80,6 +81,20 @@ class EvaluationSummary:
         lo, hi = wilson_interval(hits, len(values))
         return {"key": key, "threshold": threshold, "n": len(values),
                 "fraction": hits / len(values) if values else 0.0, "ci_low": lo, "ci_high": hi}
+
+    def paired_info(self, other: EvaluationSummary, key: str) -> dict[str, float]:
+        """``self - other`` of the final-info ``key`` on the same episodes
+        (:func:`~hlynr.evaluation.stats.paired_mean_difference`); ValueError when the episodes
+        differ or one of them did not report ``key``."""
+        if [e.seed for e in self.episodes] != [e.seed for e in other.episodes]:
+            raise ValueError("paired comparison on different episodes")
+        missing = sum(key not in e.info for e in self.episodes + other.episodes)
+        if missing:
+            reported = sorted({k for e in self.episodes + other.episodes for k in e.info})
+            raise ValueError(f"'{key}' is missing from the final info of {missing} episode(s)"
+                             f"{suggest(key, reported)}; reported: {', '.join(reported) or 'nothing'}")
+        return paired_mean_difference([e.info[key] for e in self.episodes],
+                                      [e.info[key] for e in other.episodes])
 
     def text_counts(self) -> dict[str, dict[str, int]]:
         """Counts of every string value in final infos (e.g. termination reasons)."""

@@ -241,6 +241,17 @@ def compare(result: GroupResult, reference_label: str,
             "opposite": sum(c["opposite"] for c in per_seed), "per_seed": per_seed}
 
 
+def compare_info(result: GroupResult, reference_label: str, reference: list[EvaluationSummary],
+                 key: str) -> dict[str, Any]:
+    """Each scored seed's final-info ``key`` against the reference on the same episodes (a paired
+    mean difference per seed), and in how many seeds it is significantly lower and higher."""
+    mine = [(s.seed, s.summary) for s in result.scored if s.summary is not None]
+    refs = reference * len(mine) if len(reference) == 1 else reference
+    per_seed = [{"seed": seed, **summary.paired_info(ref, key)} for (seed, summary), ref in zip(mine, refs)]
+    return {"reference": reference_label, "key": key, "n": len(per_seed), "per_seed": per_seed,
+            "lower": holds_in(per_seed, -1, ALPHA), "higher": holds_in(per_seed, 1, ALPHA)}
+
+
 def env_kwargs_differ(results: list[GroupResult], stage: StageSelector) -> list[str]:
     """Labels of groups whose scored seeds evaluate on other env parameters than the first's
     (same env id, e.g. a grid over a scenario): they are compared all the same, so say so."""

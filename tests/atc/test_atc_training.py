@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from hlynr.cli.common import run_main
 from hlynr.cli.monitor import csv_rows
@@ -97,9 +98,19 @@ def test_shipped_ppo_config_trains_and_evaluates_next_to_mvp(tmp_path: Path) -> 
     assert len(evals) == 2 and {"conflict_free", "los_events", "path_efficiency"} <= set(evals[0]["eval_info"])
     out = tmp_path / "scores.json"
     assert run_main(evaluate_main, [str(run), "--baseline", "mvp", "--baseline", "direct", "-n", "4",
+                                    "--paired", "path_efficiency", "--paired", "los_events",
                                     "--json", str(out)]) == 0
     rows = {r["label"]: r for r in json.loads(out.read_text())["results"]}
     assert {"best", "baseline:mvp", "baseline:direct"} <= set(rows)
     for r in rows.values():  # paired: every row on the same seeded episodes
         assert [e["seed"] for e in r["episodes"]] == [0, 1, 2, 3]
         assert r["info"]["n_aircraft"]["mean"] == 6.0  # scored at the final stage (random, 6)
+    assert "paired_info" not in rows["baseline:mvp"]  # the first baseline is the reference
+    for label in ("best", "baseline:direct"):
+        d = rows[label]["paired_info"]
+        assert d["reference"] == "baseline:mvp" and list(d["keys"]) == ["path_efficiency", "los_events"]
+        for key, c in d["keys"].items():
+            mine = [e[key] for e in rows[label]["episodes"]]
+            ref = [e[key] for e in rows["baseline:mvp"]["episodes"]]
+            assert c["difference"] == pytest.approx(np.mean(np.subtract(mine, ref)))
+    assert run_main(evaluate_main, [str(run), "--baseline", "mvp", "-n", "2", "--paired", "path_eficiency"]) == 2
