@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hlynr.config.checks import validation_lines
+from hlynr.config.key_paths import set_path
 from hlynr.config.loader import ConfigError, dotted, where_written
 from hlynr.config.schema import ExperimentConfig, dump_config
 from hlynr.config.seeds import GROUP_KEYS
-from hlynr.config.tuning import set_path
 
 
 @dataclass(frozen=True)

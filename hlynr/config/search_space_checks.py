@@ -14,17 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from hlynr.config.checks import validation_lines
+from hlynr.config.key_paths import MISSING, get_path, same_value, set_path, split_path
 from hlynr.config.loader import ConfigError, Origin, dotted, where_written
 from hlynr.config.schema import ExperimentConfig, dump_config
-from hlynr.config.tuning import (
-    MISSING,
-    condition_values,
-    get_path,
-    same_value,
-    set_path,
-    split_path,
-    trial_config_data,
-)
+from hlynr.config.tuning import condition_values, trial_config_data
 
 Lines = Mapping[tuple[Any, ...], Origin]
 """Where each key path was written: ``(file or "--set", line)``."""

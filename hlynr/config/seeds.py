@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hlynr.config.tuning import split_path
+from hlynr.config.key_paths import split_path
 
 MAX_SEEDS = 1000
 MAX_CELLS = 1000

@@ -21,7 +21,7 @@ from pydantic import Field, field_validator, model_validator
 
 from hlynr.config.base import StrictModel
 from hlynr.config.base import nested_error as _err
-from hlynr.config.loader import ConfigError, apply_override
+from hlynr.config.key_paths import set_path
 
 # Metrics every evaluation reports that are better when higher.
 HIGHER_IS_BETTER = ("success_rate", "success_ci_low", "success_ci_high", "mean_reward")
@@ -353,43 +353,6 @@ class TuneConfig(StrictModel):
         for spec in self.params.values():
             size *= len(spec.grid() or [])
         return size
-
-
-# --- key paths into plain config data -------------------------------------------------------
-
-MISSING: Any = object()
-"""What :func:`get_path` returns for a key path the data does not have."""
-
-
-def split_path(path: str) -> list[str | int]:
-    """``a.b.0.c`` -> ``["a", "b", 0, "c"]`` (integers index lists)."""
-    return [int(p) if p.isdigit() else p for p in path.split(".")]
-
-
-def get_path(data: Any, path: str) -> Any:
-    """The value at ``path`` in plain data, or :data:`MISSING`."""
-    node = data
-    for part in split_path(path):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-        else:
-            return MISSING
-    return node
-
-
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Write ``value`` at ``path`` in plain data, creating mappings along the way."""
-    try:
-        apply_override(data, split_path(path), value)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("--set ", "key path ", 1)) from None
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equal, and a boolean only equals a boolean (``True`` is not ``1`` here)."""
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def trial_config_data(base: dict[str, Any], values: Mapping[str, Any], *, timesteps: int,

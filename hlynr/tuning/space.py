@@ -16,18 +16,9 @@ from typing import Any
 
 import optuna
 
+from hlynr.config.key_paths import MISSING, get_path, same_value, set_path, split_path
 from hlynr.config.search_space_checks import Lines, base_config, check_search_space
-from hlynr.config.tuning import (
-    MISSING,
-    ParamSpec,
-    TuneConfig,
-    condition_values,
-    get_path,
-    same_value,
-    set_path,
-    split_path,
-    trial_config_data,
-)
+from hlynr.config.tuning import ParamSpec, TuneConfig, condition_values, trial_config_data
 
 _PRIMITIVE = (type(None), bool, int, float, str)
 
