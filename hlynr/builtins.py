@@ -137,6 +137,7 @@ _CALLBACKS = {
     "checkpoint": _callback("CheckpointParams", "PeriodicCheckpoint"),
     "early_stopping": _callback("EarlyStoppingParams", "EarlyStopping", needs_evaluation=True),
     "success_streak": _callback("SuccessStreakParams", "SuccessStreak", needs_evaluation=True),
+    "time_budget": _callback("TimeBudgetParams", "TimeBudget"),
     "entropy_schedule": _callback("EntropyScheduleParams", "EntropySchedule",
                                   applies_to=_needs_entropy_coef),
     "curriculum": _callback("CurriculumParams", "Curriculum"),

@@ -135,6 +135,18 @@ def test_stopped_by_a_callback(tmp_path: Path, callback: dict, reason: str) -> N
     assert (run / "final" / "model.zip").is_file() and _checkpoints(run) == ["step_000000000128"]
 
 
+def test_stopped_by_the_time_budget(tmp_path: Path) -> None:
+    """A budget of 0.3 s stops a run meant for 10^6 steps within a few rollouts, saving final/."""
+    code, run = _train(tmp_path, total_timesteps=1_000_000, callbacks=[{"time_budget": {"minutes": 0.005}}])
+    assert code == 0
+    summary = _ended(run, "stopped")
+    assert summary["reason"] == "stopped by time_budget: 0.005 min of training wall-clock time used"
+    assert 0 < summary["timesteps"] < 100_000 and summary["wall_time"] >= 0.3
+    (event,) = [r for r in read_progress(run / "progress.jsonl") if r.get("event") == "time_budget"]
+    assert event["timesteps"] == summary["timesteps"]
+    assert (run / "final" / "model.zip").is_file()
+
+
 def test_stopped_through_the_control_channel(tmp_path: Path) -> None:
     code, run = _train(tmp_path, callbacks=[{f"{ME}:RequestStopAt": {
         "run_dir": str(tmp_path / "run"), "at": 100}}])

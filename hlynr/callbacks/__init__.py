@@ -8,6 +8,7 @@ best_model         save ``best/`` when the evaluation metric improves
 checkpoint         resumable checkpoint every N timesteps, keep the newest K
 early_stopping     stop after ``patience`` evaluations without improvement
 success_streak     stop after K consecutive evaluations at or above a threshold
+time_budget        stop after M minutes of training wall-clock time
 entropy_schedule   schedule ``ent_coef`` (on-policy algorithms)
 curriculum         frozen / schedule / adaptive stages of env parameters
 collapse_guard     stop or roll back when the metric collapses from its peak
@@ -29,6 +30,8 @@ from hlynr.callbacks.stopping import (
     EarlyStoppingParams,
     SuccessStreak,
     SuccessStreakParams,
+    TimeBudget,
+    TimeBudgetParams,
 )
 
 __all__ = [
@@ -36,5 +39,5 @@ __all__ = [
     "CollapseGuardParams", "Curriculum", "CurriculumParams", "EarlyStopping",
     "EarlyStoppingParams", "EntropySchedule", "EntropyScheduleParams", "EvaluationCallback",
     "EvaluationParams", "PeriodicCheckpoint", "ReplayParams", "ReplayRecorder", "SuccessStreak",
-    "SuccessStreakParams",
+    "SuccessStreakParams", "TimeBudget", "TimeBudgetParams",
 ]

@@ -1,4 +1,5 @@
-"""Stopping rules on evaluation results: no improvement (patience) and a success streak."""
+"""Stopping rules: no improvement (patience) and a success streak on evaluation results, and a
+wall-clock budget on training time."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 
 from hlynr.config.base import StrictModel
 from hlynr.config.schema import ExperimentConfig
-from hlynr.registries import EvalResult, EvaluationListener, Resumable, RunContext, Stopper
+from hlynr.registries import (
+    CallbackPhase,
+    EvalResult,
+    EvaluationListener,
+    Phased,
+    Resumable,
+    RunContext,
+    Stopper,
+)
 
 
 class EarlyStoppingParams(StrictModel):
@@ -95,3 +105,29 @@ class SuccessStreak(EvaluationListener, Resumable, Stopper):
                                reason=reason)
             return False
         return True
+
+
+class TimeBudgetParams(StrictModel):
+    """Stop once the run has trained for ``minutes`` of wall-clock time (before a resume included)."""
+
+    minutes: float = Field(..., gt=0.0, le=525_600.0, description="training wall-clock minutes")
+
+
+class TimeBudget(BaseCallback, Phased, Stopper):
+    """Ends training at the first env step past the budget, so that learners compared at equal
+    wall-clock time each get the same budget, updates and evaluations included."""
+
+    phase = CallbackPhase.CONTROL
+
+    def __init__(self, params: TimeBudgetParams, ctx: RunContext[ExperimentConfig]) -> None:
+        super().__init__()
+        self.params, self.ctx = params, ctx
+        self.seconds = params.minutes * 60.0
+
+    def _on_step(self) -> bool:
+        if self.ctx.wall_time() < self.seconds:
+            return True
+        reason = f"{self.params.minutes:g} min of training wall-clock time used"
+        self.stop_reason = f"stopped by time_budget: {reason}"
+        self.ctx.log.write("event", timesteps=self.num_timesteps, event="time_budget", reason=reason)
+        return False
