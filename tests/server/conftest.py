@@ -27,15 +27,18 @@ TINY = {
 }
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 90.0, what: str = "condition") -> Any:
-    """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(cond: Callable[[], Any], timeout: float = 90.0, what: str = "condition",
+             explain: Callable[[], str] | None = None) -> Any:
+    """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds, with what
+    ``explain`` says about the state it was waiting in."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+            detail = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
         time.sleep(0.1)
 
 

@@ -37,10 +37,11 @@ def server(tmp_path: Path, configs_dir: Path) -> Iterator[str]:
     runs = tmp_path / "runs"
     runs.mkdir()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hlynr", "serve", "--runs-dir", str(runs),
-                             "--configs-dir", str(configs_dir), "--port", str(port)],
-                            cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    log = tmp_path / "server.log"  # a file, not a pipe: a full pipe nobody reads blocks the server
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hlynr", "serve", "--runs-dir", str(runs),
+                                 "--configs-dir", str(configs_dir), "--port", str(port)],
+                                cwd=REPO, env=ENV, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -48,7 +49,7 @@ def server(tmp_path: Path, configs_dir: Path) -> Iterator[str]:
             with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
                 return json.loads(r.read())["ok"]
         except OSError:
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, log.read_text(errors="replace")
             return False
 
     try:
@@ -57,6 +58,7 @@ def server(tmp_path: Path, configs_dir: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        print(f"hlynr serve printed:\n{log.read_text(errors='replace')[-4000:]}")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Needs Chromium, as ``test_browser.py``."""
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,24 @@ def test_record_replay_shows_its_video_and_still(tmp_path: Path, browser, server
     assert len(css('.replay[data-replay="eval_64"] img')) == 2  # the GIF and the still
     assert "evaluation at 64 timesteps" in css('.replay[data-replay="eval_64"]')[0].text
 
+    def explain() -> str:  # what the page, the API and the server said, for a failure message
+        with urllib.request.urlopen(f"{server}/api/runs/{rid}/replays", timeout=10) as r:
+            api = r.read().decode()
+        log = (tmp_path / "server.log").read_text(errors="replace")[-2000:]
+        return (f"notice: {css('#notice')[0].text!r}; button enabled: "
+                f"{css('#btn-replay')[0].is_enabled()}; page shows {shown()}\nAPI: {api}\n"
+                f"server printed: {log}\nbrowser log: {browser.get_log('browser')}")
+
     button = css("#btn-replay")[0]
     wait_for(button.is_enabled, what="the Record replay button")
     assert "final model" in button.get_attribute("title")
-    button.click()
-    wait_for(lambda: len(shown()) == 3, what="the new replay in the list")
+    # A click on the element itself, not at its coordinates: the page's layout may still move
+    # while images load, and a click at stale coordinates lands elsewhere without an error.
+    browser.execute_script("arguments[0].click()", button)
+    note = wait_for(lambda: (t := css("#notice")[0].text).startswith(("recording a", "replay of"))
+                    and t, what="the answer to Record replay", explain=explain)
+    assert note.startswith("recording a replay of"), note
+    wait_for(lambda: len(shown()) == 3, what="the new replay in the list", explain=explain)
     new = shown()[0]
     box = f'.replay[data-replay="{new}"]'
     assert css(f"{box} .badge")[0].text == "recording" and not css("#btn-replay")[0].is_enabled()
