@@ -53,7 +53,7 @@ def test_zero_correction_flies_mvp_with_its_margin_exactly() -> None:
     assert not np.array_equal(obs_d, obs_p)
 
 
-def test_correction_moves_the_command_by_scale() -> None:
+def test_a_correction_moves_the_aircraft_off_mvps_flight() -> None:
     """A full-range correction on one axis moves the aircraft away from mvp's flight."""
     wrapped = build_vec_env(_config([{"residual_guidance": {"baseline": "mvp", "scale": 0.15}}]),
                             n_envs=3, seed=5)
