@@ -55,10 +55,8 @@ def test_zero_correction_flies_mvp_with_its_margin_exactly() -> None:
 
 def test_a_correction_moves_the_aircraft_off_mvps_flight() -> None:
     """A full-range correction on one axis moves the aircraft away from mvp's flight."""
-    wrapped = build_vec_env(_config([{"residual_guidance": {"baseline": "mvp", "scale": 0.15}}]),
-                            n_envs=3, seed=5)
-    zero = build_vec_env(_config([{"residual_guidance": {"baseline": "mvp", "scale": 0.15}}]),
-                         n_envs=3, seed=5)
+    config = _config([{"residual_guidance": {"baseline": "mvp", "scale": 0.15}}])
+    wrapped, zero = (build_vec_env(config, n_envs=3, seed=5) for _ in range(2))
     rows = wrapped.num_envs
     turn = np.tile(np.array([[1.0, 0.0]], np.float32), (rows, 1))
     obs_t, _, _ = _fly(wrapped, lambda o: turn, 5)
