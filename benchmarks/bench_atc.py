@@ -27,6 +27,14 @@ per rollout), with the ratio to the reference and the share of time spent collec
 every scenario on the same seeded episodes (episode k: seed k), all episodes of a scenario as
 copies of one batched engine: LoS events per episode (mean, 95 % t interval), conflict-free
 episode rate (95 % Wilson interval), path efficiency and extra distance.
+
+``python benchmarks/bench_atc.py los-causes [--baseline mvp:margin=1.15 ...] [--episodes N]
+[--seed S]`` plays random traffic (6 aircraft, episodes seeded ``S .. S+N-1``) with each
+baseline and sorts its losses of separation (entries into the protected zone seen at the end of
+a step) by the step before: at least one of the two aircraft had a predicted conflict
+(``in_conflict``: mvp was resolving it), or neither had one and at least one was manoeuvring
+(``resuming``: turning back onto its route or changing speed), or neither. It also prints the warning time: from the
+pair's first predicted conflict in the episode to the loss of separation.
 """
 
 from __future__ import annotations
@@ -137,14 +145,70 @@ def baselines_table(episodes: int) -> None:
                   f" {r['eff']:>9.4f} {r['extra']:>8.2f}", flush=True)
 
 
+def los_causes(spec: str, episodes: int, seed: int) -> tuple[dict[str, int], list[float]]:
+    """Where ``spec``'s losses of separation on random traffic come from (module docstring): the
+    count of each cause, and the warning time (s) of each entry that had a predicted conflict."""
+    from gymnasium import spaces
+
+    from hlynr.cli.evaluate import _parse_baseline
+
+    name, params = _parse_baseline(spec)
+    p = ATCParams(scenario="random", max_aircraft=6, n_aircraft=6, k_intruders=5)
+    eng = ATCEngine(p, n_copies=episodes)
+    obs = eng.reset(list(range(seed, seed + episodes)))
+    pol = BASELINES.get(name).policy(spaces.Box(-10, 10, (eng.obs_size,)), spaces.Box(-1, 1, (2,)), params)
+    m = p.max_aircraft
+    first_conf = np.full((episodes, m, m), -1)
+    upper = np.triu(np.ones((m, m), dtype=bool), 1)
+    causes = {"in_conflict": 0, "resuming": 0, "neither": 0}
+    warning = []
+    step = 0
+    while not eng.done.all():
+        running = ~eng.done
+        in_conf, in_los = eng.in_conf.copy(), eng.in_los.copy()
+        first_conf[in_conf & (first_conf < 0)] = step
+        act = pol.act(obs.reshape(-1, eng.obs_size)).reshape(episodes, m, 2)
+        obs, _, _, _, _ = eng.step(act)
+        step += 1
+        entries = eng.in_los & ~in_los & upper & running[:, None, None]
+        for c, i, j in zip(*np.nonzero(entries)):
+            if in_conf[c, i].any() or in_conf[c, j].any():
+                causes["in_conflict"] += 1
+            elif np.abs(act[c, [i, j]]).max() > 0.02:
+                causes["resuming"] += 1
+            else:
+                causes["neither"] += 1
+            if first_conf[c, i, j] >= 0:
+                warning.append(float(step - first_conf[c, i, j]) * p.dt_s)
+    return causes, warning
+
+
+def print_los_causes(spec: str, episodes: int, seed: int) -> None:
+    """Print :func:`los_causes` of ``spec`` as one line."""
+    causes, warning = los_causes(spec, episodes, seed)
+    total = sum(causes.values())
+    shares = ", ".join(f"{k} {v} ({v / max(total, 1):.0%})" for k, v in causes.items())
+    q = np.percentile(warning, [10, 50, 90]) if warning else [np.nan] * 3
+    print(f"{spec}: {total} LoS entries in {episodes} episodes ({total / episodes:.3f} per episode): "
+          f"{shares}; warning time p10 / median / p90 {q[0]:.0f} / {q[1]:.0f} / {q[2]:.0f} s, "
+          f"{total - len(warning)} without a predicted conflict before", flush=True)
+
+
 def main() -> None:
-    """Print the speed, training-speed or baselines table."""
+    """Print the speed, training-speed, baselines or LoS-causes table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["speed", "train", "baselines"], nargs="?", default="speed")
+    ap.add_argument("what", choices=["speed", "train", "baselines", "los-causes"], nargs="?", default="speed")
     ap.add_argument("--rollouts", type=int, default=3, help="train: timed rollouts per row")
     ap.add_argument("--seconds", type=float, default=3.0, help="speed: time per measurement")
-    ap.add_argument("--episodes", type=int, default=500, help="baselines: episodes per scenario")
+    ap.add_argument("--episodes", type=int, default=500, help="baselines, los-causes: episodes per scenario")
+    ap.add_argument("--baseline", action="append", default=None,
+                    help="los-causes: a baseline as evaluate.py takes it (repeatable; default mvp:margin=1.15)")
+    ap.add_argument("--seed", type=int, default=10000, help="los-causes: seed of the first episode")
     args = ap.parse_args()
+    if args.what == "los-causes":
+        for spec in args.baseline or ["mvp:margin=1.15"]:
+            print_los_causes(spec, args.episodes, args.seed)
+        return
     if args.what == "baselines":
         baselines_table(args.episodes)
         return

@@ -211,3 +211,28 @@ def test_matches_bluesky_mvp_on_random_encounters(bluesky, n: int) -> None:
             assert gs[i] == pytest.approx(gs_bs[i], rel=1e-4)
             checked += 1
     assert checked >= 10
+
+
+
+def test_resume_margin_holds_off_a_route_that_clears_the_zone_narrowly() -> None:
+    """The way back (20 deg right) passes an intruder ahead at 1.15 zone radii: the default rule
+    resumes, a resume margin of 1.3 holds, 1.1 resumes; once the intruder's CPA has passed
+    nothing holds the aircraft."""
+    r = 5 * NM
+    right = V * np.array([[math.sin(math.radians(20)), math.cos(math.radians(20))]])
+    rel_vel = np.array([[[0.0, -2 * V]]])
+    w = rel_vel[0, 0] + np.array([0.0, V]) - right[0]  # relative velocity on the way back
+    y = 8 * NM
+    x = (y * w[0] - 1.15 * r * np.hypot(*w)) / w[1]  # |d x w| / |w| = 1.15 r, on the right
+    rel_pos = np.array([[[x, y]]])
+    dcpa = abs(x * w[1] - y * w[0]) / np.hypot(*w)
+    assert dcpa == pytest.approx(1.15 * r)
+    assert not _one(V, rel_pos[0, 0], rel_vel[0, 0])[1]  # no conflict at the current velocities
+    valid, dalt = np.array([[True]]), np.zeros((1, 1))
+    for resume_margin, held in ((1.0, False), (1.1, False), (1.3, True)):
+        p = MVPParams(resume_margin=resume_margin)
+        assert direct_conflict(np.array([V]), right, rel_pos, rel_vel, dalt, valid, p)[0] == held
+        past = direct_conflict(np.array([V]), right, rel_pos * [1, -1], rel_vel, dalt, valid, p)[0]
+        assert not past
+    with pytest.raises(ValueError, match="past_cpa"):
+        MVPParams(resume="immediate", resume_margin=1.2)

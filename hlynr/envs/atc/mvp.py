@@ -27,10 +27,13 @@ in view and the resolution equals BlueSky's; with fewer slots MVP resolves again
    ``max_speed_change_kt``; the env then applies its turn-rate and acceleration limits).
 
 An aircraft with no conflict resumes its route (flies ``direct``) unless that would bring back a
-conflict with an intruder whose CPA is still ahead: then it holds its heading and speed, as
-BlueSky keeps an aircraft off its route until the CPA of its resolution pairs has passed (a
-stateless form of BlueSky's ``resumenav``; ``resume: immediate`` turns it off). The resolution
-is recomputed every env step (BlueSky's ASAS runs every second).
+conflict with an intruder whose CPA is still ahead (a predicted CPA closer than ``resume_margin``
+protected-zone radii, 1 by default): then it holds its heading and speed, as BlueSky keeps an
+aircraft off its route until the CPA of its resolution pairs has passed (a stateless form of
+BlueSky's ``resumenav``; ``resume: immediate`` turns it off). A ``resume_margin`` above 1 keeps
+aircraft off their routes until the way back clears the intruder with room to spare: the turn
+back takes several steps at 3 deg/s, and a route that would clear the zone by metres ends inside
+it. The resolution is recomputed every env step (BlueSky's ASAS runs every second).
 The parameters must match the env's (they default to the same values).
 """
 
@@ -77,6 +80,16 @@ class MVPParams(DirectParams):
     mode: Literal["both", "heading", "speed"] = Field("both", description="which way MVP resolves")
     resume: Literal["past_cpa", "immediate"] = Field(
         "past_cpa", description="back to the route once past the CPA, or as soon as conflict-free")
+    resume_margin: float = Field(
+        1.0, ge=1.0, le=2.0,
+        description="past_cpa: hold off the route while flying it would pass an intruder whose CPA "
+                    "is ahead closer than this times the PZ radius")
+
+    @model_validator(mode="after")
+    def _check_resume(self) -> MVPParams:
+        if self.resume == "immediate" and self.resume_margin != 1.0:
+            raise ValueError("resume_margin applies to resume: past_cpa only")
+        return self
 
 
 def mvp_velocity(
@@ -117,8 +130,9 @@ def direct_conflict(
     dalt: np.ndarray, valid: np.ndarray, p: MVPParams,
 ) -> np.ndarray:
     """``(B,)``: would flying ``direct_vel (B, 2)`` (heading-up frame) bring a conflict with an
-    intruder whose CPA at the current velocities is still ahead?"""
-    r, h = p.pz_radius_nm * NM, p.pz_height_ft * FT
+    intruder whose CPA at the current velocities is still ahead? A conflict here is a predicted
+    CPA closer than ``resume_margin`` protected-zone radii."""
+    r, h = p.pz_radius_nm * NM * p.resume_margin, p.pz_height_ft * FT
     ahead = np.einsum("bki,bki->bk", rel_pos, rel_vel) < 0.0
     own = np.stack([np.zeros_like(speed), speed], axis=-1)
     w = rel_vel + (own - direct_vel)[:, None, :]
