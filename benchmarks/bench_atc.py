@@ -33,8 +33,8 @@ episode rate (95 % Wilson interval), path efficiency and extra distance.
 baseline and sorts its losses of separation (entries into the protected zone seen at the end of
 a step) by the step before: at least one of the two aircraft had a predicted conflict
 (``in_conflict``: mvp was resolving it), or neither had one and at least one was manoeuvring
-(``resuming``: turning back onto its route or changing speed), or neither. It also prints the warning time: from the
-pair's first predicted conflict in the episode to the loss of separation.
+(``resuming``: turning back onto its route or changing speed), or neither. It also prints the
+warning time: from the pair's first predicted conflict in the episode to the loss of separation.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ import torch
 from rows_timing import env_rate, train_rate
 
 import hlynr  # noqa: F401  (registers the built-in envs and baselines)
+from hlynr.cli.common import CliError
+from hlynr.cli.evaluate import parse_baseline
 from hlynr.envs.atc import ATCEngine, ATCParams
 from hlynr.evaluation.stats import mean_interval, wilson_interval
 from hlynr.multiagent import build_pettingzoo_vec_env
@@ -150,9 +152,8 @@ def los_causes(spec: str, episodes: int, seed: int) -> tuple[dict[str, int], lis
     count of each cause, and the warning time (s) of each entry that had a predicted conflict."""
     from gymnasium import spaces
 
-    from hlynr.cli.evaluate import _parse_baseline
 
-    name, params = _parse_baseline(spec)
+    name, params = parse_baseline(spec)
     p = ATCParams(scenario="random", max_aircraft=6, n_aircraft=6, k_intruders=5)
     eng = ATCEngine(p, n_copies=episodes)
     obs = eng.reset(list(range(seed, seed + episodes)))
@@ -206,8 +207,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=10000, help="los-causes: seed of the first episode")
     args = ap.parse_args()
     if args.what == "los-causes":
-        for spec in args.baseline or ["mvp:margin=1.15"]:
-            print_los_causes(spec, args.episodes, args.seed)
+        try:
+            for spec in args.baseline or ["mvp:margin=1.15"]:
+                print_los_causes(spec, args.episodes, args.seed)
+        except CliError as exc:
+            raise SystemExit(f"error: {exc}") from None
         return
     if args.what == "baselines":
         baselines_table(args.episodes)

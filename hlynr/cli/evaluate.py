@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
+def parse_baseline(text: str) -> tuple[str, dict[str, Any]]:
     """``NAME[:KEY=VALUE,...]`` -> (name, validated parameters); CliError naming the problem."""
     name, _, rest = text.partition(":")
     try:
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.attention and len(targets) != 1:
         raise CliError("--attention writes the weights of one model: name exactly one")
     below = _parse_below(args.below)
-    baselines = [_parse_baseline(text) for text in args.baseline]
+    baselines = [parse_baseline(text) for text in args.baseline]
     labels = [t.label for t in targets]
     collect = _trajectory_collector(args.trajectories, config, targets)
     record = collect.recorder if collect is not None else None

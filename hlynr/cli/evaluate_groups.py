@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from hlynr.cli.common import CliError, err_console, make_console, stage_selector
-from hlynr.cli.evaluate import _parse_baseline
+from hlynr.cli.evaluate import parse_baseline
 from hlynr.evaluation.episodes import EvaluationSummary
 from hlynr.evaluation.groups import (
     ALPHA,
@@ -67,7 +67,7 @@ def evaluate_groups(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if args.paired and not scripted and not ref_groups and len(groups) < 2:
         raise CliError("--paired compares with a reference: name a --baseline or a second group")
-    baselines = [_parse_baseline(text) for text in scripted]
+    baselines = [parse_baseline(text) for text in scripted]
     labels = group_labels(groups + ref_groups)
     results = [resolve_seeds(g, label, args.which, tuple(args.overrides))
                for g, label in zip(groups + ref_groups, labels)]

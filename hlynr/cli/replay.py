@@ -92,7 +92,7 @@ def _check_replayable(config: Any) -> None:
 
 def _simulate(args: argparse.Namespace) -> tuple[Any, str | None, Path]:
     """Run the seeded episodes of the policy (and the baseline) with trajectories recorded."""
-    from hlynr.cli.evaluate import _parse_baseline
+    from hlynr.cli.evaluate import parse_baseline
     from hlynr.evaluation.recording import TrajectoryCollector
     from hlynr.evaluation.scoring import ScoreSettings, score_baseline, score_model
     from hlynr.evaluation.targets import resolve_targets
@@ -103,7 +103,7 @@ def _simulate(args: argparse.Namespace) -> tuple[Any, str | None, Path]:
         raise CliError("--which all: a replay draws one model; name best, final, pretrain or a checkpoint")
     if not args.target and not (args.config and args.baseline):
         raise CliError("give a RUN (run folder or model), --config with --baseline, or --from FILE")
-    baseline = _parse_baseline(args.baseline) if args.baseline else None
+    baseline = parse_baseline(args.baseline) if args.baseline else None
     targets = (resolve_targets(args.target, args.which, args.config, tuple(args.overrides))
                if args.target else [])
     config = targets[0].config if targets else load_config(args.config, args.overrides).config
