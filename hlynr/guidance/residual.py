@@ -4,8 +4,12 @@ Residual policy learning: at every step the env receives ``clip(baseline(obs) + 
 -1, 1)``, where ``baseline`` is a registered guidance baseline (:data:`BASELINES`, e.g. ``pn``)
 evaluated on the same observation the policy sees. A policy whose mean action is zero therefore
 flies the baseline exactly, and training starts from the baseline's performance instead of
-from scratch. The baseline sees only what the policy sees (the sensor path of the config), so
-no privileged information reaches the commands::
+from scratch. ``correction_cost`` takes ``correction_cost * mean(action**2)`` (the mean over the
+action's components, in the policy's units) off every row's reward: a pull toward the baseline,
+so the learner keeps a correction only where it pays more than it costs. It changes the reward the
+learner sees (and the episode return the run's evaluations report), never the env's metrics.
+The baseline sees only what the policy sees (the sensor path of the config), so no privileged
+information reaches the commands::
 
     env:
       id: hlynr/Intercept-v0
@@ -50,12 +54,14 @@ class ResidualGuidanceParams(StrictModel, ChecksChain):
     """Residual policy: the env receives ``clip(baseline(obs) + scale * action, -1, 1)``.
 
     ``baseline``: a registered guidance baseline (e.g. ``pn``); ``params``: its parameters
-    (e.g. ``{N: 6}``); ``scale``: the authority of the learned correction (1 = the full action range).
+    (e.g. ``{N: 6}``); ``scale``: the authority of the learned correction (1 = the full action range);
+    ``correction_cost``: reward taken off per step per unit of the mean squared correction.
     """
 
     baseline: str
     params: dict[str, Any] = Field(default_factory=dict)
     scale: float = Field(1.0, gt=0, le=2)
+    correction_cost: float = Field(0.0, ge=0, le=10)
 
     @field_validator("baseline")
     @classmethod
@@ -102,10 +108,12 @@ def _array_obs(obs: VecEnvObs) -> np.ndarray:
 class ResidualGuidanceVecWrapper(VecEnvWrapper):
     """Adds ``baseline(last observation)`` to the policy's actions (VecEnv form)."""
 
-    def __init__(self, venv: VecEnv, baseline: Policy, scale: float = 1.0) -> None:
+    def __init__(self, venv: VecEnv, baseline: Policy, scale: float = 1.0,
+                 correction_cost: float = 0.0) -> None:
         super().__init__(venv)
-        self.baseline, self.scale = baseline, float(scale)
+        self.baseline, self.scale, self.correction_cost = baseline, float(scale), float(correction_cost)
         self._obs: np.ndarray | None = None
+        self._cost: np.ndarray | float = 0.0
 
     def reset(self) -> np.ndarray:
         """Reset and remember the observation the first commands are computed from."""
@@ -117,16 +125,22 @@ class ResidualGuidanceVecWrapper(VecEnvWrapper):
         if self._obs is None:
             raise RuntimeError(f"{NAME}: reset the environment before stepping it")
         base, _ = self.baseline.predict(self._obs, deterministic=True)
-        command = np.clip(base + self.scale * np.asarray(actions, dtype=np.float64), -1.0, 1.0)
+        correction = np.asarray(actions, dtype=np.float64).reshape(base.shape)
+        command = np.clip(base + self.scale * correction, -1.0, 1.0)
+        if self.correction_cost > 0.0:
+            squares = np.square(correction).reshape(len(correction), -1)
+            self._cost = self.correction_cost * squares.mean(axis=1)
         self.venv.step_async(command.astype(np.float32))
 
     def step_wait(self) -> VecEnvStepReturn:
         """Step; the returned observations (after automatic resets) drive the next commands."""
         obs, rewards, dones, infos = self.venv.step_wait()
         self._obs = _array_obs(obs)
+        if self.correction_cost > 0.0:
+            rewards = (rewards - self._cost).astype(rewards.dtype, copy=False)
         return obs, rewards, dones, infos
 
 
 def wrap_vec(venv: VecEnv, p: ResidualGuidanceParams, ctx: WrapContext) -> VecEnv:
     policy = BASELINES.get(p.baseline).policy(venv.observation_space, venv.action_space, p.params)
-    return ResidualGuidanceVecWrapper(venv, policy, p.scale)
+    return ResidualGuidanceVecWrapper(venv, policy, p.scale, p.correction_cost)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
-from hlynr.config import validate_config
+from hlynr.config import ConfigError, validate_config
 from hlynr.envs.factory import build_vec_env
 from hlynr.registries import BASELINES
 
@@ -63,3 +64,31 @@ def test_a_correction_moves_the_aircraft_off_mvps_flight() -> None:
     obs_z, _, _ = _fly(zero, lambda o: np.zeros((rows, 2), np.float32), 5)
     assert not np.array_equal(obs_t[1:], obs_z[1:])
     np.testing.assert_array_equal(obs_t[0], obs_z[0])
+
+
+def test_correction_cost_takes_the_mean_squared_correction_off_every_reward() -> None:
+    """``correction_cost`` changes the reward by exactly ``-cost * mean(action**2)`` per row and
+    step and nothing else (the flight is the same); a zero correction costs nothing."""
+    spec = {"baseline": "mvp", "params": {"margin": 1.5}, "scale": 0.15}
+    free, costly = (build_vec_env(_config([{"residual_guidance": {**spec, **extra}}]), n_envs=3, seed=7)
+                    for extra in ({}, {"correction_cost": 0.5}))
+    rows = free.num_envs
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, size=(30, rows, 2)).astype(np.float32)
+    step = iter(range(30))
+    obs_f, rew_f, _ = _fly(free, lambda o: actions[next(step)], 30)
+    step = iter(range(30))
+    obs_c, rew_c, _ = _fly(costly, lambda o: actions[next(step)], 30)
+    np.testing.assert_array_equal(obs_f, obs_c)
+    expected = 0.5 * np.square(actions.astype(np.float64)).mean(axis=-1)
+    np.testing.assert_allclose(rew_f - rew_c, expected, rtol=1e-5, atol=1e-6)
+    _, rew_zero, _ = _fly(build_vec_env(_config([{"residual_guidance": {**spec, "correction_cost": 0.5}}]),
+                                        n_envs=3, seed=7), lambda o: np.zeros((rows, 2), np.float32), 30)
+    _, rew_plain, _ = _fly(build_vec_env(_config([{"residual_guidance": spec}]), n_envs=3, seed=7),
+                           lambda o: np.zeros((rows, 2), np.float32), 30)
+    np.testing.assert_array_equal(rew_zero, rew_plain)
+
+
+def test_a_negative_correction_cost_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="correction_cost"):
+        _config([{"residual_guidance": {"baseline": "mvp", "correction_cost": -1.0}}])

@@ -78,6 +78,7 @@ def test_residual_command_is_clipped_sum_of_baseline_and_scaled_action() -> None
 
     wrapper = ResidualGuidanceVecWrapper.__new__(ResidualGuidanceVecWrapper)
     wrapper.venv, wrapper.baseline, wrapper.scale, wrapper._obs = Recorder(), Half(), 0.5, None
+    wrapper.correction_cost, wrapper._cost = 0.0, 0.0
     with pytest.raises(RuntimeError, match="reset"):
         wrapper.step_async(np.zeros((3, 2)))
     wrapper.reset()
