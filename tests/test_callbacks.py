@@ -20,7 +20,7 @@ from hlynr.callbacks.stopping import (
     SuccessStreakParams,
 )
 from hlynr.config import validate_config
-from hlynr.registries import EvalResult
+from hlynr.registries import EvalResult, MetricError
 from hlynr.runs.progress_log import ProgressLog, read_progress
 from hlynr.training.runner import start_run
 
@@ -201,6 +201,52 @@ def test_curriculum_mixed_rejects_shares_it_cannot_honour() -> None:
     with pytest.raises(ConfigError, match="only used in mixed mode"):
         validate_config(coin_config(callbacks=[{"curriculum": {
             "mode": "adaptive", "stages": [{"p": 1.0}], "shares": [1.0]}}]))
+
+
+def test_evaluation_at_several_stages_logs_each_and_pools_them_for_best_model(
+        runs_dir: Path) -> None:
+    # stage "win" always succeeds, "lose" never: pooled success 1/2, each stage's own under its name
+    res = _run(runs_dir, total_timesteps=256, env={"id": "HlynrTest/Coin-v0", "n_envs": 4},
+               callbacks=[{"curriculum": {"mode": "mixed", "stages": [{"p": 1.0}, {"p": 0.0}],
+                                          "names": ["win", "lose"]}},
+                          {"evaluation": {"every": 128, "episodes": 6, "stages": ["final", 0]}},
+                          {"best_model": {"metric": "win/success_rate"}}])
+    assert len(res.evaluations) == 2
+    for e in res.evaluations:
+        assert e.stage is None and e.metrics["episodes"] == 12.0
+        assert e.metrics["success_rate"] == 0.5
+        assert list(e.by_stage) == ["lose", "win"]  # in the order asked for
+        assert e.get("lose/success_rate") == 0.0 and e.get("win/success_rate") == 1.0
+        assert e.by_stage["win"]["episodes"] == 6.0
+    lines = [r for r in read_progress(res.run_dir / "progress.jsonl") if r["type"] == "eval"]
+    assert [r["eval_stages"]["win"]["success_rate"] for r in lines] == [1.0, 1.0]
+    meta = json.loads((res.run_dir / "best" / "meta.json").read_text())
+    assert meta["metric"] == "win/success_rate" and meta["value"] == 1.0
+    assert meta["by_stage"]["lose"]["success_rate"] == 0.0
+
+
+def test_a_missing_per_stage_metric_names_the_available_ones() -> None:
+    pooled = EvalResult(1, {"success_rate": 0.5}, {}, None, {"win": {"success_rate": 1.0}})
+    with pytest.raises(MetricError, match=r"available: success_rate, win/success_rate"):
+        pooled.get("lose/success_rate")
+
+
+@pytest.mark.parametrize(("evaluation", "curriculum", "message"), [
+    ({"stage": 0, "stages": [0, 1]}, True, "not both"),
+    ({"stages": [0, 1]}, False, "has no curriculum"),
+    ({"stages": [1, "final"]}, True, r"1 and 'final' are the same stage \(1\)"),
+    ({"stages": [0, 2]}, True, "no curriculum stage 2"),
+    ({"stages": [0]}, True, "at least 2"),
+])
+def test_evaluation_stages_are_checked_before_anything_runs(
+        evaluation: dict[str, Any], curriculum: bool, message: str) -> None:
+    from hlynr.config import ConfigError
+
+    callbacks: list[dict[str, Any]] = [{"evaluation": {"every": 64, **evaluation}}]
+    if curriculum:
+        callbacks.insert(0, {"curriculum": {"mode": "frozen", "stages": [{"p": 1.0}, {"p": 0.0}]}})
+    with pytest.raises(ConfigError, match=message):
+        validate_config(coin_config(callbacks=callbacks))
 
 
 def test_off_policy_progress_is_logged_every_1000_steps_not_every_step(runs_dir: Path) -> None:

@@ -52,7 +52,7 @@ class BestModelSaver(EvaluationListener, Resumable):
         try:
             meta = read_meta(folder)
             saved = EvalResult(int(meta["timesteps"]), meta["metrics"], meta.get("info", {}),
-                               meta.get("stage"))
+                               meta.get("stage"), meta.get("by_stage", {}))
             if meta.get("metric") != self.params.metric:
                 return
             key = self._key(saved)
@@ -77,6 +77,8 @@ class BestModelSaver(EvaluationListener, Resumable):
             meta = {"timesteps": result.timesteps, "metric": self.params.metric,
                     "value": result.get(self.params.metric), "metrics": result.metrics,
                     "info": result.info, "stage": result.stage}
+            if result.by_stage:
+                meta["by_stage"] = result.by_stage
             save_model_dir(self.ctx.run_dir / "best", model, meta)
             self.saves += 1
             self.ctx.log.write("event", timesteps=result.timesteps, event="new_best",

@@ -3,9 +3,9 @@ that moment, into ``<run>/replays/eval_<timesteps>/``, so a run folder keeps a v
 its learning.
 
 It listens to the evaluation callback and replays the evaluation's own episodes (the same seeds,
-curriculum stage, determinism and normalisation statistics) through evaluate.py's episode loop
-with the trajectory recorder on, then draws them with :mod:`hlynr.evaluation.replay` (what
-``hlynr replay`` draws). Nothing runs between evaluations.
+curriculum stage, or the first of its ``stages``, determinism and normalisation statistics)
+through evaluate.py's episode loop with the trajectory recorder on, then draws them with
+:mod:`hlynr.evaluation.replay` (what ``hlynr replay`` draws). Nothing runs between evaluations.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class ReplayRecorder(EvaluationListener, Resumable):
         evaluation = config.callback("evaluation")
         assert evaluation is not None  # needs_evaluation: the config has one
         seed = evaluation.seed if evaluation.seed is not None else config.seed + EVAL_SEED_OFFSET
-        stage, stage_params = config.stage(evaluation.stage, self.ctx.current_stage())
+        stage, stage_params = config.stage(evaluation.selectors()[0], self.ctx.current_stage())
         t0 = time.perf_counter()
         n = self.params.episodes
         venv = eval_vec_env(config, min(n, 8), stage_params, recording=True)

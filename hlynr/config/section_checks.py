@@ -10,7 +10,7 @@ from __future__ import annotations
 from hlynr.config.probe import LazyProbe, Problem, env_level, is_row_buffer, row_buffer_key
 from hlynr.config.schema import ExperimentConfig
 from hlynr.config.signatures import policy_kwargs_model
-from hlynr.config.stages import StageError, resolve_stage
+from hlynr.config.stages import StageError, StageSelector, resolve_stage
 from hlynr.registries import BATCHED_ENVS, CALLBACKS, WRAPPERS, ChecksChain, ChecksConfig
 
 
@@ -127,13 +127,21 @@ def check_quantiles(config: ExperimentConfig, env: LazyProbe) -> Problem:
 
 def check_evaluation_stage(config: ExperimentConfig, env: LazyProbe) -> Problem:
     for i, spec in enumerate(config.callbacks):
-        stage = getattr(spec.params, "stage", None) if spec.name == "evaluation" else None
-        if stage is None:
+        if spec.name != "evaluation":
             continue
-        try:
-            resolve_stage(config.stages, stage)
-        except StageError as exc:
-            return ("callbacks", i, spec.name, "stage"), str(exc)
+        several = spec.params.stages is not None
+        where = ("callbacks", i, spec.name, "stages" if several else "stage")
+        if several and not config.stages:
+            return where, "'stages' evaluates at several curriculum stages, but the config has no curriculum"
+        seen: dict[int | None, StageSelector] = {}
+        for selector in spec.params.selectors():
+            try:
+                index, _ = resolve_stage(config.stages, selector)
+            except StageError as exc:
+                return where, str(exc)
+            if index in seen and selector != "current" and seen[index] != "current":
+                return where, f"{seen[index]!r} and {selector!r} are the same stage ({index})"
+            seen[index] = selector
     return None
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -54,17 +54,25 @@ class EvalResult:
     metrics: dict[str, float]
     info: dict[str, dict[str, float]]
     stage: int | None
+    by_stage: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per-stage metrics and final-info means of an evaluation at several stages (by stage name);
+    ``metrics`` and ``info`` then pool the episodes of all of them and ``stage`` is None."""
 
     def get(self, metric: str) -> float:
-        """A metric by name: a top-level metric or ``info_key`` (its mean)."""
+        """A metric by name: a top-level metric, ``info_key`` (its mean), or ``stage/metric``
+        (one stage's metric or info mean of an evaluation at several stages)."""
         if metric in self.metrics:
             return self.metrics[metric]
         if metric in self.info and "mean" in self.info[metric]:
             return self.info[metric]["mean"]
+        name, _, key = metric.rpartition("/")
+        if key in self.by_stage.get(name, {}):
+            return self.by_stage[name][key]
         hint = (" (the env reports no success flag in its final info: set the env's "
                 "success_key, or use metric: mean_reward)") if metric.startswith("success") else ""
+        per_stage = [f"{n}/{k}" for n, values in self.by_stage.items() for k in values]
         raise MetricError(f"evaluation has no metric '{metric}'{hint}; available: "
-                          f"{', '.join(sorted(list(self.metrics) + list(self.info)))}")
+                          f"{', '.join(sorted(list(self.metrics) + list(self.info) + per_stage))}")
 
 
 class EvaluationListener(ABC):
