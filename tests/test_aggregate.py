@@ -18,7 +18,7 @@ from hlynr.evaluation.aggregate import (
 )
 from hlynr.evaluation.episodes import EpisodeRecord, EvaluationSummary
 from hlynr.evaluation.groups import GroupResult, SeedResult, compare
-from hlynr.monitoring.curves import band, common_grid, on_grid, points
+from hlynr.monitoring.curves import available_metrics, band, common_grid, on_grid, points
 from hlynr.runs.group import RunGroup
 
 A = np.array([[0.62], [0.71], [0.55], [0.80], [0.68]])
@@ -181,6 +181,11 @@ def test_points_skip_repeated_x_and_other_records() -> None:
     assert points(records, "eval/success_rate", "wall_time")[0].tolist() == [1.5, 1.6, 3.5]
     assert points(records, "eval/info/miss")[1].tolist() == [3.0]
     assert points(records, "rollout/success_rate")[1].tolist() == [0.1]
+    staged = [{"type": "eval", "timesteps": 10, "eval_stages": {"win": {"success_rate": 1.0}}},
+              {"type": "eval", "timesteps": 20, "eval_stages": {"lose": {"success_rate": 0.0}}},
+              {"type": "eval", "timesteps": 30, "eval_stages": {"win": {"success_rate": 0.5}}}]
+    assert points(staged, "eval/win/success_rate")[1].tolist() == [1.0, 0.5]
+    assert "eval/lose/success_rate" in available_metrics(staged)
 
 
 def test_band_over_seeds_on_a_common_grid() -> None:

@@ -198,6 +198,10 @@ def test_curriculum_mixed_rejects_shares_it_cannot_honour() -> None:
         validate_config(config(4, shares=[1.0, 0.01]))
     with pytest.raises(ConfigError, match=r"env.n_envs >= 2"):
         validate_config(config(1))
+    with pytest.raises(ConfigError, match="'a/b' cannot be one"):
+        validate_config(config(4, names=["a/b", "c"]))
+    with pytest.raises(ConfigError, match="names must differ"):
+        validate_config(config(4, names=["a", "a"]))
     with pytest.raises(ConfigError, match="only used in mixed mode"):
         validate_config(coin_config(callbacks=[{"curriculum": {
             "mode": "adaptive", "stages": [{"p": 1.0}], "shares": [1.0]}}]))

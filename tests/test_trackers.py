@@ -74,6 +74,27 @@ def test_flattened_config_and_record_metrics() -> None:
     assert record_metrics(rec) == {"rollout/ep_reward_mean": 0.5, "train/value_loss": 0.1}
     ev = {"type": "eval", "timesteps": 64, "eval_success_rate": 0.5, "eval_info": {"p_used": 0.5}}
     assert record_metrics(ev) == {"eval/success_rate": 0.5, "eval/info/p_used": 0.5}
+    staged = {**ev, "eval_stages": {"win": {"success_rate": 1.0, "p_used": 1.0},
+                                    "lose": {"success_rate": 0.0}}}
+    assert record_metrics(staged) == {"eval/success_rate": 0.5, "eval/info/p_used": 0.5,
+                                      "eval/win/success_rate": 1.0, "eval/win/p_used": 1.0,
+                                      "eval/lose/success_rate": 0.0}
+
+
+def test_the_best_evaluation_is_found_by_an_info_key_or_one_stage_metric() -> None:
+    from hlynr.trackers.base import Evaluations
+
+    def ev(t: int, pooled: float, miss: float, win: float) -> dict[str, Any]:
+        return {"type": "eval", "timesteps": t, "eval_success_rate": pooled,
+                "eval_info": {"miss": miss}, "eval_stages": {"win": {"success_rate": win}}}
+
+    records = [ev(1, 0.9, 5.0, 0.2), ev(2, 0.1, 1.0, 0.3), ev(3, 0.5, 3.0, 0.8)]
+    for metric, mode, pooled in [("success_rate", "max", 0.9), ("miss", "min", 0.1),
+                                 ("win/success_rate", "max", 0.5)]:
+        evaluations = Evaluations(metric, mode, None)
+        for r in records:
+            evaluations.add(r)
+        assert evaluations.best()["success_rate"] == pooled, metric
 
 
 def test_a_failing_tracker_is_dropped_and_the_run_goes_on(tmp_path: Path) -> None:

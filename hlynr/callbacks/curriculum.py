@@ -55,6 +55,11 @@ class CurriculumParams(StrictModel, ChecksConfig):
             raise ValueError(f"stage {self.stage} does not exist ({n} stages)")
         if self.names is not None and len(self.names) != n:
             raise ValueError(f"names has {len(self.names)} entries for {n} stages")
+        if self.names is not None and (bad := [m for m in self.names if "/" in m or m == "info"]):
+            raise ValueError(f"stage names name metrics as '<stage>/<metric>': {bad[0]!r} cannot "
+                             "be one (no '/', not 'info')")
+        if self.names is not None and len(set(self.names)) != n:
+            raise ValueError("names must differ: each stage's metrics are logged under its name")
         if self.mode == "schedule":
             if self.stage != 0:
                 raise ValueError("schedule mode starts at stage 0; 'stage' is for frozen/adaptive")

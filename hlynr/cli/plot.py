@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("groups", nargs="+", metavar="GROUP", help="run group folders (or grids)")
     p.add_argument("--metric", default="eval/success_rate",
-                   help="eval/KEY, eval/info/KEY or rollout/KEY (default: eval/success_rate)")
+                   help="eval/KEY, eval/info/KEY, eval/STAGE/KEY or rollout/KEY "
+                        "(default: eval/success_rate)")
     p.add_argument("--x", default="timesteps", choices=("timesteps", "wall_time", "both"),
                    help="x axis: timesteps, wall_time (seconds of training) or both (two panels)")
     p.add_argument("--out", metavar="FILE", help="write the figure (.png, .svg or .pdf)")

@@ -3,8 +3,10 @@ mean (or IQM) with a 95 % bootstrap band over seeds at each point.
 
 A metric names a field of the progress records: ``eval/KEY`` is ``eval_KEY`` of the evaluation
 records (``eval/success_rate``, ``eval/mean_reward``), ``eval/info/KEY`` the mean of a final-step
-info value at each evaluation (``eval/info/miss_distance``), and ``rollout/KEY`` a field of the
-rollout records (``rollout/ep_reward_mean``, ``rollout/success_rate``, ``rollout/steps_per_s``).
+info value at each evaluation (``eval/info/miss_distance``), ``eval/STAGE/KEY`` one stage's metric
+or info mean of an evaluation at several stages (``eval/converging/success_rate``), and
+``rollout/KEY`` a field of the rollout records (``rollout/ep_reward_mean``,
+``rollout/success_rate``, ``rollout/steps_per_s``).
 The x axis is ``timesteps`` or ``wall_time`` (seconds of training).
 
 Each seed's curve is interpolated linearly onto one grid that spans the x range every seed
@@ -45,12 +47,15 @@ def field_of(metric: str) -> tuple[str, Callable[[dict[str, Any]], Any]]:
     if kind == "eval" and key.startswith("info/") and len(key) > 5:
         info = key[5:]
         return "eval", lambda rec: (rec.get("eval_info") or {}).get(info)
+    if kind == "eval" and "/" in key.strip("/"):
+        stage, _, name = key.partition("/")
+        return "eval", lambda rec: ((rec.get("eval_stages") or {}).get(stage) or {}).get(name)
     if kind == "eval" and key:
         return "eval", lambda rec: rec.get(f"eval_{key}")
     if kind == "rollout" and key:
         return "rollout", lambda rec: rec.get(key)
     raise CurveError(f"metric {metric!r}: expected eval/KEY (e.g. eval/success_rate), "
-                     "eval/info/KEY or rollout/KEY (e.g. rollout/ep_reward_mean)")
+                     "eval/info/KEY, eval/STAGE/KEY or rollout/KEY (e.g. rollout/ep_reward_mean)")
 
 
 def available_metrics(records: list[dict[str, Any]]) -> list[str]:
@@ -61,6 +66,8 @@ def available_metrics(records: list[dict[str, Any]]) -> list[str]:
         if kind == "eval":
             found |= {f"eval/{k[5:]}" for k, v in rec.items() if k.startswith("eval_") and _number(v)}
             found |= {f"eval/info/{k}" for k, v in (rec.get("eval_info") or {}).items() if _number(v)}
+            found |= {f"eval/{name}/{k}" for name, values in (rec.get("eval_stages") or {}).items()
+                      for k, v in values.items() if _number(v)}
         elif kind == "rollout":
             found |= {f"rollout/{k}" for k, v in rec.items()
                       if k not in ("timesteps", "total_timesteps", "wall_time") and _number(v)}

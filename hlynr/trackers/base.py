@@ -72,6 +72,9 @@ def record_metrics(record: dict[str, Any]) -> dict[str, float]:
         for key, value in record.items():
             if key == "eval_info" and isinstance(value, dict):
                 out.update({f"eval/info/{k}": x for k, v in value.items() if (x := _number(v)) is not None})
+            elif key == "eval_stages" and isinstance(value, dict):
+                out.update({f"eval/{name}/{k}": x for name, values in value.items()
+                            for k, v in values.items() if (x := _number(v)) is not None})
             elif key.startswith("eval_") and (x := _number(value)) is not None:
                 out[f"eval/{key[5:]}"] = x
             elif key in ("wall_time", "stage") and (x := _number(value)) is not None:
@@ -80,10 +83,18 @@ def record_metrics(record: dict[str, Any]) -> dict[str, float]:
 
 
 def _evaluation(record: dict[str, Any]) -> dict[str, float]:
-    """The metrics of an ``eval`` record without their ``eval_`` prefix (the numbers only)."""
-    return {key[5:]: x for key, value in record.items()
-            if key.startswith("eval_") and key != "eval_info" and key != "eval_seconds"
-            and (x := _number(value)) is not None}
+    """The numbers of an ``eval`` record by the names ``best_model`` selects on: its metrics
+    without the ``eval_`` prefix, final-info means by key (where no metric has the name) and
+    ``<stage>/<metric>`` of an evaluation at several stages."""
+    out = {key[5:]: x for key, value in record.items()
+           if key.startswith("eval_") and key not in ("eval_info", "eval_stages", "eval_seconds")
+           and (x := _number(value)) is not None}
+    for key, value in (record.get("eval_info") or {}).items():
+        if key not in out and (x := _number(value)) is not None:
+            out[key] = x
+    for name, values in (record.get("eval_stages") or {}).items():
+        out.update({f"{name}/{k}": x for k, v in values.items() if (x := _number(v)) is not None})
+    return out
 
 
 @dataclass
