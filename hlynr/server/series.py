@@ -5,7 +5,9 @@ Each series is a pair of columns ``(x, y)`` with ``x`` in timesteps, strictly in
 * ``reward.raw``: every finished training episode's reward, spread over the rollout it ended in;
   ``reward.ma``: the moving average over the last 100 episodes; ``reward.eval``: evaluations;
 * ``success.train`` (rolling 100 episodes), ``success.eval`` with ``success.eval_lo`` /
-  ``success.eval_hi`` (95 % Wilson interval);
+  ``success.eval_hi`` (95 % Wilson interval); per curriculum stage, by its name,
+  ``success.stage.train.<name>`` (a mixed curriculum's training success) and
+  ``success.stage.eval.<name>`` (an evaluation at several stages);
 * ``loss.<name>``: every ``train/*`` value SB3 logs (value loss, entropy loss, ...);
 * ``ent_coef``, ``learning_rate``, ``stage``, ``steps_per_s``.
 
@@ -26,6 +28,8 @@ SKIPPED_LOSSES = ("n_updates", "learning_rate")
 ROLLOUT_FIELDS = (("ep_reward_mean", "reward.ma"), ("success_rate", "success.train"),
                   ("ent_coef", "ent_coef"), ("learning_rate", "learning_rate"),
                   ("stage", "stage"), ("steps_per_s", "steps_per_s"))
+STAGE_SUCCESS = "success.stage."
+"""Prefix of the per-stage success series (``train.<name>``, ``eval.<name>`` follow it)."""
 EVAL_FIELDS = (("eval_mean_reward", "reward.eval"), ("eval_success_rate", "success.eval"),
                ("eval_success_ci_low", "success.eval_lo"),
                ("eval_success_ci_high", "success.eval_hi"))
@@ -68,6 +72,8 @@ class SeriesBuilder:
                     put("reward.raw", self.last_t + span * i / n, r)
             for key, name in ROLLOUT_FIELDS:
                 put(name, t, rec.get(key))
+            for stage, value in (rec.get("stage_success") or {}).items():
+                put(f"{STAGE_SUCCESS}train.{stage}", t, value)
             losses = rec.get("losses")
             if losses:
                 for key, value in losses.items():
@@ -77,6 +83,8 @@ class SeriesBuilder:
         elif kind == "eval":
             for key, name in EVAL_FIELDS:
                 put(name, t, rec.get(key))
+            for stage, values in (rec.get("eval_stages") or {}).items():
+                put(f"{STAGE_SUCCESS}eval.{stage}", t, (values or {}).get("success_rate"))
 
     def export(self, points: int | None = None) -> dict[str, list[list[float]]]:
         """``{name: [x, y]}``, each downsampled to about ``2 * points`` points when given."""

@@ -100,6 +100,25 @@ def test_runs_summary_config_metrics_and_series(tmp_path: Path) -> None:
     assert c.get("/api/runs/tiny/nope/summary").status_code == 404
 
 
+def test_per_stage_success_of_training_and_evaluations_are_series_by_stage_name() -> None:
+    from hlynr.server.series import SeriesBuilder
+
+    b = SeriesBuilder()
+    b.add({"type": "rollout", "timesteps": 100, "success_rate": 0.5,
+           "stage_success": {"easy": 0.9, "hard": 0.1}})
+    b.add({"type": "eval", "timesteps": 100, "eval_success_rate": 0.55,
+           "eval_stages": {"easy": {"success_rate": 1.0, "los_events": 0.0},
+                           "hard": {"success_rate": 0.1}}})
+    b.add({"type": "eval", "timesteps": 200, "eval_success_rate": 0.6})  # one stage: nothing more
+    got = b.export()
+    assert got["success.stage.train.easy"] == [[100.0], [0.9]]
+    assert got["success.stage.train.hard"] == [[100.0], [0.1]]
+    assert got["success.stage.eval.easy"] == [[100.0], [1.0]]
+    assert got["success.stage.eval.hard"] == [[100.0], [0.1]]
+    assert got["success.eval"] == [[100.0, 200.0], [0.55, 0.6]]
+    assert not any("los" in k for k in got)
+
+
 def test_control_endpoints_refuse_runs_nobody_trains(tmp_path: Path) -> None:
     runs, configs = tmp_path / "runs", tmp_path / "configs"
     configs.mkdir()

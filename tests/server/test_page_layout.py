@@ -111,3 +111,29 @@ def test_labels_run_list_and_empty_charts_are_whole_at_1500x960(
              what="a curriculum run waiting for its stages")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_the_success_chart_draws_each_stage_of_a_mixed_curriculum(
+        tmp_path: Path, browser, server: str) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    run_id = "mixed/20261122-000000"
+    folder = tmp_path / "runs" / run_id
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(CURRICULUM))
+    log = ProgressLog(folder / "progress.jsonl")
+    log.write("event", timesteps=0, event="start")
+    for i in range(1, 5):
+        log.write("rollout", timesteps=100 * i, total_timesteps=400, success_rate=0.5,
+                  stage_success={"converging": 0.2, "random": 0.8})
+        log.write("eval", timesteps=100 * i, eval_success_rate=0.6,
+                  eval_stages={"converging": {"success_rate": 0.3}, "random": {"success_rate": 0.9}})
+    log.write("event", timesteps=400, event="end", status="completed", reason="test")
+    browser.get(server + "/")
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'tr[data-run="{run_id}"]'),
+             what="the run in the list")[0].click()
+    labels = "return (window.hlynrCharts.success.plot?.series || []).map((s) => s.label)"
+    got = wait_for(lambda: (ls := browser.execute_script(labels)) and len(ls) > 4 and ls,
+                   what="the per-stage series drawn")
+    assert {"converging (training)", "random (training)", "converging (evaluation)",
+            "random (evaluation)", "evaluation"} <= set(got), got

@@ -69,9 +69,12 @@ function padRight(u, side, sides) {
   return Math.ceil(Math.max(12, textWidth(u, axis, axis._values) / 2 + 2));
 }
 class LiveChart {
-  // defs: [{key, label, points, scale, width}] or a prefix (every series named prefix*)
-  constructor(el, defs, { bands = [], prefix = null, match = null, scales = {}, axes = null } = {}) {
+  // defs: [{key, label, points, scale, width}], and/or a prefix (every series named prefix*,
+  // labelled by the rest of its name, or by label(rest) when given)
+  constructor(el, defs, { bands = [], prefix = null, match = null, label = null, scales = {},
+    axes = null } = {}) {
     this.el = el; this.defs = defs; this.bands = bands; this.prefix = prefix; this.match = match;
+    this.label = label || ((rest) => rest);
     this.scales = scales; this.axes = axes; this.data = {}; this.plot = null; this.keys = [];
     this.visible = true;
     new ResizeObserver(() => {  // only a change of width redraws (uPlot's own changes do not)
@@ -86,8 +89,8 @@ class LiveChart {
   size() { return { width: Math.max(this.el.clientWidth, 200), height: 200 }; }
   currentDefs() {
     if (!this.prefix) return this.defs;
-    return Object.keys(this.data).filter((k) => this.wants(k)).sort()
-      .map((k) => ({ key: k, label: k.slice(this.prefix.length) }));
+    return this.defs.concat(Object.keys(this.data).filter((k) => this.byPrefix(k)).sort()
+      .map((k) => ({ key: k, label: this.label(k.slice(this.prefix.length)) })));
   }
   set(series) {
     this.data = {};
@@ -107,9 +110,9 @@ class LiveChart {
     if (changed) this.draw();
     return changed;
   }
-  wants(k) {
-    if (!this.prefix) return this.defs.some((d) => d.key === k);
-    return k.startsWith(this.prefix) && (!this.match || this.match.test(k));
+  wants(k) { return this.defs.some((d) => d.key === k) || this.byPrefix(k); }
+  byPrefix(k) {
+    return !!this.prefix && k.startsWith(this.prefix) && (!this.match || this.match.test(k));
   }
   draw() { dirty.add(this); scheduleDraws(); }
   render() {
@@ -159,6 +162,9 @@ const charts = {
     { key: "success.eval_hi", label: "95% high", color: "rgba(217,72,15,.3)", width: 1 },
     { key: "success.eval_lo", label: "95% low", color: "rgba(217,72,15,.3)", width: 1 }],
     { bands: [["success.eval_hi", "success.eval_lo", "rgba(217,72,15,.12)"]],
+      prefix: "success.stage.",  // per curriculum stage: train.<name>, eval.<name>
+      label: (rest) => rest.replace(/^(train|eval)\.(.*)$/,
+        (_, kind, name) => `${name} (${kind === "eval" ? "evaluation" : "training"})`),
       scales: { y: { range: [0, 1] } } }),
   losses: new LiveChart($("#chart-losses"), [], { prefix: "loss.", match: /loss$/ }),
   rates: new LiveChart($("#chart-rates"), [
