@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.console import Console
+
 from hlynr.cli.common import run_main
 from hlynr.cli.monitor import main as monitor_main
+from hlynr.cli.monitor import render
 from hlynr.monitoring.analysis import analyse
 
 
@@ -95,3 +98,20 @@ def test_newest_run_is_found_inside_groups_grids_and_studies(tmp_path: Path) -> 
         os.utime(folder / "progress.jsonl", (5000, 5000))
         assert newest_run(runs) == folder
         os.utime(folder / "progress.jsonl", (1000 + k, 1000 + k))
+
+
+def test_each_stage_of_the_latest_evaluation_and_rollout_is_shown(capsys) -> None:
+    staged = {**ev(20_000, 0.6), "eval_stages": {"hard": {"success_rate": 0.25, "los_events": 1.0},
+                                                 "easy": {"success_rate": 0.95}}}
+    recs = [{**rollout(10_000), "stage_success": {"hard": 0.1, "easy": 0.9}},
+            {**ev(10_000, 0.5), "eval_stages": {"hard": {"success_rate": 0.0}}}, staged]
+    st = analyse(recs, "run", mtime=0.0, now=1.0)
+    assert st.eval_success_by_stage == {"hard": 0.25, "easy": 0.95}  # the latest evaluation's
+    assert st.train_success_by_stage == {"hard": 0.1, "easy": 0.9}
+    Console(width=200).print(render(st))
+    out = capsys.readouterr().out
+    assert "eval success by stage" in out and "hard 25.0%, easy 95.0%" in out
+    assert "hard 10.0%, easy 90.0%" in out
+    plain = analyse([rollout(10_000), ev(10_000, 0.5)], "run", mtime=0.0, now=1.0)
+    Console(width=200).print(render(plain))
+    assert "by stage" not in capsys.readouterr().out

@@ -68,6 +68,10 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
+def _by_stage(values: dict[str, float]) -> str:
+    return ", ".join(f"{name} {_pct(v)}" for name, v in values.items())
+
+
 def render(status) -> Table:
     """A rich table of a run's status."""
     t = Table(title=f"{status.run_dir} [{status.state}]", show_header=False)
@@ -80,6 +84,8 @@ def render(status) -> Table:
     ci = (f" (95% CI {status.success_ci[0]:.1%}-{status.success_ci[1]:.1%})"
           if status.success_ci else "")
     t.add_row("eval success", f"{_pct(status.success)}{ci} after {status.evaluations} evaluations")
+    if status.eval_success_by_stage:
+        t.add_row("eval success by stage", _by_stage(status.eval_success_by_stage))
     if status.peak_success is not None:
         t.add_row("peak success", f"{_pct(status.peak_success)} at {status.peak_timesteps:,} timesteps")
     if status.trend:
@@ -88,6 +94,8 @@ def render(status) -> Table:
     if status.mean_reward is not None:
         t.add_row("eval reward", f"{status.mean_reward:.3g}")
     t.add_row("train success", _pct(status.train_success))
+    if status.train_success_by_stage:
+        t.add_row("train success by stage", _by_stage(status.train_success_by_stage))
     t.add_row("curriculum stage", "-" if status.stage is None else str(status.stage))
     t.add_row("entropy coef", "-" if status.ent_coef is None else f"{status.ent_coef:.3g}")
     if status.learning_rate is not None:

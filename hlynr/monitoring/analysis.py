@@ -49,6 +49,8 @@ class RunStatus:
     trend_slope_per_1m: float | None = None
     recent_success: list[float] = field(default_factory=list)
     train_success: float | None = None
+    train_success_by_stage: dict[str, float] = field(default_factory=dict)
+    eval_success_by_stage: dict[str, float] = field(default_factory=dict)
     stage: int | None = None
     ent_coef: float | None = None
     learning_rate: float | None = None
@@ -93,6 +95,7 @@ def analyse(
         st.steps_per_s = float(np.mean([r["steps_per_s"] for r in recent if r.get("steps_per_s")]
                                        or [0.0])) or None
         st.train_success = last.get("success_rate")
+        st.train_success_by_stage = dict(last.get("stage_success") or {})
         st.stage = last.get("stage")
         st.ent_coef = last.get("ent_coef")
         st.learning_rate = last.get("learning_rate")
@@ -100,6 +103,9 @@ def analyse(
         st.timesteps = max(st.timesteps, int(evals[-1]["timesteps"]))
         st.evaluations = len(evals)
         st.mean_reward = evals[-1].get("eval_mean_reward")
+        st.eval_success_by_stage = {name: v["success_rate"] for name, v in
+                                    (evals[-1].get("eval_stages") or {}).items()
+                                    if isinstance(v, dict) and v.get("success_rate") is not None}
         succ = [(int(r["timesteps"]), s) for r in evals if (s := eval_metric(r)) is not None]
         if succ:
             st.success = succ[-1][1]
