@@ -50,13 +50,16 @@ class EvaluationParams(StrictModel):
     def _one_way_to_name_stages(self) -> EvaluationParams:
         if self.stages is not None and self.stage is not None:
             raise ValueError("give 'stage' (one stage) or 'stages' (several), not both")
+        if self.stages is None and self.stage is None:  # the resolved config says which
+            object.__setattr__(self, "stage", "final")
         return self
 
     def selectors(self) -> list[StageSelector]:
         """The stages each evaluation runs at, in order (one unless ``stages`` is given)."""
         if self.stages is not None:
             return list(self.stages)
-        return [self.stage if self.stage is not None else "final"]
+        assert self.stage is not None  # set to final by the validator
+        return [self.stage]
 
 
 class EvaluationCallback(BaseCallback, Resumable, EvaluationSource, Phased):

@@ -105,7 +105,8 @@ def test_keys_map_to_hlynr_config() -> None:
     assert data["algo"]["policy_kwargs"] == {"ortho_init": False, "log_std_init": -3.29}
     assert data["callbacks"][0] == {"evaluation": {"every": 25000, "episodes": 5,
                                                    "deterministic": True, "n_envs": 1,
-                                                   "stage": "final", "seed": None}}
+                                                   "stage": "final", "stages": None,
+                                                   "seed": None}}
     td3 = dump_config(load_zoo(ZOO / "td3.yml", "MountainCarContinuous-v0").config)
     assert td3["algo"]["hyperparams"]["action_noise"] == {
         "type": "ornstein_uhlenbeck", "sigma": 0.5}
